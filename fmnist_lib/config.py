@@ -1,0 +1,164 @@
+"""One place for every setting: training configs, search spaces and report profiles.
+
+Profiles are data (frozen dataclasses), picked by name. The report selects one through
+Quarto's ``--profile`` flag (seen by the kernel as ``QUARTO_PROFILE``) or through
+``FMNIST_PROFILE``; ``full`` is the default.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["TrainConfig", "Profile", "PROFILES", "PARAM_GRID", "QUICK_GRID", "get_profile"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of one training run (``fit``).
+
+    Parameters
+    ----------
+    epochs : int
+        Passes over the training split.
+    batch_size, lr, weight_decay : int, float, float
+        Adam's batch size, learning rate and L2 penalty (``weight_decay``).
+    seed : int
+        Controls initialisation and the order of training batches.
+    patience : int or None
+        Early stopping on validation loss after this many epochs without improvement; the
+        best weights are restored. ``None`` trains for all ``epochs``.
+    progress : bool
+        Show a tqdm progress bar.
+    """
+
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    patience: int | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"TrainConfig.epochs must be >= 1, got {self.epochs}.")
+        if self.batch_size < 1:
+            raise ValueError(f"TrainConfig.batch_size must be >= 1, got {self.batch_size}.")
+        if not self.lr > 0:
+            raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr}.")
+        if self.weight_decay < 0:
+            raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay}.")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"TrainConfig.patience must be None or >= 1, got {self.patience}.")
+
+
+# The search space of the tuning chapter: one dict, used for both models.
+PARAM_GRID: dict[str, list[Any]] = {
+    "lr": [3e-4, 1e-3, 3e-3],
+    "batch_size": [32, 64, 128],
+    "optimizer__weight_decay": [0.0, 1e-4, 1e-3],
+}
+QUICK_GRID: dict[str, list[Any]] = {
+    "lr": [1e-3, 3e-3],
+    "batch_size": [64],
+    "optimizer__weight_decay": [0.0, 1e-3],
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything that sizes one computation of the report.
+
+    Parameters
+    ----------
+    name : str
+        ``"quick"`` or ``"full"``.
+    subset : int or None
+        Stratified subset of the 60,000 training images used by every stage (``None``: all).
+    val_fraction : float
+        Share of the (subset of the) training images held out for validation.
+    seed : int
+        The seed of the splits, of the baseline and of the grid search.
+    baseline_epochs : int
+        Epochs of the baseline run (both models, identical default hyperparameters).
+    grid : dict
+        The search space (``PARAM_GRID`` in the full profile).
+    grid_subset : int
+        Stratified subset of the training split that the cross-validated search uses.
+    cv_folds, grid_epochs : int
+        Stratified folds and epochs per fit in the search.
+    final_epochs, patience : int, int or None
+        Epoch budget and early-stopping patience of the final models.
+    seeds : tuple of int
+        Seeds of the final models (seed variance).
+    n_jobs : int
+        Parallel fits in the grid search.
+    agreement_images : int
+        Test images on which the Grad-CAM agreement and faithfulness are measured.
+    """
+
+    name: str
+    subset: int | None
+    val_fraction: float
+    seed: int
+    baseline_epochs: int
+    grid: dict[str, list[Any]]
+    grid_subset: int
+    cv_folds: int
+    grid_epochs: int
+    final_epochs: int
+    patience: int | None
+    seeds: tuple[int, ...]
+    n_jobs: int
+    agreement_images: int = field(default=1000)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (for result-store keys and the appendix)."""
+        return asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "quick": Profile(
+        name="quick", subset=6000, val_fraction=0.1, seed=0, baseline_epochs=2,
+        grid=QUICK_GRID, grid_subset=2000, cv_folds=2, grid_epochs=1,
+        final_epochs=2, patience=None, seeds=(0,), n_jobs=2, agreement_images=200,
+    ),
+    "full": Profile(
+        name="full", subset=None, val_fraction=0.1, seed=0, baseline_epochs=8,
+        grid=PARAM_GRID, grid_subset=12000, cv_folds=3, grid_epochs=2,
+        final_epochs=12, patience=3, seeds=(0, 1, 2), n_jobs=2, agreement_images=1000,
+    ),
+}
+
+
+def get_profile(name: str | Profile | None = None) -> Profile:
+    """Return the profile named ``name``, or the one the environment selects.
+
+    Without a name: ``FMNIST_PROFILE``, then ``QUARTO_PROFILE`` (Quarto's ``--profile``,
+    possibly a comma-separated list), then ``"full"``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the valid ones.
+    """
+    if isinstance(name, Profile):
+        return name
+    source = "argument"
+    if name is None:
+        if os.environ.get("FMNIST_PROFILE"):
+            name, source = os.environ["FMNIST_PROFILE"], "FMNIST_PROFILE"
+        elif os.environ.get("QUARTO_PROFILE"):
+            quarto = [p.strip() for p in os.environ["QUARTO_PROFILE"].split(",") if p.strip()]
+            known = [p for p in quarto if p in PROFILES]
+            name, source = (known[0] if known else quarto[0]), "QUARTO_PROFILE"
+        else:
+            name = "full"
+    if name not in PROFILES:
+        valid = ", ".join(sorted(PROFILES))
+        raise ValueError(
+            f"Unknown profile {name!r} (from {source}). Valid profiles: {valid}. "
+            f"Pick one with FMNIST_PROFILE=quick or `quarto render --profile quick`."
+        )
+    return PROFILES[name]

@@ -1,0 +1,157 @@
+"""The two contenders: LeNet-5 (LeCun et al., 1998) and a deliberately smaller SimpleCNN.
+
+Both follow torchvision's layout: ``features`` then ``classifier``, logits out, and the
+Grad-CAM target reachable as ``model.last_conv``.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["LeNet5", "SimpleCNN", "MODELS", "model_summary", "count_macs"]
+
+
+def _check_input(x: torch.Tensor, name: str) -> None:
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(
+            f"{name} expects a float tensor of shape (B, 1, 28, 28), got {shape}. "
+            "Add a batch dimension with x.unsqueeze(0), use one grayscale channel, and keep "
+            "images at 28x28 (get_arrays(size=28))."
+        )
+
+
+class LeNet5(nn.Module):
+    """LeNet-5 on 28x28 input: C1 6@5x5 (padding 2), S2, C3 16@5x5, S4, F5 120, F6 84, 10.
+
+    61,706 parameters.
+
+    Parameters
+    ----------
+    activation : {"relu", "tanh"}
+        ``"tanh"`` with ``pooling="avg"`` is the 1998 original; ``"relu"`` with ``"max"`` the
+        modern variant (trains faster and is the report's default).
+    pooling : {"max", "avg"}
+    """
+
+    def __init__(self, activation: str = "relu", pooling: str = "max") -> None:
+        super().__init__()
+        acts = {"relu": nn.ReLU, "tanh": nn.Tanh}
+        pools = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
+        if activation not in acts or pooling not in pools:
+            raise ValueError(f"activation must be one of {sorted(acts)} and pooling one of "
+                             f"{sorted(pools)}; got {activation!r}, {pooling!r}.")
+        self.activation, self.pooling = activation, pooling
+        act, pool = acts[activation], pools[pooling]
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, kernel_size=5, padding=2), act(), pool(2),  # (B, 6, 14, 14)
+            nn.Conv2d(6, 16, kernel_size=5), act(), pool(2),            # (B, 16, 5, 5)
+        )
+        self.classifier = nn.Sequential(
+            nn.Linear(16 * 5 * 5, 120), act(),
+            nn.Linear(120, 84), act(),
+            nn.Linear(84, 10),
+        )
+
+    @property
+    def last_conv(self) -> nn.Conv2d:
+        """C3, the Grad-CAM target: output (B, 16, 10, 10)."""
+        return self.features[3]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, "LeNet5")
+        x = self.features(x)  # (B, 16, 5, 5)
+        return self.classifier(torch.flatten(x, 1))
+
+
+class SimpleCNN(nn.Module):
+    """One conv block and one linear layer: strictly simpler than LeNet-5 on every axis.
+
+    Conv 3x3 (``width`` maps, padding 1), ReLU, 2x2 max pooling, dropout, linear to 10.
+    With the default ``width=8``: 15,770 parameters and about 72k multiply-adds per image
+    (LeNet-5: 61,706 and about 417k).
+
+    Parameters
+    ----------
+    width : int
+        Filters of the conv layer, 1..16 (wider would no longer be smaller than LeNet-5).
+    dropout : float
+        Dropout before the classifier, in [0, 1).
+    """
+
+    MAX_WIDTH = 16
+
+    def __init__(self, width: int = 8, dropout: float = 0.0) -> None:
+        super().__init__()
+        if not (isinstance(width, int) and 1 <= width <= self.MAX_WIDTH):
+            raise ValueError(f"SimpleCNN width must be an int in 1..{self.MAX_WIDTH} "
+                             f"(to stay simpler than LeNet-5), got {width!r}.")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"SimpleCNN dropout must be in [0, 1), got {dropout!r}.")
+        self.width, self.dropout = width, dropout
+        self.features = nn.Sequential(
+            nn.Conv2d(1, width, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, w, 14, 14)
+        )
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(width * 14 * 14, 10))
+
+    @property
+    def last_conv(self) -> nn.Conv2d:
+        """The only conv layer, the Grad-CAM target: output (B, width, 28, 28)."""
+        return self.features[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, "SimpleCNN")
+        x = self.features(x)  # (B, width, 14, 14)
+        return self.classifier(torch.flatten(x, 1))
+
+
+MODELS = {"simple": SimpleCNN, "lenet": LeNet5}
+
+
+def count_macs(model: nn.Module) -> int:
+    """Multiply-adds of conv and linear layers for one 1x28x28 image (forward pass)."""
+    macs, hooks = [], []
+
+    def conv_hook(m: nn.Conv2d, _inp, out: torch.Tensor) -> None:
+        k = m.kernel_size[0] * m.kernel_size[1] * m.in_channels // m.groups
+        macs.append(out[0].numel() * k)
+
+    def linear_hook(m: nn.Linear, _inp, out: torch.Tensor) -> None:
+        macs.append(m.in_features * m.out_features)
+
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            hooks.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, nn.Linear):
+            hooks.append(m.register_forward_hook(linear_hook))
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 1, 28, 28, device=device))
+    finally:
+        for h in hooks:
+            h.remove()
+    return int(sum(macs))
+
+
+def model_summary(model: nn.Module) -> dict[str, object]:
+    """One row of the report's complexity table.
+
+    Returns
+    -------
+    dict
+        ``model``, ``conv_layers``, ``fc_layers``, ``parameters``, ``macs`` (multiply-adds per
+        image) and ``layers`` (a compact description).
+    """
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    fcs = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    layers = [f"conv{m.kernel_size[0]}x{m.kernel_size[1]}@{m.out_channels}" for m in convs]
+    layers += [f"fc{m.out_features}" for m in fcs]
+    return {
+        "model": type(model).__name__,
+        "conv_layers": len(convs),
+        "fc_layers": len(fcs),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "macs": count_macs(model),
+        "layers": " > ".join(layers),
+    }

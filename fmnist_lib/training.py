@@ -1,0 +1,225 @@
+"""Training: one step, evaluation, ``fit`` with history, weights on disk, the baseline."""
+from __future__ import annotations
+
+import copy
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import TrainConfig
+from .models import MODELS
+
+__all__ = [
+    "default_device", "seed_everything", "build_model", "train_step", "evaluate", "fit",
+    "save_weights", "load_weights", "baseline", "plot_learning_curves",
+]
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def default_device() -> torch.device:
+    """CUDA when available, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_model(name: str, seed: int = 0, **kwargs) -> nn.Module:
+    """``MODELS[name](**kwargs)`` initialised from ``seed`` (``name``: ``"simple"`` or ``"lenet"``)."""
+    if name not in MODELS:
+        raise ValueError(f"Unknown model {name!r}; choose one of {sorted(MODELS)}.")
+    torch.manual_seed(seed)
+    return MODELS[name](**kwargs)
+
+
+def train_step(model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer,
+               loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> float:
+    """One optimisation step on ``batch = (x (B, 1, 28, 28), y (B,))``; returns the batch loss."""
+    return _step(model, batch, optimizer, loss_fn)[0].item()
+
+
+def _step(model, batch, optimizer, loss_fn) -> tuple[torch.Tensor, torch.Tensor]:
+    """The step itself; returns the detached loss and logits without a host sync."""
+    x, y = batch
+    optimizer.zero_grad(set_to_none=True)
+    logits = model(x)
+    loss = loss_fn(logits, y)
+    loss.backward()
+    optimizer.step()
+    return loss.detach(), logits.detach()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: Iterable[Batch],
+             loss_fn: Callable | None = None) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` over ``loader``; the model's mode is restored."""
+    loss_fn = loss_fn or nn.CrossEntropyLoss(reduction="sum")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    total_loss, correct, n = 0.0, 0, 0
+    try:
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            logits = model(x)
+            total_loss += float(loss_fn(logits, y)) * (1 if loss_fn.reduction == "sum" else len(y))
+            correct += int((logits.argmax(1) == y).sum())
+            n += len(y)
+    finally:
+        model.train(was_training)
+    if n == 0:
+        raise ValueError("evaluate() got an empty loader.")
+    return total_loss / n, correct / n
+
+
+def fit(model: nn.Module, loaders: tuple, config: TrainConfig) -> pd.DataFrame:
+    """Train ``model`` with Adam on ``loaders = (train, val, ...)``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Trained in place, on the device of the training tensors.
+    loaders : tuple
+        ``(train, val)`` or ``(train, val, test)``; the test loader is never touched.
+    config : TrainConfig
+        Epochs, batch size (of the loaders), lr, weight decay, seed, early stopping.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per epoch: ``epoch, train_loss, train_acc, val_loss, val_acc, seconds``.
+        With early stopping, the best epoch's weights are restored and its number is in
+        ``history.attrs["best_epoch"]``.
+    """
+    train, val = loaders[0], loaders[1]
+    device = getattr(train, "X", torch.empty(0, device=default_device())).device
+    model.to(device)
+    torch.manual_seed(config.seed)  # dropout
+    if hasattr(train, "generator"):
+        train.generator.manual_seed(config.seed)  # batch order
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    loss_fn = nn.CrossEntropyLoss()
+    rows, best_loss, best_state, best_epoch, stale = [], float("inf"), None, config.epochs, 0
+    bar = tqdm(range(1, config.epochs + 1), desc=type(model).__name__, disable=not config.progress,
+               leave=False)
+    for epoch in bar:
+        start = time.perf_counter()
+        model.train()
+        loss_sum, correct, n = torch.zeros((), device=device), torch.zeros((), device=device), 0
+        for x, y in train:
+            x, y = x.to(device), y.to(device)
+            loss, logits = _step(model, (x, y), optimizer, loss_fn)
+            # accumulate on the device: no host sync per batch
+            loss_sum += loss * len(y)
+            correct += (logits.argmax(1) == y).sum()
+            n += len(y)
+        train_loss, train_acc = float(loss_sum) / n, float(correct) / n
+        if not np.isfinite(train_loss):
+            raise FloatingPointError(f"Training diverged at epoch {epoch} (loss {train_loss}); "
+                                     f"lower the learning rate (lr={config.lr}).")
+        val_loss, val_acc = evaluate(model, val)
+        rows.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
+                         val_loss=val_loss, val_acc=val_acc, seconds=time.perf_counter() - start))
+        bar.set_postfix(val_acc=f"{val_acc:.3f}")
+        if config.patience is not None:
+            if val_loss < best_loss:
+                best_loss, best_epoch, stale = val_loss, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                stale += 1
+                if stale >= config.patience:
+                    break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    history = pd.DataFrame(rows)
+    history.attrs["best_epoch"] = best_epoch if config.patience is not None else len(rows)
+    return history
+
+
+def save_weights(model: nn.Module, path: str | Path) -> Path:
+    """Write ``model.state_dict()`` atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
+    """Load a state dict written by :func:`save_weights` (``weights_only=True``) into ``model``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No weights at {path}; train the model first (fit + save_weights).")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model
+
+
+def baseline(loaders: tuple, config: TrainConfig | None = None,
+             models: tuple[str, ...] = ("simple", "lenet")) -> dict[str, dict]:
+    """Train each model with identical default hyperparameters (Adam, lr 1e-3, batch 64).
+
+    Returns
+    -------
+    dict
+        ``{name: {"model", "history" (DataFrame), "test_acc", "test_loss", "seconds"}}``.
+    """
+    config = config or TrainConfig()
+    out = {}
+    for name in models:
+        model = build_model(name, seed=config.seed)
+        start = time.perf_counter()
+        history = fit(model, loaders, config)
+        seconds = time.perf_counter() - start
+        test_loss, test_acc = evaluate(model, loaders[2])
+        out[name] = dict(model=model, history=history, test_acc=test_acc, test_loss=test_loss,
+                         seconds=seconds)
+    return out
+
+
+def plot_learning_curves(histories: dict[str, pd.DataFrame], labels: dict[str, str] | None = None):
+    """Loss and accuracy per epoch, train (solid) and validation (dashed), one colour per model.
+
+    Parameters
+    ----------
+    histories : dict
+        ``{name: history DataFrame from fit}``.
+    labels : dict, optional
+        Display names, e.g. ``{"simple": "Simple CNN", "lenet": "LeNet-5"}``.
+    """
+    import matplotlib.pyplot as plt
+
+    labels = labels or {}
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
+    for i, (name, h) in enumerate(histories.items()):
+        color = f"C{i}"
+        for ax, metric in zip(axes, ("loss", "acc")):
+            ax.plot(h["epoch"], h[f"train_{metric}"], color=color, label=f"{labels.get(name, name)} train")
+            ax.plot(h["epoch"], h[f"val_{metric}"], color=color, ls="--", label=f"{labels.get(name, name)} val")
+    for ax, title in zip(axes, ("Cross-entropy loss", "Accuracy")):
+        ax.set(xlabel="epoch", title=title)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    return fig
