@@ -20,7 +20,7 @@ from sklearn.model_selection import train_test_split
 
 __all__ = [
     "CLASSES", "DataError", "find_data_dir", "load_fashion_mnist", "normalisation_stats",
-    "get_arrays", "get_data_loaders", "TensorLoader", "stratified_subset",
+    "get_arrays", "get_data_loaders", "TensorLoader", "stratified_subset", "split_indices",
 ]
 
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -105,7 +105,11 @@ def read_idx(path: Path, name: str) -> np.ndarray:
     magic, count, sha = FILES[name]
     fix = f"Replace {path} with an intact official copy. {HOW_TO_GET}"
     try:
-        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+        if path.suffix == ".gz":
+            with gzip.open(path) as f:
+                raw = f.read()
+        else:
+            raw = path.read_bytes()
     except (OSError, EOFError, zlib.error) as err:
         raise DataError(f"{path}: cannot be read or decompressed ({err}). {fix}") from err
     header_len = 16 if magic == 2051 else 8
@@ -116,7 +120,8 @@ def read_idx(path: Path, name: str) -> np.ndarray:
         raise DataError(f"{path}: magic number {header[0]}, expected {magic} "
                         f"({'images' if magic == 2051 else 'labels'} file). {fix}")
     if header[1] != count:
-        raise DataError(f"{path}: holds {header[1]} items, expected {count}. {fix}")
+        what = "labels, one per image" if magic == 2049 else "images, one per label"
+        raise DataError(f"{path}: holds {header[1]:,} items, expected {count:,} ({what}). {fix}")
     if magic == 2051 and tuple(header[2:]) != (28, 28):
         raise DataError(f"{path}: images are {header[2]}x{header[3]}, expected 28x28. {fix}")
     expected_len = header_len + count * (784 if magic == 2051 else 1)
@@ -134,36 +139,43 @@ def read_idx(path: Path, name: str) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=2)
-def _load_dir(folder: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _load_dir(folder: Path) -> dict[str, tuple]:
+    # every file is validated before anything is cached: an error leaves no partial state
     arrays = {name: read_idx(_file_in(folder, name), name) for name in FILES}
     out = {}
     for split, prefix in (("train", "train"), ("test", "t10k")):
         # counts are pinned per file, so images and labels always pair up here
-        X, y = arrays[f"{prefix}-images-idx3-ubyte"], arrays[f"{prefix}-labels-idx1-ubyte"]
-        out[split] = (X, y.astype(np.int64))
+        X, y = arrays[f"{prefix}-images-idx3-ubyte"], arrays[f"{prefix}-labels-idx1-ubyte"].astype(np.int64)
+        out[split] = (X, y)
+    # exact moments from the 256-bin histogram: no (60000, 28, 28) float64 temporary
+    counts = torch.from_numpy(out["train"][0]).reshape(-1).bincount(minlength=256).double()
+    levels = torch.arange(256, dtype=torch.float64) / 255.0
+    mean = (counts * levels).sum() / counts.sum()
+    out["stats"] = (float(mean), float(((counts * (levels - mean) ** 2).sum() / counts.sum()).sqrt()))
+    for X, y in (out["train"], out["test"]):
+        X.flags.writeable = y.flags.writeable = False  # shared by every caller: read-only
     return out
 
 
 def load_fashion_mnist(download: bool | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The validated official splits as uint8 images and int64 labels.
+    """The validated official splits as read-only uint8 images and int64 labels.
 
     Returns
     -------
     dict
         ``{"train": (X (60000, 28, 28) uint8, y (60000,) int64), "test": (X (10000, 28, 28), y)}``
     """
-    return _load_dir(find_data_dir(download))
+    data = _load_dir(find_data_dir(download))
+    return {"train": data["train"], "test": data["test"]}
 
 
 def normalisation_stats(download: bool | None = None) -> tuple[float, float]:
     """Mean and standard deviation of the 60,000 training images scaled to [0, 1]."""
-    X = load_fashion_mnist(download)["train"][0]
-    scaled = X.astype(np.float64) / 255.0
-    return float(scaled.mean()), float(scaled.std())
+    return _load_dir(find_data_dir(download))["stats"]
 
 
 def _normalise(X: np.ndarray, mean: float, std: float, size: int) -> np.ndarray:
-    x = torch.from_numpy(X).float().div_(255.0).sub_(mean).div_(std).unsqueeze(1)  # (N, 1, 28, 28)
+    x = torch.from_numpy(X.astype(np.float32)).div_(255.0).sub_(mean).div_(std).unsqueeze(1)  # (N, 1, 28, 28)
     if size != 28:
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
     return x.numpy()
@@ -177,6 +189,24 @@ def stratified_subset(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
         return np.arange(len(y))
     idx, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=seed)
     return np.sort(idx)
+
+
+def split_indices(y: np.ndarray, *, val_fraction: float = 0.1, seed: int = 0,
+                  subset: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted, disjoint, stratified ``(train, val)`` row indices into ``y``, as ``get_arrays`` uses.
+
+    Parameters
+    ----------
+    y : ndarray, shape (n,)
+        Labels of the official training file.
+    val_fraction, seed, subset
+        As in :func:`get_arrays`.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}.")
+    idx = stratified_subset(y, subset, seed) if subset is not None else np.arange(len(y))
+    tr, va = train_test_split(idx, test_size=val_fraction, stratify=y[idx], random_state=seed)
+    return np.sort(tr), np.sort(va)
 
 
 def get_arrays(*, val_fraction: float = 0.1, seed: int = 0, subset: int | None = None,
@@ -207,13 +237,11 @@ def get_arrays(*, val_fraction: float = 0.1, seed: int = 0, subset: int | None =
     data = load_fashion_mnist(download)
     mean, std = normalisation_stats(download)
     X, y = data["train"]
-    idx = stratified_subset(y, subset, seed) if subset is not None else np.arange(len(y))
-    tr, va = train_test_split(idx, test_size=val_fraction, stratify=y[idx], random_state=seed)
-    tr, va = np.sort(tr), np.sort(va)
+    tr, va = split_indices(y, val_fraction=val_fraction, seed=seed, subset=subset)
     Xt, yt = data["test"]
     return {"train": (_normalise(X[tr], mean, std, size), y[tr]),
             "val": (_normalise(X[va], mean, std, size), y[va]),
-            "test": (_normalise(Xt, mean, std, size), yt)}
+            "test": (_normalise(Xt, mean, std, size), yt.copy())}
 
 
 class TensorLoader:

@@ -1,0 +1,41 @@
+# The README's two commands: `make report` and `make test`. Each sets up what it needs.
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+PROFILE ?= full
+STAMP   := $(VENV)/.installed
+
+.PHONY: report test compute setup data bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+data: setup
+	@bash scripts/ensure-data.sh $(PY)
+
+# Compute every result of the chosen profile (PROFILE=full|quick), then render with Quarto.
+compute: data
+	$(PY) -m fmnist_lib run --profile $(PROFILE)
+
+report: compute
+	@if ! command -v quarto >/dev/null 2>&1; then \
+	  echo "Quarto is not on PATH, so the paper cannot be rendered here."; \
+	  echo "Install Quarto (>= 1.4) from https://quarto.org/docs/get-started/ and run 'make report' again."; \
+	  echo "The computed results are in results/$(PROFILE)/ (python -m fmnist_lib run --profile $(PROFILE))."; \
+	  exit 1; \
+	fi
+	QUARTO_PYTHON=$(abspath $(PY)) quarto render --profile $(PROFILE)
+
+test: data
+	$(PY) -m pytest
+
+bench: data
+	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf _output _freeze .quarto
