@@ -1,0 +1,56 @@
+import subprocess
+import sys
+
+import pytest
+
+from fmnist_lib.config import PARAM_GRID, PROFILES, TrainConfig, get_profile
+
+
+def test_default_profile_is_full(monkeypatch):
+    monkeypatch.delenv("FMNIST_PROFILE", raising=False)
+    monkeypatch.delenv("QUARTO_PROFILE", raising=False)
+    assert get_profile().name == "full"
+
+
+def test_fmnist_profile_wins_over_quarto_profile(monkeypatch):
+    monkeypatch.setenv("QUARTO_PROFILE", "full")
+    monkeypatch.setenv("FMNIST_PROFILE", "quick")
+    assert get_profile().name == "quick"
+
+
+def test_quarto_profile_list_picks_the_known_name(monkeypatch):
+    monkeypatch.delenv("FMNIST_PROFILE", raising=False)
+    monkeypatch.setenv("QUARTO_PROFILE", "draft,quick")
+    assert get_profile().name == "quick"
+
+
+def test_unknown_profile_lists_valid_ones(monkeypatch):
+    with pytest.raises(ValueError, match="Valid profiles: full, quick"):
+        get_profile("fast")
+    monkeypatch.setenv("FMNIST_PROFILE", "nope")
+    with pytest.raises(ValueError, match="'nope' \\(from FMNIST_PROFILE\\)"):
+        get_profile()
+
+
+def test_full_profile_uses_the_3x3x3_grid_and_three_seeds():
+    full = PROFILES["full"]
+    assert full.grid is PARAM_GRID
+    assert set(full.grid) == {"lr", "batch_size", "optimizer__weight_decay"}
+    assert all(len(v) == 3 for v in full.grid.values())
+    assert full.subset is None and len(full.seeds) >= 3
+    quick = PROFILES["quick"]
+    assert set(quick.grid) == set(full.grid) and len(quick.seeds) == 1
+
+
+@pytest.mark.parametrize("kwargs", [dict(epochs=0), dict(batch_size=0), dict(lr=0.0),
+                                    dict(weight_decay=-1.0), dict(patience=0)])
+def test_train_config_rejects_bad_values(kwargs):
+    with pytest.raises(ValueError, match="TrainConfig"):
+        TrainConfig(**kwargs)
+
+
+def test_cli_rejects_unknown_profile_before_any_work():
+    out = subprocess.run([sys.executable, "-m", "fmnist_lib", "run", "--profile", "bogus"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "Valid profiles: full, quick" in out.stderr
