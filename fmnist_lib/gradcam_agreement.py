@@ -236,7 +236,7 @@ def plot_deletion(curves: dict[str, np.ndarray], random: dict[str, np.ndarray] |
             ax.plot(frac, random[name], color=f"C{i}", ls="--",
                     label=f"{labels.get(name, name)}, random order "
                           f"(AUC {deletion_auc(random[name]):.3f})")
-    ax.set(xlabel="fraction of pixels deleted, most attended first",
+    ax.set(xlabel="fraction of pixels deleted",
            ylabel="mean probability of the explained class", ylim=(0, 1.02))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)

@@ -174,27 +174,30 @@ def gradcam_analysis(profile: str | Profile | None = None) -> dict:
     -------
     dict
         ``"indices"`` (test indices used), ``"agreement"`` (DataFrame per image: label,
-        pearson, iou), ``"deletion_<name>"`` and ``"deletion_random_<name>"`` (ndarray curves),
-        ``"fractions"`` (ndarray, share of pixels removed).
+        pearson, iou), ``"deletion_<name>"`` and ``"deletion_random_<name>"`` (ndarray, mean
+        probability of the explained class at each deleted fraction), ``"fractions"``.
     """
-    from . import gradcam
+    from .gradcam import compute_cams
+    from .gradcam_agreement import cam_agreement, deletion_curve
 
     p = get_profile(profile)
     finals = final_models(p)
     X, y = test_set(p)
     spec = {**_data_spec(p), "n": p.agreement_images,
             "finals": {n: runs[0]["config"] for n, runs in finals.items()}}
+    steps = 11
 
     def compute():
         idx = stratified_subset(y, p.agreement_images, seed=p.seed)
-        maps, items = {}, {"indices": idx}
+        maps, items = {}, {"indices": idx, "fractions": np.linspace(0.0, 1.0, steps)}
         for name in NAMES:
             model = finals[name][0]["model"]
-            maps[name] = gradcam.compute_cams(model, X[idx]).maps
-            curve = gradcam.deletion_curve(model, X[idx], maps[name])
-            items.update({f"deletion_{name}": curve["curve"], f"deletion_random_{name}": curve["random"],
-                          "fractions": curve["fractions"]})
-        agreement = gradcam.cam_agreement(maps["simple"], maps["lenet"])
+            cams = compute_cams(model, X[idx])
+            maps[name] = cams.maps
+            for key, order in ((f"deletion_{name}", "most"), (f"deletion_random_{name}", "random")):
+                items[key] = deletion_curve(model, X[idx], cams.maps, cams.targets, steps=steps,
+                                            order=order, seed=p.seed)
+        agreement = cam_agreement(maps["simple"], maps["lenet"])
         agreement.insert(0, "label", y[idx])
         items["agreement"] = agreement
         return items
