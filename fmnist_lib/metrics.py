@@ -1,8 +1,8 @@
 """Test-set metrics: probabilities, one-vs-rest ROC, per-class tables, confusions, speed.
 
-Everything that scores a prediction goes through :func:`check_proba` or :func:`check_labels`,
-so a wrong shape, a label outside 0..9 or rows that are not probabilities fail with a clear
-``ValueError`` instead of a silently wrong number. Inputs are never modified.
+Every score goes through :func:`check_labels` / :func:`check_proba`: a wrong shape, a label
+outside 0..9 or rows that are not probabilities raise a clear ``ValueError``. Inputs are
+never modified.
 """
 from __future__ import annotations
 
@@ -18,11 +18,9 @@ from torch import nn
 
 from .data import CLASSES
 
-__all__ = [
-    "DISPLAY_NAMES", "display_name", "check_labels", "check_proba", "predict_proba",
-    "roc_curves_ovr", "classification_table", "confusion", "auc_table",
-    "most_confident_mistakes", "inference_speed",
-]
+__all__ = ["DISPLAY_NAMES", "display_name", "pair_order", "check_labels", "check_proba", "predict_proba",
+           "roc_curves_ovr", "classification_table", "confusion", "auc_table",
+           "most_confident_mistakes", "inference_speed"]
 
 N_CLASSES = len(CLASSES)
 DISPLAY_NAMES = {"simple": "Simple CNN", "lenet": "LeNet-5"}
@@ -48,20 +46,13 @@ def pair_order(names: Iterable[str]) -> tuple[str, str]:
 
 
 def check_labels(y: object, name: str = "y_true") -> np.ndarray:
-    """``y`` as an int64 array of shape (n,) with values in 0..9 (a new array).
-
-    Raises
-    ------
-    ValueError
-        Not 1-D, empty, not integer-valued, or a label outside 0..9.
-    """
+    """``y`` as a new int64 array of shape (n,); ``ValueError`` unless 1-D, non-empty, 0..9."""
     arr = np.asarray(y)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array of labels, got shape {arr.shape}.")
-    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise ValueError(f"{name} must hold integer class labels, got dtype {arr.dtype}.")
-    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr) & (arr == np.round(arr))):
-        raise ValueError(f"{name} must hold integer class labels 0..{N_CLASSES - 1}, got non-integers.")
+    if arr.dtype.kind not in "iuf" or (arr.dtype.kind == "f" and not np.all(arr == np.round(arr))):
+        raise ValueError(f"{name} must hold integer class labels 0..{N_CLASSES - 1}, got {arr.dtype} "
+                         "values that are not integers.")
     bad = (arr < 0) | (arr >= N_CLASSES)
     if bad.any():
         i = int(np.argmax(bad))
@@ -77,17 +68,12 @@ def check_proba(y_true: object, y_proba: object) -> tuple[np.ndarray, np.ndarray
     y_true : array-like, shape (n,)
         Labels in 0..9.
     y_proba : array-like, shape (n, 10)
-        Non-negative rows that sum to 1 (within 1e-4).
+        Rows in [0, 1] that sum to 1 (within 1e-4).
 
     Returns
     -------
-    y_true : ndarray, shape (n,), int64
-    y_proba : ndarray, shape (n, 10), float64 (a copy; the input is not touched)
-
-    Raises
-    ------
-    ValueError
-        Wrong shape, length mismatch, labels outside 0..9, or rows that are not probabilities.
+    (y_true int64 (n,), y_proba float64 (n, 10)), both new arrays. ``ValueError`` on a wrong
+    shape, a length mismatch, labels outside 0..9 or rows that are not probabilities.
     """
     y = check_labels(y_true)
     p = np.array(y_proba, dtype=np.float64)  # copy
@@ -178,20 +164,14 @@ def roc_curves_ovr(y_true: object, y_proba: object) -> dict:
     dict
         Keys ``0..9``, ``"micro"`` and ``"macro"``, each ``{"fpr", "tpr", "auc"}``; classes and
         micro also carry ``"thresholds"``. Micro pools all (sample, class) pairs of the
-        ``label_binarize`` matrix. The macro curve is the mean TPR over the union of the
-        class FPRs (for plotting); its ``auc`` is the mean of the ten class AUCs, which is
-        what ``roc_auc_score(..., multi_class="ovr", average="macro")`` reports.
-
-    Raises
-    ------
-    ValueError
-        Bad input, or a class with no positive or no negative sample (ROC undefined).
+        ``label_binarize`` matrix (n, 10). The macro curve is the mean TPR over the union of
+        the class FPRs (for plotting); its ``auc`` is the mean of the ten class AUCs, as in
+        ``roc_auc_score(..., multi_class="ovr", average="macro")``. A class with no positive
+        or no negative sample raises ``ValueError`` (its ROC is undefined).
     """
     y, p = check_proba(y_true, y_proba)
     Y = label_binarize(y, classes=np.arange(N_CLASSES))  # (n, 10)
-    counts = Y.sum(axis=0)
-    missing = [CLASSES[k] for k in range(N_CLASSES) if counts[k] in (0, len(y))]
-    if missing:
+    if missing := [CLASSES[k] for k, c in enumerate(Y.sum(axis=0)) if c in (0, len(y))]:
         raise ValueError(f"ROC is undefined for classes with no positive or no negative sample: "
                          f"{', '.join(missing)}.")
     out: dict = {}
@@ -234,14 +214,13 @@ def classification_table(y_true: object, preds: Mapping[str, object]) -> pd.Data
         acc = float(np.mean(pred == y))
         rep["accuracy"] = {"precision": acc, "recall": acc, "f1-score": acc, "support": len(y)}
         blocks[display_name(name)] = pd.DataFrame(rep).T.loc[rows, ["precision", "recall", "f1-score"]]
-    support = pd.Series(list(np.bincount(y, minlength=N_CLASSES)) + [len(y)] * 3, index=rows,
-                        dtype=np.int64)
-    table = pd.DataFrame(index=rows)
+    table = pd.DataFrame(index=pd.Index(rows, name="class"))
     for metric, label in (("precision", "precision"), ("recall", "recall"), ("f1-score", "F1")):
         for model, block in blocks.items():
             table[f"{model} {label}"] = block[metric].astype(float)
-    table["support"] = support
-    table.index.name = "class"
+    # Python ints (object column): an all-numeric frame reaches tabulate as floats, "20.0000"
+    table["support"] = [int(c) for c in np.bincount(y, minlength=N_CLASSES)] + [len(y)] * 3
+    table["support"] = table["support"].astype(object)
     return table
 
 
@@ -252,11 +231,7 @@ def confusion(y_true: object, y_pred: object, normalize: str | None = None) -> n
     ----------
     y_true, y_pred : array-like, shape (n,)
     normalize : {None, "true", "pred", "all"}
-        ``None``: counts; ``"true"``: row-normalised (each row sums to 1).
-
-    Returns
-    -------
-    ndarray, shape (10, 10)
+        ``None``: counts, ndarray (10, 10); ``"true"``: row-normalised (rows sum to 1).
     """
     y, preds = _check_preds(y_true, {"y_pred": y_pred})
     if normalize not in (None, "true", "pred", "all"):
@@ -276,18 +251,14 @@ def auc_table(y_true: object, probas: Mapping[str, object]) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Ten rows sorted by the difference descending: ``class``, one AUC column per model
-        (display names, simplified model first) and ``LeNet-5 − Simple CNN``, so the classes
-        where the simplified model loses most come first.
+        Ten rows: ``class``, each model's AUC (display names, simplified model first) and
+        ``LeNet-5 − Simple CNN``, sorted descending: the simplified model's largest loss first.
     """
     simple, ref = pair_order(probas)
     aucs = {name: roc_curves_ovr(y_true, probas[name]) for name in (simple, ref)}
     s, r = display_name(simple), display_name(ref)
-    table = pd.DataFrame({
-        "class": list(CLASSES),
-        s: [aucs[simple][k]["auc"] for k in range(N_CLASSES)],
-        r: [aucs[ref][k]["auc"] for k in range(N_CLASSES)],
-    })
+    table = pd.DataFrame({"class": list(CLASSES), s: [aucs[simple][k]["auc"] for k in range(N_CLASSES)],
+                          r: [aucs[ref][k]["auc"] for k in range(N_CLASSES)]})
     table[f"{r} − {s}"] = table[r] - table[s]
     return table.sort_values(f"{r} − {s}", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -295,16 +266,11 @@ def auc_table(y_true: object, probas: Mapping[str, object]) -> pd.DataFrame:
 def most_confident_mistakes(y_true: object, y_proba: object, k: int = 8) -> np.ndarray:
     """Indices of the ``k`` wrong predictions with the highest predicted probability.
 
-    Parameters
-    ----------
-    y_true : array-like, shape (n,)
-    y_proba : array-like, shape (n, 10)
-    k : int
-
     Returns
     -------
-    ndarray, shape (min(k, mistakes),), int64
-        Most confident first; ties keep test-set order.
+    ndarray, shape (min(k, n_mistakes),), int64
+        Indices into ``y_true (n,)`` / ``y_proba (n, 10)``, most confident first; ties keep
+        test-set order.
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}.")
@@ -315,38 +281,18 @@ def most_confident_mistakes(y_true: object, y_proba: object, k: int = 8) -> np.n
 
 
 def inference_speed(model: nn.Module, X: object, batch_size: int = 1024, repeats: int = 3) -> float:
-    """Images per second of a forward pass over ``X`` (best of ``repeats``, after a warm-up).
+    """Images per second of :func:`predict_proba` over ``X`` (best of ``repeats``, after a warm-up).
 
-    Parameters
-    ----------
-    model : nn.Module
-        Timed in eval mode on its own device; its mode is restored.
-    X : ndarray or Tensor, shape (N, 1, 28, 28)
-
-    Returns
-    -------
-    float
-        ``N / best wall-clock seconds``.
+    ``X (N, 1, 28, 28)`` is first moved to the model's device, so the time covers the forward
+    pass, the softmax and the copy of the probabilities back to the host.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}.")
-    device = next(model.parameters()).device
-    batches = [x.to(device, torch.float32) for x in _batches(X, batch_size)]
-    n = sum(len(x) for x in batches)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    was_training = model.training
-    model.eval()
+    X = torch.as_tensor(X, dtype=torch.float32).to(next(model.parameters()).device)
+    predict_proba(model, X[:batch_size], batch_size)  # warm-up: allocator, kernels
     best = float("inf")
-    try:
-        with torch.inference_mode():
-            model(batches[0])  # warm-up: allocator, kernels
-            for _ in range(repeats):
-                sync()
-                start = time.perf_counter()
-                for x in batches:
-                    model(x)
-                sync()
-                best = min(best, time.perf_counter() - start)
-    finally:
-        model.train(was_training)
-    return n / best
+    for _ in range(repeats):
+        start = time.perf_counter()
+        predict_proba(model, X, batch_size)  # ends in a host copy, so CUDA work is finished
+        best = min(best, time.perf_counter() - start)
+    return len(X) / best
