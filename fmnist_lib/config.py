@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["TrainConfig", "Profile", "PROFILES", "PARAM_GRID", "QUICK_GRID", "get_profile"]
+__all__ = ["project_root", "TrainConfig", "Profile", "PROFILES", "PARAM_GRID", "QUICK_GRID", "get_profile"]
 
 
 @dataclass(frozen=True)
@@ -162,3 +163,16 @@ def get_profile(name: str | Profile | None = None) -> Profile:
             f"Pick one with FMNIST_PROFILE=quick or `quarto render --profile quick`."
         )
     return PROFILES[name]
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: cwd) holding ``_quarto.yml``.
+
+    Chapters run with their own folder as working directory, so results and data are found
+    from the project root, not from wherever the kernel started. Falls back to ``start``.
+    """
+    start = (start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "_quarto.yml").is_file():
+            return folder
+    return start

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from sklearn.model_selection import train_test_split
 
+from .config import project_root
+
 __all__ = [
     "CLASSES", "DataError", "find_data_dir", "load_fashion_mnist", "normalisation_stats",
     "get_arrays", "get_data_loaders", "TensorLoader", "stratified_subset", "split_indices",
@@ -50,9 +52,10 @@ def candidate_dirs() -> list[Path]:
     dirs = []
     if os.environ.get("FMNIST_DATA"):
         dirs.append(Path(os.environ["FMNIST_DATA"]))
-    dirs += [Path("data/fashion-mnist"), DEBIAN_DIR]
+    local = project_root() / "data"  # ./data of the project, also from a chapter's folder
+    dirs += [local / "fashion-mnist", DEBIAN_DIR]
     roots = [Path(os.environ["FMNIST_DATA"])] if os.environ.get("FMNIST_DATA") else []
-    dirs += [root / "FashionMNIST" / "raw" for root in roots + [Path("data")]]
+    dirs += [root / "FashionMNIST" / "raw" for root in roots + [local]]
     return [d.expanduser().absolute() for d in dirs]
 
 
@@ -86,9 +89,10 @@ def find_data_dir(download: bool | None = None) -> Path:
     if download:
         from torchvision.datasets import FashionMNIST
 
-        FashionMNIST(root="data", train=True, download=True)
-        FashionMNIST(root="data", train=False, download=True)
-        return Path("data/FashionMNIST/raw").absolute()
+        root = project_root() / "data"
+        FashionMNIST(root=str(root), train=True, download=True)
+        FashionMNIST(root=str(root), train=False, download=True)
+        return root / "FashionMNIST" / "raw"
     lines = []
     for folder in searched:
         if not folder.is_dir():

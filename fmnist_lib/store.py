@@ -24,22 +24,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .config import project_root
+
 __all__ = ["ResultStore", "project_root", "default_store", "source_hash"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-def project_root(start: Path | None = None) -> Path:
-    """The nearest folder at or above ``start`` (default: cwd) holding ``_quarto.yml``.
-
-    Chapters run with their own folder as working directory, so results and data are found
-    from the project root, not from wherever the kernel started. Falls back to ``start``.
-    """
-    start = (start or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        if (folder / "_quarto.yml").is_file():
-            return folder
-    return start
 
 
 @functools.lru_cache(maxsize=1)
