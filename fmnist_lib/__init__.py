@@ -1,22 +1,40 @@
 """fmnist_lib: everything the fmnist-cnn-report paper computes.
 
 Data flows one way: ``data`` -> ``models`` + ``training`` -> ``tuning`` -> ``metrics`` /
-``gradcam`` -> the report's chapters (through ``experiments`` and its result store).
+``gradcam`` -> the report's chapters (through ``study`` and its result store).
 """
-from .config import PARAM_GRID, PROFILES, Profile, TrainConfig, get_profile
+from .config import PARAM_GRID, PROFILES, Profile, TrainConfig, get_profile, project_root
 from .data import (CLASSES, DataError, TensorLoader, get_arrays, get_data_loaders,
                    load_fashion_mnist, normalisation_stats)
-from .models import MODELS, LeNet5, SimpleCNN, model_summary
+from .evaluation_plots import (plot_confident_mistakes, plot_confusion_matrices, plot_reliability,
+                               plot_roc_comparison, plot_roc_ovr)
+from .gradcam import CAMResult, GradCAM, compute_cams
+from .gradcam_agreement import agreement_by_class, cam_agreement, deletion_curve, plot_deletion
+from .gradcam_plots import comparison_grid, overlay
+from .metrics import auc_table, classification_table, predict_proba, roc_curves_ovr
+from .models import DISPLAY_NAMES, MODELS, LeNet5, SimpleCNN, model_summary
+from .stats import accuracy_ci, describe_comparison, expected_calibration_error, mcnemar_exact
+from .store import ResultStore
 from .training import (baseline, build_model, evaluate, fit, load_weights, plot_learning_curves,
                        save_weights, seed_everything, train_step)
+from .tuning import make_classifier, plot_cv_heatmaps, run_grid_search, validate_param_grid
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "PARAM_GRID", "PROFILES", "Profile", "TrainConfig", "get_profile",
+    "PARAM_GRID", "PROFILES", "Profile", "TrainConfig", "get_profile", "project_root",
     "CLASSES", "DataError", "TensorLoader", "get_arrays", "get_data_loaders",
     "load_fashion_mnist", "normalisation_stats",
-    "MODELS", "LeNet5", "SimpleCNN", "model_summary",
+    "plot_confident_mistakes", "plot_confusion_matrices", "plot_reliability",
+    "plot_roc_comparison", "plot_roc_ovr",
+    "CAMResult", "GradCAM", "compute_cams",
+    "agreement_by_class", "cam_agreement", "deletion_curve", "plot_deletion",
+    "comparison_grid", "overlay",
+    "auc_table", "classification_table", "predict_proba", "roc_curves_ovr",
+    "DISPLAY_NAMES", "MODELS", "LeNet5", "SimpleCNN", "model_summary",
+    "accuracy_ci", "describe_comparison", "expected_calibration_error", "mcnemar_exact",
+    "ResultStore",
     "baseline", "build_model", "evaluate", "fit", "load_weights", "plot_learning_curves",
     "save_weights", "seed_everything", "train_step",
+    "make_classifier", "plot_cv_heatmaps", "run_grid_search", "validate_param_grid",
 ]

@@ -123,11 +123,11 @@ PROFILES: dict[str, Profile] = {
     "quick": Profile(
         name="quick", subset=6000, val_fraction=0.1, seed=0, baseline_epochs=2,
         grid=QUICK_GRID, grid_subset=2000, cv_folds=2, grid_epochs=1,
-        final_epochs=2, patience=None, seeds=(0,), n_jobs=2, agreement_images=200,
+        final_epochs=2, patience=None, seeds=(0,), n_jobs=1, agreement_images=200,
     ),
     "full": Profile(
         name="full", subset=None, val_fraction=0.1, seed=0, baseline_epochs=8,
-        grid=PARAM_GRID, grid_subset=12000, cv_folds=3, grid_epochs=2,
+        grid=PARAM_GRID, grid_subset=12000, cv_folds=3, grid_epochs=3,
         final_epochs=12, patience=3, seeds=(0, 1, 2), n_jobs=2, agreement_images=1000,
     ),
 }

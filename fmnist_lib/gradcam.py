@@ -30,9 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .models import DISPLAY_NAMES
+
 __all__ = ["DISPLAY_NAMES", "CAMResult", "GradCAM", "compute_cams"]
 
-DISPLAY_NAMES = {"simple": "Simple CNN", "lenet": "LeNet-5"}
 IMAGE_SHAPE = (1, 28, 28)
 
 Targets = Union[None, int, Sequence[int], np.ndarray, torch.Tensor]

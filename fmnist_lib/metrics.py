@@ -17,13 +17,13 @@ from sklearn.preprocessing import label_binarize
 from torch import nn
 
 from .data import CLASSES
+from .models import DISPLAY_NAMES
 
 __all__ = ["DISPLAY_NAMES", "display_name", "pair_order", "check_labels", "check_proba", "predict_proba",
            "roc_curves_ovr", "classification_table", "confusion", "auc_table",
            "most_confident_mistakes", "inference_speed"]
 
 N_CLASSES = len(CLASSES)
-DISPLAY_NAMES = {"simple": "Simple CNN", "lenet": "LeNet-5"}
 SUM_ATOL = 1e-4  # float32 softmax rows sum to 1 within ~1e-6; a real error is far larger
 
 

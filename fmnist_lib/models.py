@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["LeNet5", "SimpleCNN", "MODELS", "model_summary", "count_macs"]
+__all__ = ["LeNet5", "SimpleCNN", "MODELS", "DISPLAY_NAMES", "model_summary", "count_macs"]
 
 
 def _check_input(x: torch.Tensor, name: str) -> None:
@@ -106,6 +106,7 @@ class SimpleCNN(nn.Module):
 
 
 MODELS = {"simple": SimpleCNN, "lenet": LeNet5}
+DISPLAY_NAMES = {"simple": "Simple CNN", "lenet": "LeNet-5"}  # how the report names them
 
 
 def count_macs(model: nn.Module) -> int:

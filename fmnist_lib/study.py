@@ -17,14 +17,14 @@ import pandas as pd
 from . import training
 from .config import Profile, TrainConfig, get_profile
 from .data import get_arrays, get_data_loaders, stratified_subset
-from .models import MODELS, model_summary
+from .models import DISPLAY_NAMES, MODELS, model_summary
 from .store import default_store
 
 __all__ = ["LABELS", "NAMES", "test_set", "baseline_results", "grid_search", "final_models",
            "efficiency", "gradcam_analysis", "stage_times", "run_all"]
 
 NAMES = ("simple", "lenet")
-LABELS = {"simple": "Simple CNN", "lenet": "LeNet-5"}
+LABELS = DISPLAY_NAMES
 
 
 def _progress() -> bool:
