@@ -93,13 +93,8 @@ def find_data_dir(download: bool | None = None) -> Path:
         FashionMNIST(root=str(root), train=True, download=True)
         FashionMNIST(root=str(root), train=False, download=True)
         return root / "FashionMNIST" / "raw"
-    lines = []
-    for folder in searched:
-        if not folder.is_dir():
-            lines.append(f"  {folder}: no such folder")
-        else:
-            missing = [n for n in FILES if not _file_in(folder, n)]
-            lines.append(f"  {folder}: missing {', '.join(missing)}")
+    lines = [f"  {folder}: " + ("no such folder" if not folder.is_dir() else
+             "missing " + ", ".join(n for n in FILES if not _file_in(folder, n))) for folder in searched]
     raise DataError("Fashion-MNIST not found. Searched, in order:\n" + "\n".join(lines)
                     + "\n" + HOW_TO_GET)
 
