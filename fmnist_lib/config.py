@@ -29,6 +29,8 @@ class TrainConfig:
     patience : int or None
         Early stopping on validation loss after this many epochs without improvement; the
         best weights are restored. ``None`` trains for all ``epochs``.
+    lr_schedule : {"constant", "cosine"}
+        ``"cosine"`` anneals the learning rate from ``lr`` towards 0 over ``epochs``.
     progress : bool
         Show a tqdm progress bar.
     """
@@ -39,6 +41,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     patience: int | None = None
+    lr_schedule: str = "constant"
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -52,6 +55,9 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay}.")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"TrainConfig.patience must be None or >= 1, got {self.patience}.")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"TrainConfig.lr_schedule must be 'constant' or 'cosine', "
+                             f"got {self.lr_schedule!r}.")
 
 
 # The search space of the tuning chapter: one dict, used for both models.
@@ -89,8 +95,8 @@ class Profile:
         Stratified subset of the training split that the cross-validated search uses.
     cv_folds, grid_epochs : int
         Stratified folds and epochs per fit in the search.
-    final_epochs, patience : int, int or None
-        Epoch budget and early-stopping patience of the final models.
+    final_epochs, patience, final_schedule : int, int or None, str
+        Epoch budget, early-stopping patience and learning-rate schedule of the final models.
     seeds : tuple of int
         Seeds of the final models (seed variance).
     n_jobs : int
@@ -113,6 +119,7 @@ class Profile:
     seeds: tuple[int, ...]
     n_jobs: int
     agreement_images: int = field(default=1000)
+    final_schedule: str = "cosine"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (for result-store keys and the appendix)."""
@@ -128,7 +135,7 @@ PROFILES: dict[str, Profile] = {
     "full": Profile(
         name="full", subset=None, val_fraction=0.1, seed=0, baseline_epochs=8,
         grid=PARAM_GRID, grid_subset=12000, cv_folds=3, grid_epochs=3,
-        final_epochs=12, patience=3, seeds=(0, 1, 2), n_jobs=2, agreement_images=1000,
+        final_epochs=12, patience=None, seeds=(0, 1, 2), n_jobs=2, agreement_images=1000,
     ),
 }
 

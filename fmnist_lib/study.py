@@ -100,7 +100,7 @@ def grid_search(profile: str | Profile | None = None) -> dict[str, dict]:
 def _final_config(p: Profile, best: dict, seed: int) -> TrainConfig:
     return TrainConfig(epochs=p.final_epochs, batch_size=int(best["batch_size"]), lr=float(best["lr"]),
                        weight_decay=float(best["optimizer__weight_decay"]), seed=seed,
-                       patience=p.patience, progress=_progress())
+                       patience=p.patience, lr_schedule=p.final_schedule, progress=_progress())
 
 
 def final_models(profile: str | Profile | None = None) -> dict[str, list[dict]]:

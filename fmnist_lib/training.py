@@ -138,7 +138,8 @@ def fit(model: nn.Module, loaders: tuple, config: TrainConfig) -> pd.DataFrame:
     loaders : tuple
         ``(train, val)`` or ``(train, val, test)``; the test loader is never touched.
     config : TrainConfig
-        Epochs, batch size (of the loaders), lr, weight decay, seed, early stopping.
+        Epochs, batch size (of the loaders), lr and its schedule, weight decay, seed,
+        early stopping.
 
     Returns
     -------
@@ -157,6 +158,8 @@ def fit(model: nn.Module, loaders: tuple, config: TrainConfig) -> pd.DataFrame:
         train.generator.manual_seed(config.seed)  # batch order
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                  fused=device.type in ("cpu", "cuda"))  # one kernel per step
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+                 if config.lr_schedule == "cosine" else None)
     loss_fn = nn.CrossEntropyLoss()
     rows, best_loss, best_state, best_epoch, stale = [], float("inf"), None, config.epochs, 0
     bar = tqdm(range(1, config.epochs + 1), desc=type(model).__name__, disable=not config.progress,
@@ -173,6 +176,8 @@ def fit(model: nn.Module, loaders: tuple, config: TrainConfig) -> pd.DataFrame:
             rows.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
                              val_loss=val_loss, val_acc=val_acc, seconds=time.perf_counter() - start))
             bar.set_postfix(val_acc=f"{val_acc:.3f}")
+            if scheduler is not None:
+                scheduler.step()
             if config.patience is not None:
                 if val_loss < best_loss:
                     best_loss, best_epoch, stale = val_loss, epoch, 0

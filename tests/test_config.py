@@ -43,7 +43,8 @@ def test_full_profile_uses_the_3x3x3_grid_and_three_seeds():
 
 
 @pytest.mark.parametrize("kwargs", [dict(epochs=0), dict(batch_size=0), dict(lr=0.0),
-                                    dict(weight_decay=-1.0), dict(patience=0)])
+                                    dict(weight_decay=-1.0), dict(patience=0),
+                                    dict(lr_schedule="step")])
 def test_train_config_rejects_bad_values(kwargs):
     with pytest.raises(ValueError, match="TrainConfig"):
         TrainConfig(**kwargs)

@@ -190,3 +190,22 @@ def test_save_is_atomic(tmp_path, monkeypatch):
 def test_load_missing_weights_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="train the model first"):
         load_weights(build_model("simple"), tmp_path / "absent.pt")
+
+
+def test_cosine_schedule_anneals_the_learning_rate(synthetic, monkeypatch):
+    seen = []
+    real_step = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    batches = len(synthetic[0])
+    fit(build_model("simple"), synthetic, TrainConfig(epochs=3, lr=1e-2, lr_schedule="cosine", **QUIET))
+    per_epoch = [seen[i * batches] for i in range(3)]
+    assert per_epoch[0] == pytest.approx(1e-2)
+    assert per_epoch[0] > per_epoch[1] > per_epoch[2] > 0  # cos(pi * e / 3) steps down
+    seen.clear()
+    fit(build_model("simple"), synthetic, TrainConfig(epochs=2, lr=1e-2, **QUIET))
+    assert set(seen) == {1e-2}  # the default keeps it constant
