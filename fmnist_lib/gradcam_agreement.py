@@ -25,7 +25,8 @@ from .data import CLASSES, normalisation_stats
 from .gradcam import DISPLAY_NAMES, _check_images
 
 __all__ = ["cam_agreement", "agreement_by_class", "plot_agreement", "deletion_curve",
-           "deletion_auc", "faithfulness_table", "plot_deletion"]
+           "deletion_auc", "background_share", "faithfulness_table", "describe_faithfulness",
+           "plot_deletion"]
 
 
 def _flat_maps(maps, name: str) -> np.ndarray:
@@ -200,8 +201,32 @@ def deletion_auc(curve) -> float:
     return float(((c[1:] + c[:-1]) / 2).sum() / (len(c) - 1))
 
 
+def background_share(X, maps, top: float = 0.2, threshold: float = 0.05, *,
+                     mean: float | None = None, std: float | None = None) -> np.ndarray:
+    """Per image, the share of a map's top-``top`` pixels that lie on the black background.
+
+    Deleting a pixel fills it with black, so a map that points at background cannot lower
+    the probability when its pixels are deleted: this explains a flat deletion curve.
+    Background: raw intensity (normalisation undone) below ``threshold``. Compare with the
+    share of background in the whole image (``background_share(X, np.ones(...), top=1)``).
+    ``mean`` and ``std`` undo the normalisation (default: the training split's).
+    """
+    X = _check_images(X)
+    flat = _flat_maps(maps, "maps")
+    if len(flat) != len(X) or flat.shape[1] != X[0].numel():
+        raise ValueError(f"maps {np.shape(maps)} do not match images {tuple(X.shape)}.")
+    if not 0.0 < top <= 1.0:
+        raise ValueError(f"top must be in (0, 1], got {top}.")
+    if mean is None or std is None:
+        mean, std = normalisation_stats()
+    background = (X.reshape(len(X), -1).double().numpy() * std + mean) < threshold
+    k = max(1, int(round(top * flat.shape[1])))
+    return (_top_mask(flat, k) & background).sum(1) / k
+
+
 def faithfulness_table(curves: dict[str, np.ndarray], random: dict[str, np.ndarray],
-                       labels: dict[str, str] | None = None) -> pd.DataFrame:
+                       labels: dict[str, str] | None = None,
+                       background: dict[str, float] | None = None) -> pd.DataFrame:
     """Per model: deletion AUC by attention and in random order, and the gap between them.
 
     Returns
@@ -209,15 +234,43 @@ def faithfulness_table(curves: dict[str, np.ndarray], random: dict[str, np.ndarr
     pandas.DataFrame
         Index: model display names; columns ``p_intact`` (mean target probability before
         deletion), ``auc_cam``, ``auc_random`` and ``gap = auc_random - auc_cam`` (larger:
-        the map points at pixels the model needs more than random pixels are).
+        the map points at pixels the model needs more than random pixels are); with
+        ``background`` (mean ``background_share`` per model) also ``top_on_background``.
     """
     labels = {**DISPLAY_NAMES, **(labels or {})}
     rows = {labels.get(k, k): {"p_intact": float(c[0]), "auc_cam": deletion_auc(c),
                                "auc_random": deletion_auc(random[k])} for k, c in curves.items()}
     out = pd.DataFrame.from_dict(rows, orient="index")
     out["gap"] = out["auc_random"] - out["auc_cam"]
+    if background is not None:
+        out["top_on_background"] = [background[k] for k in curves]
     out.index.name = "model"
     return out
+
+
+def describe_faithfulness(table: pd.DataFrame, image_background: float | None = None) -> str:
+    """The ``faithfulness_table`` in sentences: per model, whether deleting by the map beats
+    deleting at random and, with ``top_on_background``, where the map points."""
+    sentences = []
+    for model, row in table.iterrows():
+        verdict = ("lowers the probability of the explained class faster than deleting random "
+                   "pixels" if row["gap"] > 0 else
+                   "lowers the probability of the explained class no faster than deleting random "
+                   "pixels, so by this test the map does not show what the model uses")
+        s = (f"For {model}, deleting the most-attended pixels first {verdict} (area "
+             f"{row['auc_cam']:.2f} against {row['auc_random']:.2f})")
+        if "top_on_background" in row and image_background is not None:
+            s += (f"; {row['top_on_background']:.0%} of its top-20 % pixels lie on the black "
+                  f"background, which covers {image_background:.0%} of an image")
+        sentences.append(s + ".")
+    background_heavy = [m for m, r in table.iterrows() if r["gap"] <= 0
+                        and image_background is not None and "top_on_background" in r
+                        and r["top_on_background"] > image_background]
+    if background_heavy:
+        sentences.append("Deletion paints pixels black, so pixels that are black already change "
+                         "nothing when deleted: a map that favours the background cannot pass "
+                         "this test, whatever it means for the model.")
+    return " ".join(sentences)
 
 
 def plot_deletion(curves: dict[str, np.ndarray], random: dict[str, np.ndarray] | None = None,

@@ -21,7 +21,7 @@ from .models import DISPLAY_NAMES, MODELS, model_summary
 from .store import default_store
 
 __all__ = ["LABELS", "NAMES", "test_set", "baseline_results", "grid_search", "final_models",
-           "efficiency", "gradcam_analysis", "stage_times", "run_all"]
+           "efficiency", "gradcam_analysis", "faithfulness", "stage_times", "run_all"]
 
 NAMES = ("simple", "lenet")
 LABELS = DISPLAY_NAMES
@@ -175,10 +175,12 @@ def gradcam_analysis(profile: str | Profile | None = None) -> dict:
     dict
         ``"indices"`` (test indices used), ``"agreement"`` (DataFrame per image: label,
         pearson, iou), ``"deletion_<name>"`` and ``"deletion_random_<name>"`` (ndarray, mean
-        probability of the explained class at each deleted fraction), ``"fractions"``.
+        probability of the explained class at each deleted fraction), ``"fractions"``,
+        ``"background_<name>"`` (per image, share of the map's top 20 % on background) and
+        ``"background_image"`` (per image, share of background pixels).
     """
     from .gradcam import compute_cams
-    from .gradcam_agreement import cam_agreement, deletion_curve
+    from .gradcam_agreement import background_share, cam_agreement, deletion_curve
 
     p = get_profile(profile)
     finals = final_models(p)
@@ -194,15 +196,29 @@ def gradcam_analysis(profile: str | Profile | None = None) -> dict:
             model = finals[name][0]["model"]
             cams = compute_cams(model, X[idx])
             maps[name] = cams.maps
+            items[f"background_{name}"] = background_share(X[idx], cams.maps)
             for key, order in ((f"deletion_{name}", "most"), (f"deletion_random_{name}", "random")):
                 items[key] = deletion_curve(model, X[idx], cams.maps, cams.targets, steps=steps,
                                             order=order, seed=p.seed)
+        items["background_image"] = background_share(X[idx], np.ones((len(idx), 28, 28)), top=1.0)
         agreement = cam_agreement(maps["simple"], maps["lenet"])
         agreement.insert(0, "label", y[idx])
         items["agreement"] = agreement
         return items
 
     return default_store(p.name).get_or_compute("gradcam", spec, compute)
+
+
+def faithfulness(profile: str | Profile | None = None) -> tuple[pd.DataFrame, float]:
+    """The deletion test of ``gradcam_analysis`` as a table per model (``faithfulness_table``
+    with ``top_on_background``) and the mean share of background pixels in the images."""
+    from .gradcam_agreement import faithfulness_table
+
+    a = gradcam_analysis(profile)
+    table = faithfulness_table({n: a[f"deletion_{n}"] for n in NAMES},
+                               {n: a[f"deletion_random_{n}"] for n in NAMES}, labels=LABELS,
+                               background={n: float(a[f"background_{n}"].mean()) for n in NAMES})
+    return table, float(a["background_image"].mean())
 
 
 def stage_times(profile: str | Profile | None = None) -> pd.DataFrame:

@@ -10,7 +10,8 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
 from fmnist_lib.gradcam import CAMResult, GradCAM, compute_cams
-from fmnist_lib.gradcam_agreement import (agreement_by_class, cam_agreement, deletion_auc,
+from fmnist_lib.gradcam_agreement import (agreement_by_class, background_share, cam_agreement,
+                                          deletion_auc,
                                           deletion_curve, faithfulness_table, plot_agreement,
                                           plot_deletion)
 from fmnist_lib.gradcam_plots import (comparison_grid, overlay, pick_disagreements,
@@ -274,6 +275,25 @@ def test_deletion_curve_properties(model):
     assert plot_deletion({"simple": most}, {"simple": rand}).axes
     with pytest.raises(ValueError):
         deletion_curve(model, x, r.maps[:5], fill=-0.8)
+
+
+def test_background_share():
+    raw = np.zeros((2, 1, 28, 28))
+    raw[:, :, 7:21, 7:21] = 0.8  # a garment in the middle, black around it (75 % background)
+    x = torch.tensor((raw - STATS["mean"]) / STATS["std"], dtype=torch.float32)
+    on_garment, on_background = np.zeros((28, 28)), np.ones((28, 28))
+    on_garment[7:21, 7:21], on_background[7:21, 7:21] = 1.0, 0.0
+    maps = np.stack([on_garment, on_background])
+    share = background_share(x, maps, top=0.2, **STATS)
+    assert np.allclose(share, [0.0, 1.0])
+    assert np.allclose(background_share(x, np.ones((2, 28, 28)), top=1.0, **STATS), 0.75)
+    table = faithfulness_table({"simple": np.array([1.0, 0.0])}, {"simple": np.array([1.0, 0.0])},
+                               background={"simple": 0.5})
+    assert table["top_on_background"].iloc[0] == 0.5
+    with pytest.raises(ValueError, match="do not match"):
+        background_share(x, maps[:1], **STATS)
+    with pytest.raises(ValueError, match="top"):
+        background_share(x, maps, top=0.0, **STATS)
 
 
 # ---- pictures -------------------------------------------------------------------------------
