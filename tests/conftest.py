@@ -25,7 +25,3 @@ def close_figures():
 
     plt.close("all")
 
-
-@pytest.fixture
-def fake_batch():
-    return torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))
