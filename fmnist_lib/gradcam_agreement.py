@@ -26,7 +26,7 @@ from .gradcam import DISPLAY_NAMES, _check_images
 
 __all__ = ["cam_agreement", "agreement_by_class", "plot_agreement", "deletion_curve",
            "deletion_auc", "background_share", "faithfulness_table", "describe_faithfulness",
-           "plot_deletion"]
+           "deletion_verdict", "plot_deletion"]
 
 
 def _flat_maps(maps, name: str) -> np.ndarray:
@@ -271,6 +271,16 @@ def describe_faithfulness(table: pd.DataFrame, image_background: float | None = 
                          "nothing when deleted: a map that favours the background cannot pass "
                          "this test, whatever it means for the model.")
     return " ".join(sentences)
+
+
+def deletion_verdict(table: pd.DataFrame) -> str:
+    """Which models' maps pass the deletion test (``gap > 0``), as a clause for prose."""
+    passing = [m for m, row in table.iterrows() if row["gap"] > 0]
+    if len(passing) == len(table):
+        return "every model's map passes the deletion test"
+    if passing:
+        return f"only {' and '.join(passing)}'s map passes the deletion test"
+    return "no model's map passes the deletion test"
 
 
 def plot_deletion(curves: dict[str, np.ndarray], random: dict[str, np.ndarray] | None = None,

@@ -11,9 +11,8 @@ from torch import nn
 
 from fmnist_lib.gradcam import CAMResult, GradCAM, compute_cams
 from fmnist_lib.gradcam_agreement import (agreement_by_class, background_share, cam_agreement,
-                                          deletion_auc,
-                                          deletion_curve, faithfulness_table, plot_agreement,
-                                          plot_deletion)
+                                          deletion_auc, deletion_curve, deletion_verdict,
+                                          faithfulness_table, plot_agreement, plot_deletion)
 from fmnist_lib.gradcam_plots import (comparison_grid, overlay, pick_disagreements,
                                       pick_one_per_class)
 from fmnist_lib.models import LeNet5, SimpleCNN
@@ -290,6 +289,7 @@ def test_background_share():
     table = faithfulness_table({"simple": np.array([1.0, 0.0])}, {"simple": np.array([1.0, 0.0])},
                                background={"simple": 0.5})
     assert table["top_on_background"].iloc[0] == 0.5
+    assert deletion_verdict(table) == "no model's map passes the deletion test"
     with pytest.raises(ValueError, match="do not match"):
         background_share(x, maps[:1], **STATS)
     with pytest.raises(ValueError, match="top"):
