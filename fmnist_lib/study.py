@@ -82,13 +82,16 @@ def grid_search(profile: str | Profile | None = None) -> dict[str, dict]:
     dict
         ``{name: {"table": DataFrame (one row per configuration), "best_params": dict}}``.
     """
+    from .cluster import grid_backend
     from .tuning import run_grid_search
 
     p = get_profile(profile)
     out = {}
     for name in NAMES:
         def compute(name=name):
-            table, best = run_grid_search(MODELS[name], p, n_jobs=p.n_jobs, verbose=_progress())
+            # on $FMNIST_SCHEDULER's Dask cluster when set: same table, so same store key
+            table, best = run_grid_search(MODELS[name], p, n_jobs=p.n_jobs, verbose=_progress(),
+                                          **grid_backend())
             return {"table": table, "best_params": best}
 
         raw = default_store(p.name).get_or_compute("grid", _grid_spec(p, name), compute)

@@ -1,0 +1,107 @@
+"""The grid search on an existing Dask cluster: ``--scheduler`` or ``FMNIST_SCHEDULER``.
+
+``python -m fmnist_lib run --scheduler tcp://HOST:PORT`` (or ``FMNIST_SCHEDULER=tcp://HOST:PORT``
+for ``make report`` and ``quarto render``) sends the fits of the cross-validated search to the
+cluster behind that scheduler. Every fit is seeded inside itself, so the table is the one a run
+on this machine gives, and the result store keys it the same way: where it ran is not part of
+what it is. Every other stage runs here.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+__all__ = ["ENV", "SchedulerUnreachable", "scheduler_address", "check_scheduler", "use_scheduler",
+           "grid_backend"]
+
+ENV = "FMNIST_SCHEDULER"
+_FIX = (f"Start the cluster first (`dask scheduler` on one machine, `dask worker ADDRESS` on each "
+        f"of the others), correct the address, or drop --scheduler and unset {ENV} to run the "
+        f"grid search on this machine.")
+
+
+class SchedulerUnreachable(ConnectionError):
+    """No Dask scheduler answers at the address given."""
+
+
+def scheduler_address(address: str | None = None) -> str | None:
+    """The scheduler's address, ``tcp://HOST:PORT``, from ``address`` or ``$FMNIST_SCHEDULER``.
+
+    ``HOST:PORT`` without a scheme means ``tcp://``. Returns ``None`` when neither is set
+    (the search runs on this machine).
+
+    Raises
+    ------
+    ValueError
+        For an address that is not ``tcp://HOST:PORT``, naming where it came from.
+    """
+    source = "--scheduler"
+    if address is None:
+        address, source = os.environ.get(ENV) or None, ENV
+    if address is None:
+        return None
+    text = address.strip()
+    parts = urlsplit(text if "://" in text else f"tcp://{text}")
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number or is out of range
+        port = None
+    if parts.scheme != "tcp" or not parts.hostname or port is None or parts.path not in ("", "/"):
+        raise ValueError(f"The Dask scheduler address {address!r} (from {source}) is not of the form "
+                         f"tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786 (the address `dask scheduler` "
+                         f"prints). {_FIX}")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"tcp://{host}:{port}"
+
+
+def check_scheduler(address: str, timeout: float = 3.0) -> None:
+    """Fail within ``timeout`` seconds if nothing listens at ``address`` (``tcp://HOST:PORT``).
+
+    Dask's own client waits 30 s and more before it gives up; this opens one TCP connection.
+
+    Raises
+    ------
+    SchedulerUnreachable
+        Naming the address and what to do.
+    """
+    parts = urlsplit(address)
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=timeout):
+            pass
+    except OSError as err:
+        reason = "timed out" if isinstance(err, TimeoutError) else (err.strerror or str(err))
+        raise SchedulerUnreachable(f"No Dask scheduler answers at {address} ({reason} after "
+                                   f"at most {timeout:g} s). {_FIX}") from None
+
+
+def use_scheduler(address: str | None = None) -> str | None:
+    """Check the scheduler (``address``, else ``$FMNIST_SCHEDULER``) before any long work and
+    hand it to the study's grid search through ``$FMNIST_SCHEDULER``; ``None`` when unset.
+
+    Raises
+    ------
+    ValueError, SchedulerUnreachable
+        As :func:`scheduler_address` and :func:`check_scheduler`.
+    """
+    address = scheduler_address(address)
+    if address is not None:
+        check_scheduler(address)
+        os.environ[ENV] = address
+    return address
+
+
+def grid_backend(address: str | None = None) -> dict[str, str]:
+    """Keyword arguments for :func:`fmnist_lib.tuning.run_grid_search`: the cluster, or none.
+
+    Returns
+    -------
+    dict
+        ``{"backend": "dask", "scheduler": "tcp://HOST:PORT"}`` once the scheduler answered,
+        or ``{}`` when no scheduler is set.
+    """
+    address = scheduler_address(address)
+    if address is None:
+        return {}
+    check_scheduler(address)
+    return {"backend": "dask", "scheduler": address}
