@@ -4,6 +4,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 PROFILE ?= full
 STAMP   := $(VENV)/.installed
+TOOLS   := $(VENV)/tools
 
 .PHONY: report test compute setup data bench clean
 
@@ -13,7 +14,13 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-setup: $(STAMP)
+# cffconvert (tests validate CITATION.cff with it) pins jsonschema < 4: its own small venv
+$(TOOLS)/.installed: requirements-tools.txt
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
+	@touch $@
+
+setup: $(STAMP) $(TOOLS)/.installed
 
 data: setup
 	@bash scripts/ensure-data.sh $(PY)
