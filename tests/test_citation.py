@@ -1,0 +1,114 @@
+"""Citing, reusing and publishing the paper: CITATION.cff, the licences, the front matter, the
+HTML-only code folding and the GitHub Pages workflow (all checked offline)."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / ".github" / "workflows" / "publish.yml"
+
+
+def tool(name: str) -> str:
+    """A command-line tool from .venv/bin, .venv/tools/bin (``make setup``) or PATH."""
+    for folder in (Path(sys.executable).parent, ROOT / ".venv" / "tools" / "bin"):
+        if (folder / name).is_file():
+            return str(folder / name)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"`{name}` is not installed: run `make setup` (requirements.txt, requirements-tools.txt).")
+    return found
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def front_matter() -> dict:
+    text = (ROOT / "report.qmd").read_text()
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n", 2)[1])
+
+
+def cff() -> dict:
+    return yaml.safe_load((ROOT / "CITATION.cff").read_text())
+
+
+# ---------------------------------------------------------------- cite it
+def test_citation_cff_validates_and_a_broken_one_does_not(tmp_path):
+    ok = run(tool("cffconvert"), "--validate", "-i", str(ROOT / "CITATION.cff"))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    broken = {k: v for k, v in cff().items() if k != "authors"}  # authors are required
+    (tmp_path / "CITATION.cff").write_text(yaml.safe_dump(broken))
+    bad = run(tool("cffconvert"), "--validate", "-i", str(tmp_path / "CITATION.cff"))
+    assert bad.returncode != 0
+
+
+def test_citation_cff_and_the_paper_name_the_same_work():
+    meta, citation = front_matter(), cff()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert citation["title"] == citation["preferred-citation"]["title"] == meta["title"]
+    assert citation["version"] == project["version"]
+    paper = [(a["name"]["given"], a["name"]["family"], [f["name"] for f in a["affiliations"]])
+             for a in meta["author"]]
+    for authors in (citation["authors"], citation["preferred-citation"]["authors"]):
+        assert [(a["given-names"], a["family-names"], [a["affiliation"]]) for a in authors] == paper
+    assert citation["url"] == citation["preferred-citation"]["url"] == meta["citation"]["url"]
+
+
+def test_the_paper_offers_a_citation_with_bibtex_and_scholar_tags():
+    meta = front_matter()
+    assert meta["citation"]["type"] == "report" and meta["citation"]["url"].endswith("/report.html")
+    assert meta["google-scholar"] is True
+    assert set(meta["appendix-cite-as"]) == {"display", "bibtex"}
+
+
+# ---------------------------------------------------------------- reuse terms
+def test_licences_agree_code_mit_paper_cc_by():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    licence = (ROOT / "LICENSE").read_text()
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+    assert licence.startswith("MIT License") and "CC BY 4.0" in licence
+    assert cff()["license"] == "MIT"
+    assert cff()["preferred-citation"]["license"] == "CC-BY-4.0"
+    assert front_matter()["license"] == "CC BY"
+
+
+# ---------------------------------------------------------------- code on demand
+def test_html_folds_the_code_and_the_pdf_has_none():
+    quarto = yaml.safe_load((ROOT / "_quarto.yml").read_text())
+    html = quarto["format"]["html"]
+    assert quarto["execute"]["echo"] is False  # every other format, the PDF among them
+    assert "echo" not in quarto["format"]["typst"] or quarto["format"]["typst"]["echo"] is False
+    assert html["echo"] is True and html["code-fold"] is True  # shown, collapsed
+    assert html["lightbox"] in (True, "auto") and html["embed-resources"] is True
+
+
+# ---------------------------------------------------------------- publishing
+def test_publish_workflow_is_a_valid_github_workflow_and_a_broken_one_is_not(tmp_path):
+    check = tool("check-jsonschema")
+    ok = run(check, "--builtin-schema", "vendor.github-workflows", str(WORKFLOW))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    broken = yaml.safe_load(WORKFLOW.read_text())
+    del broken["jobs"]["build-deploy"]["runs-on"]
+    (tmp_path / "broken.yml").write_text(yaml.safe_dump(broken))
+    bad = run(check, "--builtin-schema", "vendor.github-workflows", str(tmp_path / "broken.yml"))
+    assert bad.returncode != 0
+
+
+def test_publish_workflow_renders_the_full_paper_before_it_publishes():
+    steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["build-deploy"]["steps"]
+    uses = [s.get("uses", "") for s in steps]
+    runs = [s.get("run", "") for s in steps]
+    setup = uses.index("quarto-dev/quarto-actions/setup@v2")
+    publish = uses.index("quarto-dev/quarto-actions/publish@v2")
+    render = next(i for i, r in enumerate(runs) if "make report PROFILE=full" in r)
+    assert setup < render < publish
+    assert steps[publish]["with"] == {"target": "gh-pages", "render": False}
+    cache = steps[uses.index("actions/cache@v4")]["with"]
+    assert cache["path"] == "results/full" and "fmnist_lib/**" in cache["key"]
