@@ -55,10 +55,26 @@ def scheduler_address(address: str | None = None) -> str | None:
     return f"tcp://{host}:{port}"
 
 
-def check_scheduler(address: str, timeout: float = 3.0) -> None:
-    """Fail within ``timeout`` seconds if nothing listens at ``address`` (``tcp://HOST:PORT``).
+def _identity(address: str, timeout: float) -> dict:
+    """The scheduler's answer to Dask's ``identity`` call, within ``timeout`` seconds."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
-    Dask's own client waits 30 s and more before it gives up; this opens one TCP connection.
+    from distributed.core import rpc
+
+    async def ask() -> dict:
+        async with rpc(address, timeout=timeout) as remote:
+            return await asyncio.wait_for(remote.identity(), timeout)
+
+    with ThreadPoolExecutor(1) as pool:  # its own event loop, also inside a Jupyter kernel's
+        return pool.submit(asyncio.run, ask()).result()
+
+
+def check_scheduler(address: str, timeout: float = 3.0) -> None:
+    """Fail within about ``2 * timeout`` seconds unless a Dask scheduler answers at ``address``.
+
+    Opens one TCP connection, then asks Dask's ``identity``: Dask's own client would wait
+    30 s and more, and fail obscurely on a port that is not a scheduler's (its dashboard's).
 
     Raises
     ------
@@ -73,6 +89,14 @@ def check_scheduler(address: str, timeout: float = 3.0) -> None:
         reason = "timed out" if isinstance(err, TimeoutError) else (err.strerror or str(err))
         raise SchedulerUnreachable(f"No Dask scheduler answers at {address} ({reason} after "
                                    f"at most {timeout:g} s). {_FIX}") from None
+    try:
+        kind = _identity(address, timeout).get("type")
+    except Exception as err:  # a silent port, or another protocol's bytes read as Dask frames
+        kind = f"no Dask answer: {type(err).__name__}"
+    if kind != "Scheduler":
+        raise SchedulerUnreachable(f"Something listens at {address}, but it is not a Dask scheduler "
+                                   f"({kind}); is this the scheduler's port (8786 by default), not "
+                                   f"its dashboard's (8787)? {_FIX}")
 
 
 def use_scheduler(address: str | None = None) -> str | None:

@@ -77,6 +77,17 @@ def test_unreachable_scheduler_fails_fast_with_the_fix():
     assert cluster.ENV in str(err.value)
 
 
+def test_a_port_that_is_not_a_scheduler_fails_fast():
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        start = time.perf_counter()
+        with pytest.raises(cluster.SchedulerUnreachable, match="not a Dask scheduler") as err:
+            cluster.check_scheduler(address, timeout=1.0)
+    assert time.perf_counter() - start < 4 and address in str(err.value)
+
+
 def test_cli_rejects_an_unreachable_scheduler_before_any_work(monkeypatch, capsys):
     def no_work(*args, **kwargs):
         raise AssertionError("work started although the scheduler cannot be reached")
