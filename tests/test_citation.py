@@ -95,20 +95,23 @@ def test_publish_workflow_is_a_valid_github_workflow_and_a_broken_one_is_not(tmp
     ok = run(check, "--builtin-schema", "vendor.github-workflows", str(WORKFLOW))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     broken = yaml.safe_load(WORKFLOW.read_text())
-    del broken["jobs"]["build-deploy"]["runs-on"]
+    del broken["jobs"]["build"]["runs-on"]
     (tmp_path / "broken.yml").write_text(yaml.safe_dump(broken))
     bad = run(check, "--builtin-schema", "vendor.github-workflows", str(tmp_path / "broken.yml"))
     assert bad.returncode != 0
 
 
-def test_publish_workflow_renders_the_full_paper_before_it_publishes():
-    steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["build-deploy"]["steps"]
-    uses = [s.get("uses", "") for s in steps]
-    runs = [s.get("run", "") for s in steps]
+def test_publish_workflow_computes_and_renders_the_full_paper_before_it_deploys():
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    build, deploy = jobs["build"], jobs["deploy"]
+    uses = [s.get("uses", "") for s in build["steps"]]
+    runs = [s.get("run", "") for s in build["steps"]]
     setup = uses.index("quarto-dev/quarto-actions/setup@v2")
-    publish = uses.index("quarto-dev/quarto-actions/publish@v2")
-    render = next(i for i, r in enumerate(runs) if "make report PROFILE=full" in r)
-    assert setup < render < publish
-    assert steps[publish]["with"] == {"target": "gh-pages", "render": False}
-    cache = steps[uses.index("actions/cache@v4")]["with"]
+    compute = next(i for i, r in enumerate(runs) if "make compute PROFILE=full" in r)
+    render = uses.index("quarto-dev/quarto-actions/render@v2")
+    upload = uses.index("actions/upload-pages-artifact@v3")
+    assert setup < compute < render < upload and build["env"]["QUARTO_PROFILE"] == "full"
+    assert build["steps"][upload]["with"]["path"] == "_output"  # the full profile's output-dir
+    assert deploy["needs"] == "build" and deploy["steps"][-1]["uses"] == "actions/deploy-pages@v4"
+    cache = build["steps"][uses.index("actions/cache@v4")]["with"]
     assert cache["path"] == "results/full" and "fmnist_lib/**" in cache["key"]
