@@ -32,7 +32,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 # Modules that only draw or format: editing them never changes a stored result.
-PRESENTATION = {"evaluation_plots.py", "tuning_plots.py", "gradcam_plots.py", "report.py", "__main__.py"}
+PRESENTATION = {"evaluation_plots.py", "tuning_plots.py", "gradcam_plots.py", "report.py", "__main__.py",
+                "cluster.py"}  # where the grid search runs, not what it computes
 
 
 @functools.lru_cache(maxsize=1)
