@@ -4,8 +4,9 @@ Data flows one way: ``data`` -> ``models`` + ``training`` -> ``tuning`` -> ``met
 ``gradcam`` -> the report's chapters (through ``study`` and its result store).
 """
 from .config import PARAM_GRID, PROFILES, Profile, TrainConfig, get_profile, project_root
-from .data import (CLASSES, DataError, TensorLoader, get_arrays, get_data_loaders,
-                   load_fashion_mnist, normalisation_stats)
+from .data import (CLASSES, TensorLoader, get_arrays, get_data_loaders, load_fashion_mnist,
+                   normalisation_stats)
+from .errors import ConfigError, DataError, FmnistError, StoreError, install_ipython_handler
 from .evaluation_plots import (plot_confident_mistakes, plot_confusion_matrices, plot_reliability,
                                plot_roc_comparison, plot_roc_ovr)
 from .gradcam import CAMResult, GradCAM, compute_cams
@@ -21,9 +22,12 @@ from .tuning import make_classifier, plot_cv_heatmaps, run_grid_search, validate
 
 __version__ = "0.1.0"
 
+install_ipython_handler()  # in Jupyter (chapters rendered by Quarto): one-line user errors
+
 __all__ = [
     "PARAM_GRID", "PROFILES", "Profile", "TrainConfig", "get_profile", "project_root",
-    "CLASSES", "DataError", "TensorLoader", "get_arrays", "get_data_loaders",
+    "FmnistError", "ConfigError", "DataError", "StoreError",
+    "CLASSES", "TensorLoader", "get_arrays", "get_data_loaders",
     "load_fashion_mnist", "normalisation_stats",
     "plot_confident_mistakes", "plot_confusion_matrices", "plot_reliability",
     "plot_roc_comparison", "plot_roc_ovr",

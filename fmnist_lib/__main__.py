@@ -1,43 +1,139 @@
-"""``python -m fmnist_lib run [--profile quick|full] [--scheduler tcp://HOST:PORT]``: compute
-every result of the report (the grid search on a Dask cluster when a scheduler is given)."""
+"""python -m fmnist_lib: compute the report's results and look after the result store.
+
+  run [--profile P]                       compute (or load) every stage of the study
+  check [--profile P]                     check settings, data and results folder, then stop
+  store list [--profile P]                the stored entries with their status
+  store prune [--profile P] [--dry-run]   remove stale, damaged and partial entries
+"""
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 import time
 
-from .cluster import SchedulerUnreachable, use_scheduler
 from .config import PROFILES, get_profile
+from .errors import EXIT_CODES, FmnistError, debug_enabled, format_error
+
+EPILOG = ("Expected errors print one message and exit with "
+          + ", ".join(f"{code} ({name})" for name, code in EXIT_CODES.items())
+          + "; 130 when interrupted; 1 with a traceback is a bug. --debug or FMNIST_DEBUG=1 "
+          "shows the traceback of expected errors too.")
+INTERRUPTED = 128 + 2  # the shell's code for SIGINT
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fmnist_lib", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="compute (or load) every stage of the study")
-    run.add_argument("--profile", default=None,
-                     help=f"one of {', '.join(sorted(PROFILES))} "
-                          "(default: $FMNIST_PROFILE, $QUARTO_PROFILE, then full)")
-    run.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                     help="run the grid search on the Dask cluster of this scheduler "
-                          "(default: $FMNIST_SCHEDULER; unset: on this machine)")
-    args = parser.parse_args(argv)
-    try:
-        profile = get_profile(args.profile)
-        scheduler = use_scheduler(args.scheduler)
-    except (ValueError, SchedulerUnreachable) as err:
-        parser.error(str(err))
-    from .data import load_fashion_mnist
+def check_setup(profile_arg: str | None):
+    """Refuse unusable settings before any long work; returns ``(profile, store, data folder)``.
+
+    ``FMNIST_PROFILE`` is checked even when ``--profile`` overrides it, ``FMNIST_RESULTS`` (or
+    ``results/``) must be writable and ``FMNIST_DATA`` (or the searched folders) must hold the
+    intact official files.
+    """
+    from .data import find_data_dir, load_fashion_mnist
     from .store import default_store
+
+    if os.environ.get("FMNIST_PROFILE"):
+        get_profile(None)  # a typo in the environment is an error, even when overridden
+    profile = get_profile(profile_arg)
+    store = default_store(profile.name)
+    load_fashion_mnist()  # validates the four files (checksums) and caches them
+    return profile, store, find_data_dir()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
     from .study import run_all
 
-    load_fashion_mnist()  # fail now, with the data error, before any long work
-    print(f"Profile {profile.name}: results in {default_store(profile.name).root}")
-    if scheduler:
-        print(f"Grid search on the Dask cluster at {scheduler}")
+    profile, store, data_dir = check_setup(args.profile)
+    print(f"Profile {profile.name}: data from {data_dir}, results in {store.root}")
     start = time.perf_counter()
     run_all(profile)
     print(f"[{profile.name}] total         {time.perf_counter() - start:8.1f} s")
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    profile, store, data_dir = check_setup(args.profile)
+    print(f"Profile {profile.name}: Fashion-MNIST found in {data_dir}; results in {store.root} (writable)")
+    return 0
+
+
+def _stores(profile_arg: str | None):
+    from .store import ResultStore, default_store, results_root
+
+    if profile_arg is not None:
+        return [default_store(get_profile(profile_arg).name)]
+    root = results_root()
+    folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    return [ResultStore(p) for p in folders] or [ResultStore(root)]
+
+
+def cmd_store(args: argparse.Namespace) -> int:
+    from .store_admin import format_entries, prune, scan
+
+    for store in _stores(args.profile):
+        if args.store_command == "list":
+            print(format_entries(scan(store), store.root))
+            continue
+        removed = prune(store, dry_run=args.dry_run)
+        verb = "would remove" if args.dry_run else "removed"
+        for entry in removed:
+            print(f"{verb} {entry.folder}  ({entry.status}: {entry.reason})")
+        print(f"{verb} {len(removed)} entries, {sum(e.size for e in removed) / 1e6:.2f} MB, "
+              f"from {store.root}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; each sub-command is a small block, easy to extend."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of expected errors too (or FMNIST_DEBUG=1)")
+    profile = argparse.ArgumentParser(add_help=False)
+    profile.add_argument("--profile", default=None, metavar="NAME",
+                         help=f"one of {', '.join(sorted(PROFILES))} "
+                              "(default: $FMNIST_PROFILE, $QUARTO_PROFILE, then full)")
+    parser = argparse.ArgumentParser(prog="python -m fmnist_lib", description=__doc__, epilog=EPILOG,
+                                     parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", parents=[common, profile], help="compute (or load) every stage of the study")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check", parents=[common, profile],
+                           help="check the settings, the data and the results folder, then stop")
+    check.set_defaults(func=cmd_check)
+
+    store = sub.add_parser("store", help="list or prune the result store")
+    store_sub = store.add_subparsers(dest="store_command", required=True, metavar="ACTION")
+    store_sub.add_parser("list", parents=[common, profile], epilog="Without --profile: every profile.",
+                         help="every entry with its status: current, stale, damaged, set aside, partial")
+    prune = store_sub.add_parser("prune", parents=[common, profile], epilog="Without --profile: every profile.",
+                                 help="remove stale, damaged, set-aside and partial entries")
+    prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    store.set_defaults(func=cmd_store)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    debug = getattr(args, "debug", False) or debug_enabled()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logging.getLogger("fmnist_lib").addHandler(handler)
+    try:
+        return args.func(args)
+    except FmnistError as err:
+        if debug:
+            raise
+        print(format_error(err), file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("interrupted: finished stages are stored; run the same command again to resume.",
+              file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

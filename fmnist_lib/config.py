@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigError
+
 __all__ = ["project_root", "TrainConfig", "Profile", "PROFILES", "PARAM_GRID", "QUICK_GRID", "get_profile"]
 
 
@@ -148,27 +150,28 @@ def get_profile(name: str | Profile | None = None) -> Profile:
 
     Raises
     ------
-    ValueError
-        For an unknown name, listing the valid ones.
+    ConfigError
+        A ``ValueError`` naming the unknown profile and where it came from, listing the valid ones.
     """
     if isinstance(name, Profile):
         return name
-    source = "argument"
+    what = f"profile {name!r}"
     if name is None:
         if os.environ.get("FMNIST_PROFILE"):
-            name, source = os.environ["FMNIST_PROFILE"], "FMNIST_PROFILE"
+            name = os.environ["FMNIST_PROFILE"]
+            what = f"FMNIST_PROFILE={name}"
         elif os.environ.get("QUARTO_PROFILE"):
             quarto = [p.strip() for p in os.environ["QUARTO_PROFILE"].split(",") if p.strip()]
             known = [p for p in quarto if p in PROFILES]
-            name, source = (known[0] if known else quarto[0]), "QUARTO_PROFILE"
+            name = known[0] if known else quarto[0]
+            what = f"QUARTO_PROFILE={os.environ['QUARTO_PROFILE']}"
         else:
             name = "full"
     if name not in PROFILES:
-        valid = ", ".join(sorted(PROFILES))
-        raise ValueError(
-            f"Unknown profile {name!r} (from {source}). Valid profiles: {valid}. "
-            f"Pick one with FMNIST_PROFILE=quick or `quarto render --profile quick`."
-        )
+        raise ConfigError(what, "no such profile" if what.startswith("profile") else
+                          f"no profile named {name!r}",
+                          f"Valid profiles: {', '.join(sorted(PROFILES))}. Pick one with "
+                          "FMNIST_PROFILE=quick, --profile quick or `quarto render --profile quick`.")
     return PROFILES[name]
 
 

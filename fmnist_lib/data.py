@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from sklearn.model_selection import train_test_split
 
 from .config import project_root
+from .errors import DataError
 
 __all__ = [
     "CLASSES", "DataError", "find_data_dir", "load_fashion_mnist", "normalisation_stats",
@@ -43,19 +44,14 @@ HOW_TO_GET = (
 )
 
 
-class DataError(ValueError):
-    """The data set is missing, damaged or not the official Fashion-MNIST."""
-
-
 def candidate_dirs() -> list[Path]:
-    """Folders searched for the four files, in order."""
-    dirs = []
-    if os.environ.get("FMNIST_DATA"):
-        dirs.append(Path(os.environ["FMNIST_DATA"]))
-    local = project_root() / "data"  # ./data of the project, also from a chapter's folder
-    dirs += [local / "fashion-mnist", DEBIAN_DIR]
-    roots = [Path(os.environ["FMNIST_DATA"])] if os.environ.get("FMNIST_DATA") else []
-    dirs += [root / "FashionMNIST" / "raw" for root in roots + [local]]
+    """Folders searched for the four files, in order: only ``$FMNIST_DATA`` when it is set."""
+    if os.environ.get("FMNIST_DATA"):  # an explicit choice: never fall back to another copy
+        root = Path(os.environ["FMNIST_DATA"])
+        dirs = [root, root / "FashionMNIST" / "raw"]
+    else:
+        local = project_root() / "data"  # ./data of the project, also from a chapter's folder
+        dirs = [local / "fashion-mnist", DEBIAN_DIR, local / "FashionMNIST" / "raw"]
     return [d.expanduser().absolute() for d in dirs]
 
 
@@ -78,7 +74,7 @@ def find_data_dir(download: bool | None = None) -> Path:
     Raises
     ------
     DataError
-        Listing every folder searched and how to get the data.
+        Naming ``FMNIST_DATA`` when it is set, else listing every folder searched, and the fix.
     """
     searched = candidate_dirs()
     for folder in searched:
@@ -86,23 +82,28 @@ def find_data_dir(download: bool | None = None) -> Path:
             return folder
     if download is None:
         download = os.environ.get("FMNIST_DOWNLOAD", "") in ("1", "true", "yes")
+    explicit = os.environ.get("FMNIST_DATA")
     if download:
         from torchvision.datasets import FashionMNIST
 
-        root = project_root() / "data"
+        root = Path(explicit).expanduser().absolute() if explicit else project_root() / "data"
         FashionMNIST(root=str(root), train=True, download=True)
         FashionMNIST(root=str(root), train=False, download=True)
         return root / "FashionMNIST" / "raw"
-    lines = [f"  {folder}: " + ("no such folder" if not folder.is_dir() else
-             "missing " + ", ".join(n for n in FILES if not _file_in(folder, n))) for folder in searched]
-    raise DataError("Fashion-MNIST not found. Searched, in order:\n" + "\n".join(lines)
-                    + "\n" + HOW_TO_GET)
+    why = [f"{folder}: " + ("no such folder" if not folder.is_dir() else
+           "missing " + ", ".join(n for n in FILES if not _file_in(folder, n))) for folder in searched]
+    if explicit:
+        cause = "no such folder" if not searched[0].is_dir() else "; ".join(why)
+        raise DataError(f"FMNIST_DATA={explicit}", cause,
+                        "Point FMNIST_DATA at the folder holding the four official *-ubyte(.gz) "
+                        "files, or unset it to search ./data/fashion-mnist and " f"{DEBIAN_DIR}.")
+    raise DataError("Fashion-MNIST", "not found; searched " + "; ".join(why), HOW_TO_GET)
 
 
 def read_idx(path: Path, name: str) -> np.ndarray:
     """Parse and validate one official IDX file (gzipped or not) into a uint8 array."""
     magic, count, sha = FILES[name]
-    fix = f"Replace {path} with an intact official copy. {HOW_TO_GET}"
+    fix = f"Replace the file with an intact official copy. {HOW_TO_GET}"
     try:
         if path.suffix == ".gz":
             with gzip.open(path) as f:
@@ -110,30 +111,30 @@ def read_idx(path: Path, name: str) -> np.ndarray:
         else:
             raw = path.read_bytes()
     except (OSError, EOFError, zlib.error) as err:
-        raise DataError(f"{path}: cannot be read or decompressed ({err}). {fix}") from err
+        raise DataError(str(path), f"cannot be read or decompressed ({err})", fix) from err
     header_len = 16 if magic == 2051 else 8
     if len(raw) < header_len:
-        raise DataError(f"{path}: only {len(raw)} bytes, shorter than an IDX header. {fix}")
+        raise DataError(str(path), f"only {len(raw)} bytes, shorter than an IDX header", fix)
     header = np.frombuffer(raw[:header_len], dtype=">u4")
     if header[0] != magic:
-        raise DataError(f"{path}: magic number {header[0]}, expected {magic} "
-                        f"({'images' if magic == 2051 else 'labels'} file). {fix}")
+        raise DataError(str(path), f"magic number {header[0]}, expected {magic} "
+                        f"({'images' if magic == 2051 else 'labels'} file)", fix)
     if header[1] != count:
         what = "labels, one per image" if magic == 2049 else "images, one per label"
-        raise DataError(f"{path}: holds {header[1]:,} items, expected {count:,} ({what}). {fix}")
+        raise DataError(str(path), f"holds {header[1]:,} items, expected {count:,} ({what})", fix)
     if magic == 2051 and tuple(header[2:]) != (28, 28):
-        raise DataError(f"{path}: images are {header[2]}x{header[3]}, expected 28x28. {fix}")
+        raise DataError(str(path), f"images are {header[2]}x{header[3]}, expected 28x28", fix)
     expected_len = header_len + count * (784 if magic == 2051 else 1)
     if len(raw) != expected_len:
-        raise DataError(f"{path}: {len(raw)} bytes, expected {expected_len} (truncated?). {fix}")
+        raise DataError(str(path), f"{len(raw)} bytes, expected {expected_len} (truncated?)", fix)
     data = np.frombuffer(raw, dtype=np.uint8, offset=header_len)
     if magic == 2049 and data.max() > 9:
         bad = int(np.argmax(data > 9))
-        raise DataError(f"{path}: label {data[bad]} at index {bad}; labels must be 0..9. {fix}")
+        raise DataError(str(path), f"label {data[bad]} at index {bad}; labels must be 0..9", fix)
     if hashlib.sha256(raw).hexdigest() != sha:
-        raise DataError(f"{path}: checksum mismatch: the content is not the official "
+        raise DataError(str(path), f"checksum mismatch: the content is not the official "
                         f"Fashion-MNIST (sha256 {hashlib.sha256(raw).hexdigest()[:12]}..., "
-                        f"expected {sha[:12]}...). {fix}")
+                        f"expected {sha[:12]}...)", fix)
     return data.reshape(count, 28, 28).copy() if magic == 2051 else data.copy()
 
 

@@ -4,6 +4,7 @@ import sys
 import pytest
 
 from fmnist_lib.config import PARAM_GRID, PROFILES, TrainConfig, get_profile
+from fmnist_lib.errors import ConfigError
 
 
 def test_default_profile_is_full(monkeypatch):
@@ -28,8 +29,9 @@ def test_unknown_profile_lists_valid_ones(monkeypatch):
     with pytest.raises(ValueError, match="Valid profiles: full, quick"):
         get_profile("fast")
     monkeypatch.setenv("FMNIST_PROFILE", "nope")
-    with pytest.raises(ValueError, match="'nope' \\(from FMNIST_PROFILE\\)"):
+    with pytest.raises(ConfigError, match="^FMNIST_PROFILE=nope: no profile named 'nope'") as err:
         get_profile()
+    assert isinstance(err.value, ValueError) and err.value.exit_code == 2
 
 
 def test_full_profile_uses_the_3x3x3_grid_and_three_seeds():
@@ -54,4 +56,5 @@ def test_cli_rejects_unknown_profile_before_any_work():
     out = subprocess.run([sys.executable, "-m", "fmnist_lib", "run", "--profile", "bogus"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
-    assert "Valid profiles: full, quick" in out.stderr
+    assert out.stderr.startswith("error: profile 'bogus': no such profile.")
+    assert "Valid profiles: full, quick" in out.stderr and "Traceback" not in out.stderr

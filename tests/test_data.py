@@ -284,14 +284,14 @@ def download_spy(monkeypatch):
 def test_missing_data_lists_every_searched_place_and_never_downloads(tmp_path, monkeypatch,
                                                                      download_spy):
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "not-installed")
-    monkeypatch.setenv("FMNIST_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("FMNIST_DATA", raising=False)
     monkeypatch.chdir(tmp_path)
     for download, env in ((False, "1"), (None, None), (None, "0")):
         if env is None:
             monkeypatch.delenv("FMNIST_DOWNLOAD", raising=False)
         else:
             monkeypatch.setenv("FMNIST_DOWNLOAD", env)
-        with pytest.raises(DataError, match="Fashion-MNIST not found") as err:
+        with pytest.raises(DataError, match="^Fashion-MNIST: not found; searched") as err:
             load_fashion_mnist(download=download)
         for folder in data.candidate_dirs():
             assert f"{folder}: " in str(err.value)
@@ -301,3 +301,34 @@ def test_missing_data_lists_every_searched_place_and_never_downloads(tmp_path, m
     with pytest.raises(_NoDownload):
         load_fashion_mnist(download=True)
     assert download_spy
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("case", ["no such folder", "folder without the files"])
+def test_wrong_fmnist_data_is_an_error_not_a_fallback(case, tmp_path, monkeypatch, download_spy):
+    """An explicit FMNIST_DATA is honoured or refused, even when another copy is installed."""
+    assert data.DEBIAN_DIR.is_dir()  # the copy a silent fallback would use
+    folder = tmp_path / "typo"
+    if case == "folder without the files":
+        folder.mkdir()
+        (folder / "train-images-idx3-ubyte.gz").symlink_to(data.DEBIAN_DIR / "train-images-idx3-ubyte.gz")
+    monkeypatch.setenv("FMNIST_DATA", str(folder))
+    monkeypatch.delenv("FMNIST_DOWNLOAD", raising=False)
+    with pytest.raises(DataError) as err:
+        data.find_data_dir()
+    message = str(err.value)
+    assert message.startswith(f"FMNIST_DATA={folder}: ")
+    if case == "no such folder":
+        assert ": no such folder." in message
+    else:
+        assert "missing train-labels-idx1-ubyte, t10k-images-idx3-ubyte" in message
+        assert "missing train-images" not in message
+    assert "unset it" in message and data.DEBIAN_DIR not in data.candidate_dirs()
+    assert download_spy == []
+
+
+def test_download_goes_into_an_explicit_fmnist_data(tmp_path, monkeypatch, download_spy):
+    monkeypatch.setenv("FMNIST_DATA", str(tmp_path / "new"))
+    with pytest.raises(_NoDownload):
+        data.find_data_dir(download=True)
+    assert download_spy[0]["root"] == str(tmp_path / "new")
