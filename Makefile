@@ -26,8 +26,10 @@ data: setup
 	@bash scripts/ensure-data.sh $(PY)
 
 # Compute every result of the chosen profile (PROFILE=full|quick), then render with Quarto.
+# A user error ends in the library's one-line message (no traceback, no echoed command);
+# make's own last line, "Error N", carries the library's exit code (2 setting, 3 data, 4 store).
 compute: data
-	$(PY) -m fmnist_lib run --profile $(PROFILE)
+	@$(PY) -m fmnist_lib run --profile $(PROFILE)
 
 report: compute
 	@if ! command -v quarto >/dev/null 2>&1; then \

@@ -1,7 +1,7 @@
 """python -m fmnist_lib: compute the report's results and look after the result store.
 
   run [--profile P]                       compute (or load) every stage of the study
-  check [--profile P]                     check settings, data and results folder, then stop
+  check [--profile P] [--data-only]       check settings, data and results folder, then stop
   store list [--profile P]                the stored entries with their status
   store prune [--profile P] [--dry-run]   remove stale, damaged and partial entries
 """
@@ -30,15 +30,21 @@ def check_setup(profile_arg: str | None):
     ``results/``) must be writable and ``FMNIST_DATA`` (or the searched folders) must hold the
     intact official files.
     """
-    from .data import find_data_dir, load_fashion_mnist
     from .store import default_store
 
     if os.environ.get("FMNIST_PROFILE"):
         get_profile(None)  # a typo in the environment is an error, even when overridden
     profile = get_profile(profile_arg)
     store = default_store(profile.name)
-    load_fashion_mnist()  # validates the four files (checksums) and caches them
-    return profile, store, find_data_dir()
+    return profile, store, check_data()
+
+
+def check_data():
+    """The folder of the validated data set (four files, checksums); downloads only if allowed."""
+    from .data import find_data_dir, load_fashion_mnist
+
+    load_fashion_mnist()
+    return find_data_dir()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -53,17 +59,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    if args.data_only:
+        print(f"Fashion-MNIST found in {check_data()}")
+        return 0
     profile, store, data_dir = check_setup(args.profile)
     print(f"Profile {profile.name}: Fashion-MNIST found in {data_dir}; results in {store.root} (writable)")
     return 0
 
 
 def _stores(profile_arg: str | None):
-    from .store import ResultStore, default_store, results_root
+    from .store import ResultStore, results_root
 
+    root = results_root()  # listed as it is: nothing is created
     if profile_arg is not None:
-        return [default_store(get_profile(profile_arg).name)]
-    root = results_root()
+        return [ResultStore(root / get_profile(profile_arg).name)]
     folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     return [ResultStore(p) for p in folders] or [ResultStore(root)]
 
@@ -102,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", parents=[common, profile],
                            help="check the settings, the data and the results folder, then stop")
+    check.add_argument("--data-only", action="store_true", help="check only the data set")
     check.set_defaults(func=cmd_check)
 
     store = sub.add_parser("store", help="list or prune the result store")

@@ -19,7 +19,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .store import DAMAGED, DamagedEntry, ResultStore
+from .errors import StoreError
+from .store import DAMAGED, DamagedEntry, ResultStore, source_hash
 
 __all__ = ["Entry", "scan", "prune", "format_entries"]
 
@@ -64,8 +65,11 @@ def _status(store: ResultStore, folder: Path) -> tuple[str, str]:
         return "damaged", str(err)
     if store.path(manifest["name"], manifest["spec"]) == folder:
         return "current", f"written {manifest.get('written', '?')}"
-    return "stale", (f"made by library {manifest.get('version', '?')}, sources "
-                     f"{manifest.get('source', '?')} (now other sources)")
+    from . import __version__
+
+    if manifest.get("version") != __version__:
+        return "stale", f"made by library {manifest.get('version')} (now {__version__})"
+    return "stale", f"made by other library sources ({manifest.get('source')}, now {source_hash()})"
 
 
 def scan(store: ResultStore) -> list[Entry]:
@@ -88,7 +92,13 @@ def prune(store: ResultStore, dry_run: bool = False) -> list[Entry]:
     doomed = [e for e in scan(store) if e.status not in KEEP]
     if not dry_run:
         for entry in doomed:
-            shutil.rmtree(entry.folder, ignore_errors=True)
+            try:
+                shutil.rmtree(entry.folder)
+            except FileNotFoundError:
+                pass  # removed meanwhile (another prune, or a run set it aside)
+            except OSError as err:
+                raise StoreError(str(entry.folder), f"cannot be removed ({err.strerror or err})",
+                                 "Remove it by hand, or fix the folder's permissions.") from err
         damaged = store.root / DAMAGED
         if damaged.is_dir() and not any(damaged.iterdir()):
             damaged.rmdir()

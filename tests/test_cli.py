@@ -9,7 +9,7 @@ import pytest
 from fmnist_lib import __main__ as cli
 from fmnist_lib import store as store_mod
 from fmnist_lib.config import PROFILES
-from fmnist_lib.errors import ConfigError, DataError, StoreError, format_error
+from fmnist_lib.errors import StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,22 +36,6 @@ def assert_clean(err: str, first: str) -> None:
     lines = err.strip().splitlines()
     assert lines[0].startswith(first), err
     assert len(lines) <= 2 and "Traceback" not in err
-
-
-def test_error_message_names_thing_cause_and_fix():
-    err = DataError("/data/x.gz", "truncated", "Replace it.")
-    assert str(err) == "/data/x.gz: truncated. Replace it."
-    assert format_error(err) == "error: /data/x.gz: truncated.\n  Replace it."
-    assert isinstance(err, ValueError) and isinstance(ConfigError("a", "b"), ValueError)
-    assert len({ConfigError.exit_code, DataError.exit_code, StoreError.exit_code, 1}) == 4
-
-
-def test_errors_survive_pickling():
-    """joblib workers send exceptions back pickled: the message must survive."""
-    import pickle
-
-    err = pickle.loads(pickle.dumps(StoreError("results", "full disk", "Free space.")))
-    assert str(err) == "results: full disk. Free space." and err.exit_code == 4
 
 
 @pytest.mark.realdata
