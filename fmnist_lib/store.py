@@ -175,6 +175,8 @@ class ResultStore:
             raise DamagedEntry(f"manifest.json is not valid JSON ({err})") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise DamagedEntry("no checksums in manifest.json (written by an older library)")
+        if not all(isinstance(manifest.get(k), dict) for k in ("files", "json", "checksums")):
+            raise DamagedEntry("manifest.json is incomplete")
         for fname in manifest["files"].values():
             expected, path = manifest["checksums"].get(fname), folder / fname
             if expected is None or not path.is_file():
@@ -214,8 +216,8 @@ class ResultStore:
                     out[k] = np.load(path, allow_pickle=False)
                 else:
                     out[k] = torch.load(path, map_location="cpu", weights_only=True)
-        except PermissionError as err:
-            raise StoreError(str(folder), f"cannot be read ({err.strerror})",
+        except OSError as err:  # permissions, disk errors: not the entry's fault, so not set aside
+            raise StoreError(str(folder), f"cannot be read ({err.strerror or err})",
                              "Make it readable, or point FMNIST_RESULTS at another folder.") from err
         except DamagedEntry as err:
             self.set_aside(folder, str(err))
@@ -272,7 +274,7 @@ def check_writable(folder: Path) -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
-        raise StoreError(what, f"cannot be written ({err.strerror or err})", WRITABLE_FIX) from err
+        raise StoreError(what, f"cannot be created or written ({err.strerror or err})", WRITABLE_FIX) from err
     return folder
 
 

@@ -10,7 +10,9 @@ Every folder under ``results/<profile>/`` gets one status:
 - ``partial``: the temporary folder of a write whose process is gone (``in progress`` while
   it runs).
 
-Pruning removes everything but ``current`` and ``in progress``.
+- ``unreadable``: cannot be read (permissions, a disk error); never pruned.
+
+Pruning removes everything but ``current``, ``in progress`` and ``unreadable``.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from .store import DAMAGED, DamagedEntry, ResultStore, source_hash
 
 __all__ = ["Entry", "scan", "prune", "format_entries"]
 
-KEEP = ("current", "in progress")
+KEEP = ("current", "in progress", "unreadable")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ def _status(store: ResultStore, folder: Path) -> tuple[str, str]:
             ("partial", "left by an interrupted write")
     try:
         manifest = store.verify(folder)
+    except OSError as err:  # permissions or a disk error: say so, never prune it
+        return "unreadable", str(err)
     except DamagedEntry as err:
         if "older library" in str(err):
             return "stale", str(err)

@@ -270,7 +270,7 @@ def test_unusable_fmnist_results_fails_fast_naming_the_variable(case, tmp_path, 
         store_mod.default_store("quick")
     message = str(err.value)
     assert message.startswith(f"FMNIST_RESULTS={value}: ")
-    assert ("is a file, not a folder" if case != "unwritable" else "cannot be written") in message
+    assert ("is a file, not a folder" if case != "unwritable" else "cannot be created or written") in message
     assert "writable folder" in message
 
 
@@ -327,3 +327,28 @@ def test_prune_keeps_a_write_in_progress(tmp_path):
     running.mkdir()
     assert [e.status for e in scan(s)] == ["in progress"]
     assert prune(s) == [] and running.is_dir()
+
+
+def test_incomplete_manifest_is_damaged(tmp_path):
+    s = ResultStore(tmp_path)
+    folder = s.save("final", {"seed": 0}, items())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["files"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert s.load("final", {"seed": 0}) is None and (tmp_path / ".damaged").is_dir()
+
+
+def test_unreadable_entry_is_a_store_error_and_stays_in_place(tmp_path, monkeypatch):
+    """Permissions or a disk error are not damage: say so, move nothing (root ignores chmod)."""
+    from fmnist_lib.errors import StoreError
+
+    s = ResultStore(tmp_path)
+    folder = s.save("final", {"seed": 0}, items())
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(store_mod, "file_digest", denied)
+    with pytest.raises(StoreError, match=f"^{folder}: cannot be read \\(Permission denied\\)"):
+        s.load("final", {"seed": 0})
+    assert folder.is_dir() and not (tmp_path / ".damaged").exists()
