@@ -1,6 +1,7 @@
 """python -m fmnist_lib: compute the report's results and look after the result store.
 
-  run [--profile P]                       compute (or load) every stage of the study
+  run [--profile P] [--scheduler ADDR]    compute (or load) every stage of the study
+                                          (the grid search on a Dask cluster, if given)
   check [--profile P] [--data-only]       check settings, data and results folder, then stop
   store list [--profile P]                the stored entries with their status
   store prune [--profile P] [--dry-run]   remove stale, damaged and partial entries
@@ -12,6 +13,7 @@ import logging
 import os
 import sys
 import time
+from typing import Callable
 
 from .config import PROFILES, get_profile
 from .errors import EXIT_CODES, FmnistError, debug_enabled, format_error
@@ -23,18 +25,20 @@ EPILOG = ("Expected errors print one message and exit with "
 INTERRUPTED = 128 + 2  # the shell's code for SIGINT
 
 
-def check_setup(profile_arg: str | None):
+def check_setup(profile_arg: str | None, *more_checks: Callable[[], object]):
     """Refuse unusable settings before any long work; returns ``(profile, store, data folder)``.
 
-    ``FMNIST_PROFILE`` is checked even when ``--profile`` overrides it, ``FMNIST_RESULTS`` (or
-    ``results/``) must be writable and ``FMNIST_DATA`` (or the searched folders) must hold the
-    intact official files.
+    ``FMNIST_PROFILE`` is checked even when ``--profile`` overrides it, then ``more_checks``
+    (quick ones, such as the scheduler's), ``FMNIST_RESULTS`` (or ``results/``) must be
+    writable and ``FMNIST_DATA`` (or the searched folders) must hold the intact official files.
     """
     from .store import default_store
 
     if os.environ.get("FMNIST_PROFILE"):
         get_profile(None)  # a typo in the environment is an error, even when overridden
     profile = get_profile(profile_arg)
+    for check in more_checks:
+        check()
     store = default_store(profile.name)
     return profile, store, check_data()
 
@@ -48,10 +52,13 @@ def check_data():
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .cluster import use_scheduler
     from .study import run_all
 
-    profile, store, data_dir = check_setup(args.profile)
+    profile, store, data_dir = check_setup(args.profile, lambda: use_scheduler(args.scheduler))
     print(f"Profile {profile.name}: data from {data_dir}, results in {store.root}")
+    if os.environ.get("FMNIST_SCHEDULER"):
+        print(f"Grid search on the Dask cluster at {os.environ['FMNIST_SCHEDULER']}")
     start = time.perf_counter()
     run_all(profile)
     print(f"[{profile.name}] total         {time.perf_counter() - start:8.1f} s")
@@ -107,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", parents=[common, profile], help="compute (or load) every stage of the study")
+    run.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                     help="run the grid search on the Dask cluster of this scheduler "
+                          "(default: $FMNIST_SCHEDULER; unset: on this machine)")
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check", parents=[common, profile],

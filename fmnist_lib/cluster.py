@@ -12,6 +12,8 @@ import os
 import socket
 from urllib.parse import urlsplit
 
+from .errors import ConfigError
+
 __all__ = ["ENV", "SchedulerUnreachable", "scheduler_address", "check_scheduler", "use_scheduler",
            "grid_backend"]
 
@@ -21,8 +23,8 @@ _FIX = (f"Start the cluster first (`dask scheduler` on one machine, `dask worker
         f"grid search on this machine.")
 
 
-class SchedulerUnreachable(ConnectionError):
-    """No Dask scheduler answers at the address given."""
+class SchedulerUnreachable(ConfigError, ConnectionError):
+    """No Dask scheduler answers at the address given (a setting that cannot be used: exit 2)."""
 
 
 def scheduler_address(address: str | None = None) -> str | None:
@@ -33,8 +35,8 @@ def scheduler_address(address: str | None = None) -> str | None:
 
     Raises
     ------
-    ValueError
-        For an address that is not ``tcp://HOST:PORT``, naming where it came from.
+    ConfigError
+        (a ``ValueError``) for an address that is not ``tcp://HOST:PORT``, naming where it came from.
     """
     source = "--scheduler"
     if address is None:
@@ -48,9 +50,9 @@ def scheduler_address(address: str | None = None) -> str | None:
     except ValueError:  # a port that is not a number or is out of range
         port = None
     if parts.scheme != "tcp" or not parts.hostname or port is None or parts.path not in ("", "/"):
-        raise ValueError(f"The Dask scheduler address {address!r} (from {source}) is not of the form "
-                         f"tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786 (the address `dask scheduler` "
-                         f"prints). {_FIX}")
+        raise ConfigError(f"{source}={address}" if source == ENV else f"{source} {address!r}",
+                          "not a Dask scheduler address of the form tcp://HOST:PORT, e.g. "
+                          "tcp://10.0.0.5:8786 (the address `dask scheduler` prints)", _FIX)
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     return f"tcp://{host}:{port}"
 
@@ -87,16 +89,16 @@ def check_scheduler(address: str, timeout: float = 3.0) -> None:
             pass
     except OSError as err:
         reason = "timed out" if isinstance(err, TimeoutError) else (err.strerror or str(err))
-        raise SchedulerUnreachable(f"No Dask scheduler answers at {address} ({reason} after "
-                                   f"at most {timeout:g} s). {_FIX}") from None
+        raise SchedulerUnreachable(f"Dask scheduler {address}", f"no Dask scheduler answers "
+                                   f"({reason} after at most {timeout:g} s)", _FIX) from None
     try:
         kind = _identity(address, timeout).get("type")
     except Exception as err:  # a silent port, or another protocol's bytes read as Dask frames
         kind = f"no Dask answer: {type(err).__name__}"
     if kind != "Scheduler":
-        raise SchedulerUnreachable(f"Something listens at {address}, but it is not a Dask scheduler "
-                                   f"({kind}); is this the scheduler's port (8786 by default), not "
-                                   f"its dashboard's (8787)? {_FIX}")
+        raise SchedulerUnreachable(f"Dask scheduler {address}", f"something listens there, but "
+                                   f"it is not a Dask scheduler ({kind}): the scheduler's port is "
+                                   f"8786 by default, its dashboard's 8787", _FIX)
 
 
 def use_scheduler(address: str | None = None) -> str | None:
@@ -105,7 +107,7 @@ def use_scheduler(address: str | None = None) -> str | None:
 
     Raises
     ------
-    ValueError, SchedulerUnreachable
+    ConfigError, SchedulerUnreachable
         As :func:`scheduler_address` and :func:`check_scheduler`.
     """
     address = scheduler_address(address)

@@ -96,7 +96,7 @@ def test_store_error_during_a_run_is_one_message(env, tmp_path, monkeypatch, cap
     def fail(*args, **kwargs):
         raise StoreError("/r/quick", "cannot write the result final-0 (No space left on device)", "Free space.")
 
-    monkeypatch.setattr(cli, "check_setup", lambda p: (PROFILES["quick"], store_mod.ResultStore(tmp_path), tmp_path))
+    monkeypatch.setattr(cli, "check_setup", lambda *a: (PROFILES["quick"], store_mod.ResultStore(tmp_path), tmp_path))
     monkeypatch.setattr("fmnist_lib.study.run_all", fail)
     assert cli.main(["run"]) == 4
     assert_clean(capsys.readouterr().err, "error: /r/quick: cannot write the result final-0")
@@ -106,7 +106,7 @@ def test_interrupted_run_says_how_to_resume(env, tmp_path, monkeypatch, capsys):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "check_setup", lambda p: (PROFILES["quick"], store_mod.ResultStore(tmp_path), tmp_path))
+    monkeypatch.setattr(cli, "check_setup", lambda *a: (PROFILES["quick"], store_mod.ResultStore(tmp_path), tmp_path))
     monkeypatch.setattr("fmnist_lib.study.run_all", interrupt)
     assert cli.main(["run"]) == 130
     assert "run the same command again to resume" in capsys.readouterr().err
