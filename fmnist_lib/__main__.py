@@ -13,10 +13,15 @@ import logging
 import os
 import sys
 import time
-from typing import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from .config import PROFILES, get_profile
 from .errors import EXIT_CODES, FmnistError, debug_enabled, format_error
+
+if TYPE_CHECKING:
+    from .config import Profile
+    from .store import ResultStore
 
 EPILOG = ("Expected errors print one message and exit with "
           + ", ".join(f"{code} ({name})" for name, code in EXIT_CODES.items())
@@ -25,7 +30,8 @@ EPILOG = ("Expected errors print one message and exit with "
 INTERRUPTED = 128 + 2  # the shell's code for SIGINT
 
 
-def check_setup(profile_arg: str | None, *more_checks: Callable[[], object]):
+def check_setup(profile_arg: str | None,
+                *more_checks: Callable[[], object]) -> tuple[Profile, ResultStore, Path]:
     """Refuse unusable settings before any long work; returns ``(profile, store, data folder)``.
 
     ``FMNIST_PROFILE`` is checked even when ``--profile`` overrides it, then ``more_checks``
@@ -43,7 +49,7 @@ def check_setup(profile_arg: str | None, *more_checks: Callable[[], object]):
     return profile, store, check_data()
 
 
-def check_data():
+def check_data() -> Path:
     """The folder of the validated data set (four files, checksums); downloads only if allowed."""
     from .data import find_data_dir, load_fashion_mnist
 
@@ -69,7 +75,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.data_only:
         print(f"Fashion-MNIST found in {check_data()}")
         return 0
-    profile, store, data_dir = check_setup(args.profile)
+    from .cluster import use_scheduler
+
+    profile, store, data_dir = check_setup(args.profile, use_scheduler)  # $FMNIST_SCHEDULER too
     print(f"Profile {profile.name}: Fashion-MNIST found in {data_dir}; results in {store.root} (writable)")
     return 0
 
