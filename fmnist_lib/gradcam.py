@@ -1,20 +1,29 @@
-"""Grad-CAM (Selvaraju et al., 2017): where each model looks, batched, with its hooks owned.
+"""Grad-CAM (Selvaraju et al., 2017) and HiResCAM (Draelos & Carin, 2020), batched, hooks owned.
 
-``map = ReLU(sum_k alpha_k A^k)`` with ``A`` the target conv layer's output and ``alpha_k`` the
-spatial mean of ``d score / d A^k``; upsampled bilinearly to 28x28 and min-max normalised per
-image. The maps equal pytorch-grad-cam's ``GradCAM`` (checked in the tests), which is the shape
-this module mirrors: a context manager that releases its hooks, per-image targets.
+Both take the activation ``A`` (B, K, h, w) that the rest of the network sees, i.e. the output
+of the activation after the last conv (``model.last_act``), and the gradient ``G = d score / d A``
+of the explained class's logit:
+
+- Grad-CAM: ``sum_k mean_hw(G^k) A^k``, each channel weighted by its mean gradient;
+- HiResCAM: ``sum_k G^k * A^k``, element-wise. For a model whose logits are linear in ``A``
+  after max pooling (the Simple CNN) its map sums exactly to the logit minus the bias, so it
+  is faithful by construction.
+
+The map at layer resolution (``layer_maps``, signed) is kept; its positive part is upsampled
+to 28 x 28 with the layer's geometry (``gradcam_geometry``: each unit lands on the centre of
+the pixels it sees) and min-max normalised per image. At layer resolution the maps equal
+pytorch-grad-cam's ``GradCAM`` and ``HiResCAM`` (checked in the tests), whose shape this
+module mirrors: a context manager that releases its hooks, per-image targets.
 
 How the hooks work, and why
 ---------------------------
-A forward hook on the target layer (only active during a ``GradCAM`` call) detaches the layer's
-output ``A``, marks it as requiring a gradient and hands the rest of the network a clone of it.
-The backward half is ``torch.autograd.grad(score, A)``: the gradient is taken with respect to
-``A`` itself, so
+A forward hook on the target layer (only active during a call) detaches the layer's output
+``A``, marks it as requiring a gradient and hands the rest of the network a clone of it. The
+backward half is ``torch.autograd.grad(score, A)``: the gradient is taken with respect to ``A``
+itself, so
 
 - no parameter's ``.grad`` is ever written (nothing upstream of ``A`` is even in the graph),
-- an in-place activation after the conv (``nn.ReLU(inplace=True)``) modifies the clone, not
-  ``A``: both the saved activations and their gradient are the pre-activation ones.
+- an in-place operation after the target modifies the clone, not ``A``.
 
 ``nn.Module.register_full_backward_hook`` is deliberately not used: it wraps the layer's output
 in a view that in-place activations are not allowed to modify (pytorch/pytorch#61519), which is
@@ -22,124 +31,32 @@ why pytorch-grad-cam does not use it either.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence, Union
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .gradcam_geometry import layer_geometry, upsample
+from .gradcam_result import CAMResult, Targets, _check_images, _check_targets
 from .models import DISPLAY_NAMES
 
-__all__ = ["DISPLAY_NAMES", "CAMResult", "GradCAM", "compute_cams"]
-
-IMAGE_SHAPE = (1, 28, 28)
-
-Targets = Union[None, int, Sequence[int], np.ndarray, torch.Tensor]
-
-
-@dataclass(frozen=True)
-class CAMResult:
-    """Grad-CAM maps of a batch and the predictions they explain.
-
-    Attributes
-    ----------
-    maps : ndarray, shape (n, 28, 28), float32
-        Per-image min-max normalised to [0, 1] (an all-zero map stays all zero), so only the
-        spatial pattern compares across images and models, not the magnitude.
-    raw : ndarray, shape (n, 28, 28), float32
-        ``ReLU(sum_k alpha_k A^k)`` upsampled to 28x28, not normalised (>= 0).
-    targets : ndarray, shape (n,), int64
-        The class each map explains.
-    probs : ndarray, shape (n, 10), float32
-        Softmax of the logits (model in eval mode).
-    preds : ndarray, shape (n,), int64
-        ``probs.argmax(1)``.
-    layer_size : tuple of int
-        ``(h, w)`` of the target layer's output before upsampling (28x28 for SimpleCNN,
-        10x10 for LeNet-5's C3).
-    """
-
-    maps: np.ndarray
-    raw: np.ndarray
-    targets: np.ndarray
-    probs: np.ndarray
-    preds: np.ndarray
-    layer_size: tuple[int, int]
-
-    def __len__(self) -> int:
-        return len(self.maps)
-
-    def __getitem__(self, index) -> "CAMResult":
-        """The rows at ``index`` (an int, slice, mask or index array) as a new ``CAMResult``."""
-        if isinstance(index, (int, np.integer)):
-            index = [int(index)]
-        return CAMResult(self.maps[index], self.raw[index], self.targets[index],
-                         self.probs[index], self.preds[index], self.layer_size)
-
-    @property
-    def confidence(self) -> np.ndarray:
-        """Probability of the predicted class, shape (n,)."""
-        return self.probs[np.arange(len(self.preds)), self.preds]
-
-    @classmethod
-    def concat(cls, parts: Sequence["CAMResult"]) -> "CAMResult":
-        """Stack results of consecutive batches."""
-        if not parts:
-            raise ValueError("CAMResult.concat needs at least one result.")
-        return cls(*(np.concatenate([getattr(p, f) for p in parts])
-                     for f in ("maps", "raw", "targets", "probs", "preds")), parts[0].layer_size)
-
-
-def _check_images(x) -> torch.Tensor:
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(x)
-    if not isinstance(x, torch.Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:
-        shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
-        raise ValueError(f"GradCAM expects images of shape (B, 1, 28, 28), got {shape}. Add a "
-                         "batch dimension with x.unsqueeze(0) (or x[None]) for a single image.")
-    if not (x.is_floating_point() and len(x)):
-        raise ValueError(f"GradCAM expects a non-empty float batch, got dtype {x.dtype}, "
-                         f"{len(x)} images.")
-    return x
-
-
-def _check_targets(targets: Targets, logits: torch.Tensor) -> torch.Tensor:
-    """Targets as a (B,) int64 tensor on the logits' device; the predictions when ``None``."""
-    n, n_classes = logits.shape
-    if targets is None:
-        return logits.argmax(1)
-    t = torch.as_tensor(np.asarray(targets) if not isinstance(targets, torch.Tensor) else targets)
-    if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
-        raise ValueError(f"targets must be integer class indices, got dtype {t.dtype}.")
-    t = t.to(logits.device, torch.int64)
-    if t.ndim == 0:
-        t = t.expand(n)
-    if tuple(t.shape) != (n,):
-        raise ValueError(f"targets must be one int or one per image ({n}), got shape "
-                         f"{tuple(t.shape)}.")
-    bad = (t < 0) | (t >= n_classes)
-    if bad.any():
-        raise ValueError(f"targets must be classes in 0..{n_classes - 1}, got "
-                         f"{sorted(set(t[bad].tolist()))}.")
-    return t
-
+__all__ = ["DISPLAY_NAMES", "CAMResult", "GradCAM", "HiResCAM", "METHODS", "compute_cams"]
 
 class GradCAM:
-    """Grad-CAM on one conv layer; use it as a context manager so its hook is always released.
+    """Grad-CAM on one layer; use it as a context manager so its hook is always released.
 
     Parameters
     ----------
     model : nn.Module
         A classifier returning logits (B, n_classes) for images (B, 1, 28, 28).
-    target_layer : nn.Conv2d, optional
-        A conv layer of ``model``; ``model.last_conv`` by default.
+    target_layer : nn.Module, optional
+        A layer of ``model`` with output (B, K, h, w); ``model.last_act`` (the activation after
+        the last conv) by default, else ``model.last_conv``.
 
     Raises
     ------
     ValueError
-        If the model has no ``last_conv``, or the target is not an ``nn.Conv2d`` of ``model``.
+        If the model has neither attribute, or the target is not a submodule of ``model``.
 
     Examples
     --------
@@ -148,15 +65,14 @@ class GradCAM:
     ...     by_truth = cam(x, targets=y)  # true classes
     """
 
-    def __init__(self, model: nn.Module, target_layer: nn.Conv2d | None = None) -> None:
+    def __init__(self, model: nn.Module, target_layer: nn.Module | None = None) -> None:
         if target_layer is None:
-            if not hasattr(model, "last_conv"):
-                raise ValueError(f"{type(model).__name__} has no `last_conv` attribute; pass the "
-                                 "conv layer to explain as target_layer=...")
-            target_layer = model.last_conv
-        if not isinstance(target_layer, nn.Conv2d):
-            raise ValueError(f"The Grad-CAM target must be an nn.Conv2d, got "
-                             f"{type(target_layer).__name__}.")
+            target_layer = getattr(model, "last_act", getattr(model, "last_conv", None))
+            if target_layer is None:
+                raise ValueError(f"{type(model).__name__} has no `last_act` or `last_conv` "
+                                 "attribute; pass the layer to explain as target_layer=...")
+        if not isinstance(target_layer, nn.Module):
+            raise ValueError(f"The target must be an nn.Module, got {type(target_layer).__name__}.")
         if not any(m is target_layer for m in model.modules()):
             raise ValueError("The target layer is not a submodule of the model, so its hooks "
                              "would never run.")
@@ -224,12 +140,14 @@ class GradCAM:
         finally:
             self._capturing, self._acts = False, []
             self.model.train(was_training)
+        if act.ndim != 4:
+            raise ValueError(f"The target layer's output must be (B, K, h, w), got {tuple(act.shape)}.")
         with torch.no_grad():
-            alpha = grads.mean(dim=(2, 3), keepdim=True)  # (B, K, 1, 1)
-            cam = F.relu((alpha * act).sum(1, keepdim=True))  # (B, 1, h, w)
-            if cam.shape[-2:] != x.shape[-2:]:
-                cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)
-            raw = cam[:, 0]  # (B, 28, 28)
+            signed = self.combine(act, grads)  # (B, h, w)
+            raw = F.relu(signed)
+            if raw.shape[-2:] != x.shape[-2:]:
+                stride, offset = layer_geometry(self.model, self.target_layer)
+                raw = upsample(raw, tuple(x.shape[-2:]), stride, offset)  # (B, 28, 28)
             low = raw.amin(dim=(1, 2), keepdim=True)
             span = raw.amax(dim=(1, 2), keepdim=True) - low
             maps = torch.where(span > 0, (raw - low) / span.clamp_min(1e-30),
@@ -237,12 +155,33 @@ class GradCAM:
             probs = logits.detach().softmax(1)
         return CAMResult(maps.cpu().numpy(), raw.cpu().numpy(), t.cpu().numpy(),
                          probs.cpu().numpy(), probs.argmax(1).cpu().numpy(),
-                         tuple(act.shape[-2:]))
+                         signed.cpu().numpy())
+
+    @staticmethod
+    def combine(act: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+        """Grad-CAM: channels weighted by their mean gradient, (B, K, h, w) -> (B, h, w)."""
+        return (grads.mean(dim=(2, 3), keepdim=True) * act).sum(1)
+
+
+class HiResCAM(GradCAM):
+    """HiResCAM: gradient times activation, element-wise, summed over channels.
+
+    Same interface as :class:`GradCAM`. For the Simple CNN, whose logit is a linear function
+    of the max-pooled activation, ``layer_maps.sum((1, 2))`` equals the logit minus its bias.
+    """
+
+    @staticmethod
+    def combine(act: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+        return (grads * act).sum(1)
+
+
+METHODS = {"gradcam": GradCAM, "hirescam": HiResCAM}
 
 
 def compute_cams(model: nn.Module, X: torch.Tensor | np.ndarray, targets: Targets = None,
-                 batch_size: int = 256, target_layer: nn.Conv2d | None = None) -> CAMResult:
-    """Grad-CAM maps of many images, ``batch_size`` at a time.
+                 batch_size: int = 256, target_layer: nn.Module | None = None,
+                 method: str = "gradcam") -> CAMResult:
+    """Grad-CAM (or HiResCAM) maps of many images, ``batch_size`` at a time.
 
     Parameters
     ----------
@@ -252,8 +191,9 @@ def compute_cams(model: nn.Module, X: torch.Tensor | np.ndarray, targets: Target
     targets : None, int or array of shape (N,)
         As in :meth:`GradCAM.__call__`; e.g. the true labels.
     batch_size : int
-    target_layer : nn.Conv2d, optional
-        ``model.last_conv`` by default.
+    target_layer : nn.Module, optional
+        ``model.last_act`` by default.
+    method : {"gradcam", "hirescam"}
 
     Returns
     -------
@@ -262,13 +202,15 @@ def compute_cams(model: nn.Module, X: torch.Tensor | np.ndarray, targets: Target
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}.")
     X = _check_images(X)
     if targets is not None and not isinstance(targets, (int, np.integer)):
         targets = targets.cpu().numpy() if isinstance(targets, torch.Tensor) else np.asarray(targets)
         if targets.shape != (len(X),):
             raise ValueError(f"targets must have shape ({len(X)},), got {targets.shape}.")
     parts = []
-    with GradCAM(model, target_layer) as cam:
+    with METHODS[method](model, target_layer) as cam:
         for start in range(0, len(X), batch_size):
             stop = start + batch_size
             t = targets[start:stop] if isinstance(targets, np.ndarray) else targets

@@ -1,14 +1,48 @@
 """The two contenders: LeNet-5 (LeCun et al., 1998) and a deliberately smaller SimpleCNN.
 
-Both follow torchvision's layout: ``features`` then ``classifier``, logits out, and the
-Grad-CAM target reachable as ``model.last_conv``.
+Both follow torchvision's layout: ``features`` then ``classifier``, logits out, the last conv
+reachable as ``model.last_conv`` and the activation after it (the Grad-CAM target) as
+``model.last_act``.
+
+Padded convolutions pad with the *background* value, not with 0: the inputs are normalised
+(``(x - mean) / std``), so a zero pad would be mid-grey around a black image and the image's
+frame would become an edge that every first-layer filter responds to.
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LeNet5", "SimpleCNN", "MODELS", "DISPLAY_NAMES", "model_summary", "count_macs"]
+__all__ = ["LeNet5", "SimpleCNN", "MODELS", "DISPLAY_NAMES", "BACKGROUND", "BackgroundPadConv2d",
+           "model_summary", "count_macs"]
+
+# A black pixel after normalisation, -mean / std with Fashion-MNIST's training-set moments
+# (data.normalisation_stats(): 0.2860406, 0.3530242); a real-data test checks the two agree.
+BACKGROUND = -0.2860405969887955 / 0.3530242445149226
+
+
+class BackgroundPadConv2d(nn.Conv2d):
+    """``nn.Conv2d`` whose zero padding is replaced by padding with ``pad_value``.
+
+    Same parameters, state-dict keys and output shape as ``nn.Conv2d`` with the same arguments;
+    ``padding`` keeps its meaning (pixels added on each side), only the value differs.
+    """
+
+    def __init__(self, *args, pad_value: float = BACKGROUND, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.padding_mode != "zeros" or isinstance(self.padding, str):
+            raise ValueError("BackgroundPadConv2d takes integer padding and padding_mode='zeros'.")
+        self.pad_value = float(pad_value)
+
+    def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias) -> torch.Tensor:
+        ph, pw = self.padding
+        if ph or pw:
+            x = F.pad(x, (pw, pw, ph, ph), value=self.pad_value)  # (B, C, H + 2ph, W + 2pw)
+        return F.conv2d(x, weight, bias, self.stride, 0, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", pad_value={self.pad_value:.4f}"
 
 
 def _check_input(x: torch.Tensor, name: str) -> None:
@@ -44,7 +78,7 @@ class LeNet5(nn.Module):
         self.activation, self.pooling = activation, pooling
         act, pool = acts[activation], pools[pooling]
         self.features = nn.Sequential(
-            nn.Conv2d(1, 6, kernel_size=5, padding=2), act(), pool(2),  # (B, 6, 14, 14)
+            BackgroundPadConv2d(1, 6, kernel_size=5, padding=2), act(), pool(2),  # (B, 6, 14, 14)
             nn.Conv2d(6, 16, kernel_size=5), act(), pool(2),            # (B, 16, 5, 5)
         )
         self.classifier = nn.Sequential(
@@ -55,8 +89,13 @@ class LeNet5(nn.Module):
 
     @property
     def last_conv(self) -> nn.Conv2d:
-        """C3, the Grad-CAM target: output (B, 16, 10, 10)."""
+        """C3: output (B, 16, 10, 10)."""
         return self.features[3]
+
+    @property
+    def last_act(self) -> nn.Module:
+        """The activation after C3, the Grad-CAM target: what the rest of the network sees."""
+        return self.features[4]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x, "LeNet5")
@@ -90,14 +129,19 @@ class SimpleCNN(nn.Module):
             raise ValueError(f"SimpleCNN dropout must be in [0, 1), got {dropout!r}.")
         self.width, self.dropout = width, dropout
         self.features = nn.Sequential(
-            nn.Conv2d(1, width, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, w, 14, 14)
+            BackgroundPadConv2d(1, width, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, w, 14, 14)
         )
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(width * 14 * 14, 10))
 
     @property
     def last_conv(self) -> nn.Conv2d:
-        """The only conv layer, the Grad-CAM target: output (B, width, 28, 28)."""
+        """The only conv layer: output (B, width, 28, 28)."""
         return self.features[0]
+
+    @property
+    def last_act(self) -> nn.Module:
+        """The ReLU after the conv, the Grad-CAM target: what the pooling and classifier see."""
+        return self.features[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x, "SimpleCNN")

@@ -1,18 +1,16 @@
-"""Grad-CAM: hooks, side effects, bad input, equality with pytorch-grad-cam, agreement,
-deletion curves and the figures."""
+"""Grad-CAM and HiResCAM: hooks, side effects, bad input, equality with pytorch-grad-cam and
+the figures."""
 import copy
 
 import numpy as np
 import pytest
 import torch
 from pytorch_grad_cam import GradCAM as RefGradCAM
+from pytorch_grad_cam import HiResCAM as RefHiResCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
-from fmnist_lib.gradcam import CAMResult, GradCAM, compute_cams
-from fmnist_lib.gradcam_agreement import (agreement_by_class, background_share, cam_agreement,
-                                          deletion_auc, deletion_curve, deletion_verdict,
-                                          faithfulness_table, plot_agreement, plot_deletion)
+from fmnist_lib.gradcam import CAMResult, GradCAM, HiResCAM, compute_cams
 from fmnist_lib.gradcam_plots import (comparison_grid, overlay, pick_disagreements,
                                       pick_one_per_class)
 from fmnist_lib.models import LeNet5, SimpleCNN
@@ -42,11 +40,31 @@ def hooks(layer: nn.Module) -> int:
             + len(layer._forward_pre_hooks) + len(layer._backward_pre_hooks))
 
 
-def reference_maps(model, x, targets=None) -> np.ndarray:
+def reference_maps(model, x, targets=None, method=RefGradCAM, pick=None) -> np.ndarray:
+    """pytorch-grad-cam's maps at the target layer's own resolution (min-max normalised);
+    ``pick(model)`` names the layer (``model.last_act`` by default)."""
     model = copy.deepcopy(model)  # the reference leaves .grad and eval mode behind
     cats = None if targets is None else [ClassifierOutputTarget(int(t)) for t in targets]
-    with RefGradCAM(model, target_layers=[model.last_conv]) as ref:
+    layer = pick(model) if pick else getattr(model, "last_act", getattr(model, "last_conv", None))
+    with method(model, target_layers=[layer]) as ref:
+        size = {}
+        layer.register_forward_hook(lambda m, i, o: size.update(hw=o.shape[-2:]))  # returns None
+        # its output is resized to the input by cv2; resizing to the layer's size is the identity
+        ref.get_target_width_height = lambda t: tuple(size["hw"])[::-1] if size else (28, 28)
         return ref(input_tensor=x, targets=cats)
+
+
+TOL = 1e-5
+
+
+def normalised(layer_maps: np.ndarray) -> np.ndarray:
+    """ReLU then per-image min-max as pytorch-grad-cam does it: ``scale_cam_image`` (min-max
+    with a 1e-7 guard) applied twice, once per layer and once after aggregating layers."""
+    m = np.maximum(layer_maps, 0)
+    for _ in range(2):
+        m = m - m.min((1, 2), keepdims=True)
+        m = m / (1e-7 + m.max((1, 2), keepdims=True))
+    return m
 
 
 @pytest.fixture(params=[SimpleCNN, LeNet5], ids=["simple", "lenet"])
@@ -63,10 +81,10 @@ def x():
 
 def test_hooks_held_inside_with_and_released_on_exit(model, x):
     with GradCAM(model) as cam:
-        assert hooks(model.last_conv) == 1
+        assert hooks(model.last_act) == 1
         cam(x)
-        assert hooks(model.last_conv) == 1
-    assert hooks(model.last_conv) == 0
+        assert hooks(model.last_act) == 1
+    assert hooks(model.last_act) == 0
     assert all(hooks(m) == 0 for m in model.modules())
 
 
@@ -75,16 +93,16 @@ def test_hooks_released_on_exception(model, x):
         with GradCAM(model) as cam:
             cam(x)
             raise RuntimeError("boom")
-    assert hooks(model.last_conv) == 0
+    assert hooks(model.last_act) == 0
     with pytest.raises(ValueError):
         with GradCAM(model) as cam:
             cam(x, targets=10)  # fails between the forward and the backward pass
-    assert hooks(model.last_conv) == 0
+    assert hooks(model.last_act) == 0
 
 
 def test_call_outside_with_leaves_no_hook(model, x):
     result = GradCAM(model)(x)
-    assert hooks(model.last_conv) == 0 and result.maps.shape == (16, 28, 28)
+    assert hooks(model.last_act) == 0 and result.maps.shape == (16, 28, 28)
 
 
 def test_plain_forward_inside_with_is_untouched(model, x):
@@ -124,7 +142,7 @@ def test_inplace_activation():
     x = torch.randn(12, 1, 28, 28)
     ours = GradCAM(inplace)(x)
     assert np.allclose(ours.maps, GradCAM(plain)(x).maps, atol=1e-6)
-    assert np.abs(ours.maps - reference_maps(plain, x)).max() < 1e-5
+    assert np.abs(ours.maps - reference_maps(plain, x, pick=lambda m: m.last_conv)).max() < TOL
     assert ours.layer_size == (28, 28)
 
 
@@ -177,13 +195,37 @@ def test_compute_cams_and_indexing(model, x):
 # ---- the reference --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("given", [False, True], ids=["predicted", "ClassifierOutputTarget"])
-def test_equals_pytorch_grad_cam(model, given):
+@pytest.mark.parametrize("ours_cls, ref_cls", [(GradCAM, RefGradCAM), (HiResCAM, RefHiResCAM)],
+                         ids=["gradcam", "hirescam"])
+def test_equals_pytorch_grad_cam(model, given, ours_cls, ref_cls):
     x = torch.randn(32, 1, 28, 28)
     targets = torch.randint(0, 10, (32,)) if given else None
-    ours = GradCAM(model)(x, targets=targets)
-    ref = reference_maps(model, x, targets)
-    assert ref.shape == ours.maps.shape
-    assert np.abs(ours.maps - ref).max() < 1e-5
+    ours = ours_cls(model)(x, targets=targets)
+    ref = reference_maps(model, x, targets, ref_cls)
+    assert ref.shape == ours.layer_maps.shape
+    assert np.abs(normalised(ours.layer_maps) - ref).max() < TOL
+    if isinstance(model, SimpleCNN):  # 28x28 layer: no upsampling, the 28x28 maps are equal too
+        assert np.abs(ours.maps - ref).max() < TOL
+
+
+def test_target_is_the_activation_after_the_last_conv(model):
+    x = torch.randn(8, 1, 28, 28)
+    after = GradCAM(model)(x)
+    before = GradCAM(model, target_layer=model.last_conv)(x)
+    assert np.abs(normalised(before.layer_maps) - reference_maps(model, x, None, RefGradCAM,
+                                                                 lambda m: m.last_conv)).max() < TOL
+    assert not np.allclose(after.layer_maps, before.layer_maps)
+
+
+def test_hirescam_sums_to_logit_minus_bias():
+    torch.manual_seed(0)
+    model = SimpleCNN().eval()
+    x, t = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    r = HiResCAM(model)(x, targets=t)
+    logit = model(x).gather(1, t[:, None])[:, 0] - model.classifier[1].bias[t]
+    assert np.allclose(r.layer_maps.sum((1, 2)), logit.detach().numpy(), atol=1e-4)
+    g = GradCAM(model)(x, targets=t)  # Grad-CAM's channel means do not have this property
+    assert not np.allclose(g.layer_maps.sum((1, 2)), logit.detach().numpy(), atol=1e-2)
 
 
 @pytest.mark.realdata
@@ -193,7 +235,7 @@ def test_equals_pytorch_grad_cam_on_real_images(model):
     X, y = get_arrays(subset=200)["test"]
     x = torch.from_numpy(X[:64])
     ours = GradCAM(model)(x, targets=y[:64])
-    assert np.abs(ours.maps - reference_maps(model, x, y[:64])).max() < 1e-5
+    assert np.abs(normalised(ours.layer_maps) - reference_maps(model, x, y[:64])).max() < TOL
     rgb = overlay(x[0], ours.maps[0])  # default normalisation_stats()
     assert rgb.shape == (28, 28, 3) and 0 <= rgb.min() and rgb.max() <= 1
 
@@ -202,18 +244,15 @@ def test_equals_pytorch_grad_cam_on_real_images(model):
 
 def test_bad_layer():
     bare = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.LazyLinear(10))
-    with pytest.raises(ValueError, match="last_conv"):
+    with pytest.raises(ValueError, match="last_act"):
         GradCAM(bare)
-    with pytest.raises(ValueError, match="Conv2d"):
-        GradCAM(LeNet5(), target_layer=LeNet5().classifier[0])
+    with pytest.raises(ValueError, match="nn.Module"):
+        GradCAM(LeNet5(), target_layer="features.3")
+    lenet = LeNet5()
+    with pytest.raises(ValueError, match=r"\(B, K, h, w\)"):
+        GradCAM(lenet, target_layer=lenet.classifier[0])(torch.zeros(2, 1, 28, 28))
     with pytest.raises(ValueError, match="submodule"):
         GradCAM(LeNet5(), target_layer=nn.Conv2d(1, 2, 3))
-
-    class NotConv(SimpleCNN):
-        last_conv = property(lambda self: self.classifier[1])
-
-    with pytest.raises(ValueError, match="Conv2d"):
-        GradCAM(NotConv())
 
 
 @pytest.mark.parametrize("shape", [(4, 28, 28), (1, 28, 28), (4, 3, 28, 28), (4, 1, 32, 32),
@@ -228,72 +267,7 @@ def test_bad_targets(targets):
     model = SimpleCNN()
     with pytest.raises(ValueError, match="targets"):
         GradCAM(model)(torch.zeros(4, 1, 28, 28), targets=targets)
-    assert hooks(model.last_conv) == 0
-
-
-# ---- agreement and faithfulness -------------------------------------------------------------
-
-def test_agreement_identical_opposite_disjoint():
-    maps = np.random.rand(6, 28, 28)
-    same = cam_agreement(maps, maps.copy())
-    assert np.allclose(same["pearson"], 1) and np.allclose(same["iou"], 1)
-    opposite = cam_agreement(maps, 1 - maps)
-    assert np.allclose(opposite["pearson"], -1) and np.allclose(opposite["iou"], 0)
-    left, right = np.zeros((1, 28, 28)), np.zeros((1, 28, 28))
-    left[:, :, :10], right[:, :, 18:] = 1, 1
-    assert cam_agreement(left, right)["iou"].item() == 0
-    assert np.isnan(cam_agreement(np.zeros((1, 28, 28)), maps[:1])["pearson"].item())
-
-
-def test_agreement_by_class():
-    df = cam_agreement(np.random.rand(20, 28, 28), np.random.rand(20, 28, 28))
-    y = np.arange(20) % 10
-    table = agreement_by_class(df, y)
-    assert list(table.index[:10]) == ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-    assert table.loc["All", "n"] == 20 and table["n"].iloc[:10].sum() == 20
-    assert np.isclose(table.loc["All", "iou_mean"], df["iou"].mean())
-    assert abs(table.loc["All", "pearson_mean"]) < 0.1  # unrelated maps
-    assert plot_agreement(df).axes
-
-
-def test_deletion_curve_properties(model):
-    x = torch.randn(10, 1, 28, 28)
-    r = GradCAM(model)(x)
-    most = deletion_curve(model, x, r.maps, r.targets, steps=6, fill=-0.8)
-    rand = deletion_curve(model, x, r.maps, r.targets, steps=6, fill=-0.8, order="random")
-    assert most.shape == rand.shape == (6,)
-    assert np.isclose(most[0], r.probs[np.arange(10), r.targets].mean(), atol=1e-6)
-    assert np.isclose(most[0], rand[0]) and np.isclose(most[-1], rand[-1])  # intact / blank
-    blank = model.eval()(torch.full((10, 1, 28, 28), -0.8)).softmax(1)
-    assert np.isclose(most[-1], blank[np.arange(10), r.targets].mean().item(), atol=1e-6)
-    assert np.isclose(deletion_auc([0.5] * 4), 0.5) and np.isclose(deletion_auc([1, 0]), 0.5)
-    table = faithfulness_table({"simple": most}, {"simple": rand})
-    assert table.index[0] == "Simple CNN" and np.isclose(table["gap"].iloc[0],
-                                                         deletion_auc(rand) - deletion_auc(most))
-    assert plot_deletion({"simple": most}, {"simple": rand}).axes
-    with pytest.raises(ValueError):
-        deletion_curve(model, x, r.maps[:5], fill=-0.8)
-
-
-def test_background_share():
-    raw = np.zeros((2, 1, 28, 28))
-    raw[:, :, 7:21, 7:21] = 0.8  # a garment in the middle, black around it (75 % background)
-    x = torch.tensor((raw - STATS["mean"]) / STATS["std"], dtype=torch.float32)
-    on_garment, on_background = np.zeros((28, 28)), np.ones((28, 28))
-    on_garment[7:21, 7:21], on_background[7:21, 7:21] = 1.0, 0.0
-    maps = np.stack([on_garment, on_background])
-    share = background_share(x, maps, top=0.2, **STATS)
-    assert np.allclose(share, [0.0, 1.0])
-    assert np.allclose(background_share(x, np.ones((2, 28, 28)), top=1.0, **STATS), 0.75)
-    table = faithfulness_table({"simple": np.array([1.0, 0.0])}, {"simple": np.array([1.0, 0.0])},
-                               background={"simple": 0.5})
-    assert table["top_on_background"].iloc[0] == 0.5
-    assert deletion_verdict(table) == "no model's map passes the deletion test"
-    with pytest.raises(ValueError, match="do not match"):
-        background_share(x, maps[:1], **STATS)
-    with pytest.raises(ValueError, match="top"):
-        background_share(x, maps, top=0.0, **STATS)
+    assert hooks(model.last_act) == 0
 
 
 # ---- pictures -------------------------------------------------------------------------------

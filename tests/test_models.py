@@ -3,7 +3,8 @@ import pytest
 import torch
 from torch import nn
 
-from fmnist_lib.models import MODELS, LeNet5, SimpleCNN, count_macs, model_summary
+from fmnist_lib.models import (BACKGROUND, MODELS, BackgroundPadConv2d, LeNet5, SimpleCNN,
+                               count_macs, model_summary)
 
 ALL = [SimpleCNN, LeNet5]
 
@@ -102,3 +103,42 @@ def test_hyperparameters_are_stored_for_skorch():
     assert SimpleCNN(width=4, dropout=0.25).width == 4 and SimpleCNN(dropout=0.25).dropout == 0.25
     assert LeNet5(activation="tanh").activation == "tanh"
     assert MODELS == {"simple": SimpleCNN, "lenet": LeNet5}
+
+
+# ---- padding with the background ------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", ALL)
+def test_black_image_gives_a_frameless_first_layer(cls):
+    """A black image (normalised: BACKGROUND everywhere) must give a spatially constant first
+    conv output: with zero padding the 1-px frame would differ (an edge that is not there)."""
+    torch.manual_seed(0)
+    model = cls().eval()
+    conv = model.features[0]
+    out = conv(torch.full((1, 1, 28, 28), BACKGROUND))  # (1, C, 28, 28)
+    assert out.shape[-2:] == (28, 28)
+    assert torch.allclose(out, out[..., 14:15, 14:15].expand_as(out), atol=1e-5)
+    zero_padded = nn.functional.conv2d(torch.full((1, 1, 28, 28), BACKGROUND), conv.weight,
+                                       conv.bias, padding=conv.padding)
+    assert not torch.allclose(zero_padded, zero_padded[..., 14:15, 14:15].expand_as(zero_padded),
+                              atol=1e-3)  # the check above can fail
+
+
+def test_background_pad_conv_equals_explicit_pad_and_keeps_conv2d_state():
+    torch.manual_seed(0)
+    conv = BackgroundPadConv2d(2, 3, kernel_size=5, padding=2, pad_value=-0.5)
+    plain = nn.Conv2d(2, 3, kernel_size=5, padding=2)
+    assert conv.state_dict().keys() == plain.state_dict().keys()
+    x = torch.randn(4, 2, 12, 12)
+    expected = nn.functional.conv2d(nn.functional.pad(x, (2, 2, 2, 2), value=-0.5),
+                                    conv.weight, conv.bias)
+    assert torch.allclose(conv(x), expected, atol=1e-6) and conv(x).shape == (4, 3, 12, 12)
+    with pytest.raises(ValueError, match="padding_mode"):
+        BackgroundPadConv2d(1, 1, 3, padding=1, padding_mode="reflect")
+
+
+@pytest.mark.realdata
+def test_background_constant_is_normalised_black():
+    from fmnist_lib.data import normalisation_stats
+
+    mean, std = normalisation_stats()
+    assert abs(BACKGROUND - (0.0 - mean) / std) < 1e-9
