@@ -9,8 +9,10 @@ from .data import (CLASSES, TensorLoader, get_arrays, get_data_loaders, load_fas
 from .errors import ConfigError, DataError, FmnistError, StoreError, install_ipython_handler
 from .evaluation_plots import (plot_confident_mistakes, plot_confusion_matrices, plot_reliability,
                                plot_roc_comparison, plot_roc_ovr)
-from .gradcam import CAMResult, GradCAM, compute_cams
-from .gradcam_agreement import agreement_by_class, cam_agreement, deletion_curve, plot_deletion
+from .gradcam import CAMResult, GradCAM, HiResCAM, compute_cams
+from .gradcam_agreement import agreement_by_class, cam_agreement, reference_agreement
+from .gradcam_perturb import perturbation_curves, rank_pixels
+from .gradcam_sanity import cascading_randomisation
 from .gradcam_plots import comparison_grid, overlay
 from .metrics import auc_table, classification_table, predict_proba, roc_curves_ovr
 from .models import DISPLAY_NAMES, MODELS, LeNet5, SimpleCNN, model_summary
@@ -31,8 +33,9 @@ __all__ = [
     "load_fashion_mnist", "normalisation_stats",
     "plot_confident_mistakes", "plot_confusion_matrices", "plot_reliability",
     "plot_roc_comparison", "plot_roc_ovr",
-    "CAMResult", "GradCAM", "compute_cams",
-    "agreement_by_class", "cam_agreement", "deletion_curve", "plot_deletion",
+    "CAMResult", "GradCAM", "HiResCAM", "compute_cams",
+    "agreement_by_class", "cam_agreement", "reference_agreement",
+    "perturbation_curves", "rank_pixels", "cascading_randomisation",
     "comparison_grid", "overlay",
     "auc_table", "classification_table", "predict_proba", "roc_curves_ovr",
     "DISPLAY_NAMES", "MODELS", "LeNet5", "SimpleCNN", "model_summary",

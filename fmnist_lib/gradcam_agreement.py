@@ -1,20 +1,12 @@
-"""How much do the two models' Grad-CAM maps agree, and does each map show what its model uses?
+"""How much do two sets of maps agree, and against which reference?
 
 Agreement compares spatial patterns only: every map is min-max normalised per image, and the
-layers differ in resolution (SimpleCNN's conv is 28x28, LeNet-5's C3 10x10, upsampled, so
-smoother), which lowers agreement by itself.
-
-Faithfulness is a deletion test (Petsiuk et al., 2018, RISE; the idea behind torchcam's
-average-drop and pytorch-grad-cam's ROAD "most relevant first"): replace the most attended
-pixels by a baseline value, step by step, and follow the probability of the explained class.
-A faithful map makes it fall faster than deleting pixels in random order. ROAD imputes deleted
-pixels from their neighbours to avoid out-of-distribution artefacts; on Fashion-MNIST the
-background is black, so filling with black is an in-distribution "no garment here" value and
-no imputation is needed.
+layers differ in resolution (SimpleCNN's 28x28, LeNet-5's C3 10x10, upsampled, so smoother).
+A cross-model number alone cannot answer "do the models look at the same parts?": it is read
+beside the agreement of two seeds of the *same* model (how reproducible a model's maps are at
+all) and beside chance (maps of different images), see ``reference_agreement``.
 """
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 import pandas as pd
@@ -22,11 +14,12 @@ import torch
 from torch import nn
 
 from .data import CLASSES, normalisation_stats
-from .gradcam import DISPLAY_NAMES, _check_images
+from .gradcam_faithfulness import mean_ci
+from .gradcam_result import _check_images
+from .models import DISPLAY_NAMES
 
-__all__ = ["cam_agreement", "agreement_by_class", "plot_agreement", "deletion_curve",
-           "deletion_auc", "background_share", "faithfulness_table", "describe_faithfulness",
-           "deletion_verdict", "plot_deletion"]
+__all__ = ["cam_agreement", "agreement_by_class", "plot_agreement", "background_share",
+           "frame_share", "reference_agreement", "agreement_reference_table", "same_parts_answer"]
 
 
 def _flat_maps(maps, name: str) -> np.ndarray:
@@ -36,9 +29,11 @@ def _flat_maps(maps, name: str) -> np.ndarray:
     return maps.reshape(len(maps), -1)
 
 
-def _top_mask(flat: np.ndarray, k: int) -> np.ndarray:
-    """The ``k`` highest pixels of each row; ties go to the lower pixel index (stable sort)."""
-    order = np.argsort(-flat, axis=1, kind="stable")[:, :k]
+def _top_mask(flat: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """The ``k`` highest pixels of each row, ties broken at random: Grad-CAM maps are 0 on
+    much of the image, and a stable sort would pick the same top-left zeros in every map."""
+    keys = np.random.default_rng(seed).random(flat.shape)
+    order = np.lexsort((keys, -flat), axis=-1)[:, :k]
     mask = np.zeros(flat.shape, dtype=bool)
     np.put_along_axis(mask, order, True, axis=1)
     return mask
@@ -57,8 +52,9 @@ def cam_agreement(maps_a, maps_b, top: float = 0.2) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per image: ``pearson`` (correlation of the pixel values, NaN when a map is
-        constant) and ``iou`` (intersection over union of the two top-``top`` regions; for
-        random maps its expected value is ``top / (2 - top)``, 0.11 at 20 %).
+        constant) and ``iou`` (intersection over union of the two top-``top`` regions, ties
+        broken at random; for unrelated maps its expected value is ``top / (2 - top)``, 0.11
+        at 20 %).
     """
     a, b = _flat_maps(maps_a, "maps_a"), _flat_maps(maps_b, "maps_b")
     if a.shape != b.shape:
@@ -70,7 +66,7 @@ def cam_agreement(maps_a, maps_b, top: float = 0.2) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         pearson = np.where(denom > 0, (ac * bc).sum(1) / denom, np.nan)
     k = max(1, int(round(top * a.shape[1])))
-    inter = (_top_mask(a, k) & _top_mask(b, k)).sum(1)
+    inter = (_top_mask(a, k, seed=1) & _top_mask(b, k, seed=2)).sum(1)  # independent ties
     return pd.DataFrame({"pearson": np.clip(pearson, -1.0, 1.0), "iou": inter / (2 * k - inter)})
 
 
@@ -113,100 +109,10 @@ def plot_agreement(df: pd.DataFrame, top: float = 0.2):
     return fig
 
 
-@functools.lru_cache(maxsize=1)
-def _black() -> float:
-    mean, std = normalisation_stats()
-    return (0.0 - mean) / std
-
-
-def deletion_curve(model: nn.Module, X, maps, targets=None, *, steps: int = 11,
-                   order: str = "most", fill: float | str = "black", seed: int = 0,
-                   batch_size: int = 256) -> np.ndarray:
-    """Mean probability of the target class as the most attended pixels are deleted.
-
-    Parameters
-    ----------
-    model : nn.Module
-        Evaluated in eval mode (its mode is restored), without gradients.
-    X : Tensor or ndarray, shape (n, 1, 28, 28)
-        Normalised images.
-    maps : ndarray, shape (n, 28, 28)
-        Their maps (``CAMResult.maps``).
-    targets : array, shape (n,), optional
-        The classes the maps explain (``CAMResult.targets``); the predictions on ``X`` if None.
-    steps : int
-        Points of the curve, at deleted fractions ``np.linspace(0, 1, steps)``.
-    order : {"most", "random"}
-        Delete the most attended pixels first, or in a random order (the reference curve).
-    fill : float or {"black", "mean"}
-        The deleted pixels' value: a black pixel in normalised units (the Fashion-MNIST
-        background, default), each image's mean, or a given normalised value.
-    seed : int
-        For ``order="random"``.
-
-    Returns
-    -------
-    ndarray, shape (steps,)
-        Starts at the mean probability on intact images; at fraction 1 every image is blank.
-    """
-    X = _check_images(X)
-    flat = _flat_maps(maps, "maps")
-    if len(flat) != len(X) or flat.shape[1] != X[0].numel():
-        raise ValueError(f"maps {np.shape(maps)} do not match images {tuple(X.shape)}.")
-    if order not in ("most", "random"):
-        raise ValueError(f"order must be 'most' or 'random', got {order!r}.")
-    if steps < 2:
-        raise ValueError(f"steps must be >= 2, got {steps}.")
-    if targets is not None and np.shape(targets) != (len(X),):
-        raise ValueError(f"targets must have shape ({len(X)},), got {np.shape(targets)}.")
-    if isinstance(fill, str) and fill not in ("black", "mean"):
-        raise ValueError(f"fill must be a number, 'black' or 'mean', got {fill!r}.")
-    n_pix = flat.shape[1]
-    ks = torch.from_numpy(np.round(np.linspace(0, 1, steps) * n_pix).astype(np.int64))
-    if order == "most":
-        ranking = np.argsort(-flat, axis=1, kind="stable")
-    else:
-        ranking = np.random.default_rng(seed).permuted(np.tile(np.arange(n_pix), (len(flat), 1)),
-                                                       axis=1)
-    position = np.empty_like(ranking)  # position[i, pixel] = when that pixel is deleted
-    np.put_along_axis(position, ranking, np.arange(n_pix)[None].repeat(len(flat), 0), axis=1)
-    position = torch.from_numpy(position)
-    device = next(model.parameters()).device
-    was_training, total = model.training, torch.zeros(steps, dtype=torch.float64)
-    model.eval()
-    try:
-        with torch.no_grad():
-            for start in range(0, len(X), batch_size):
-                x = X[start:start + batch_size].to(device, torch.float32)  # (b, 1, 28, 28)
-                b = len(x)
-                if targets is None:
-                    t = model(x).argmax(1)
-                else:
-                    t = torch.as_tensor(np.asarray(targets)[start:start + b], device=device)
-                value = (x.mean(dim=(1, 2, 3), keepdim=True) if fill == "mean"
-                         else _black() if fill == "black" else float(fill))
-                deleted = position[start:start + b].to(device)[None] < ks.to(device)[:, None, None]
-                xs = torch.where(deleted.view(steps, b, *x.shape[1:]), value, x[None])
-                probs = model(xs.flatten(0, 1)).softmax(1).view(steps, b, -1)
-                total += probs.gather(2, t.view(1, b, 1).expand(steps, b, 1))[..., 0].sum(1).cpu()
-    finally:
-        model.train(was_training)
-    return (total / len(X)).numpy()
-
-
-def deletion_auc(curve) -> float:
-    """Area under a deletion curve over deleted fractions 0..1 (trapezoid rule); lower means
-    the map finds the pixels the model relies on."""
-    c = np.asarray(curve, dtype=np.float64)
-    return float(((c[1:] + c[:-1]) / 2).sum() / (len(c) - 1))
-
-
 def background_share(X, maps, top: float = 0.2, threshold: float = 0.05, *,
                      mean: float | None = None, std: float | None = None) -> np.ndarray:
     """Per image, the share of a map's top-``top`` pixels that lie on the black background.
 
-    Deleting a pixel fills it with black, so a map that points at background cannot lower
-    the probability when its pixels are deleted: this explains a flat deletion curve.
     Background: raw intensity (normalisation undone) below ``threshold``. Compare with the
     share of background in the whole image (``background_share(X, np.ones(...), top=1)``).
     ``mean`` and ``std`` undo the normalisation (default: the training split's).
@@ -224,83 +130,99 @@ def background_share(X, maps, top: float = 0.2, threshold: float = 0.05, *,
     return (_top_mask(flat, k) & background).sum(1) / k
 
 
-def faithfulness_table(curves: dict[str, np.ndarray], random: dict[str, np.ndarray],
-                       labels: dict[str, str] | None = None,
-                       background: dict[str, float] | None = None) -> pd.DataFrame:
-    """Per model: deletion AUC by attention and in random order, and the gap between them.
+def frame_share(maps, top: float = 0.2, width: int = 1) -> np.ndarray:
+    """Per image, the share of a map's top-``top`` pixels on the image's outer ``width``-px
+    frame (13.8 % of a 28x28 image for ``width=1``): high when padding makes the frame an edge."""
+    flat = _flat_maps(maps, "maps")
+    h, w = np.shape(maps)[1:]
+    frame = np.ones((h, w), dtype=bool)
+    frame[width:h - width, width:w - width] = False
+    k = max(1, int(round(top * flat.shape[1])))
+    return (_top_mask(flat, k) & frame.reshape(1, -1)).sum(1) / k
+
+
+def _mean_pairs(pairs, top: float) -> pd.DataFrame:
+    frames = [cam_agreement(a, b, top) for a, b in pairs]
+    return sum(frames[1:], frames[0]) / len(frames)
+
+
+def reference_agreement(maps: dict[str, list[np.ndarray]], top: float = 0.2, seed: int = 0,
+                        labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """Per-image agreement within each model across seeds, across models, and by chance.
+
+    Parameters
+    ----------
+    maps : dict
+        Exactly two models: ``{name: [maps of seed 0, seed 1, ...]}``, each (n, 28, 28), the
+        same images in the same order.
 
     Returns
     -------
-    pandas.DataFrame
-        Index: model display names; columns ``p_intact`` (mean target probability before
-        deletion), ``auc_cam``, ``auc_random`` and ``gap = auc_random - auc_cam`` (larger:
-        the map points at pixels the model needs more than random pixels are); with
-        ``background`` (mean ``background_share`` per model) also ``top_on_background``.
+    DataFrame
+        Columns ``comparison`` (``"<model> seeds"`` for models with two or more seeds, mean
+        over seed pairs; ``"<a> vs <b>"``, mean over all cross-model pairs; ``"chance"``:
+        seed-0 maps of the two models on *different* images), ``image``, ``pearson``, ``iou``.
     """
     labels = {**DISPLAY_NAMES, **(labels or {})}
-    rows = {labels.get(k, k): {"p_intact": float(c[0]), "auc_cam": deletion_auc(c),
-                               "auc_random": deletion_auc(random[k])} for k, c in curves.items()}
+    if len(maps) != 2 or any(len(v) == 0 for v in maps.values()):
+        raise ValueError("maps must hold two models, each with the maps of at least one seed.")
+    (na, a), (nb, b) = maps.items()
+    n = len(a[0])
+    parts = {}
+    for name, runs in maps.items():
+        if len(runs) >= 2:
+            parts[f"{labels.get(name, name)} seeds"] = _mean_pairs(
+                [(runs[i], runs[j]) for i in range(len(runs)) for j in range(i + 1, len(runs))], top)
+    parts[f"{labels.get(na, na)} vs {labels.get(nb, nb)}"] = _mean_pairs(
+        [(x, y) for x in a for y in b], top)
+    other = (np.random.default_rng(seed).permutation(n) if n > 1 else np.arange(n))
+    other = np.where(other == np.arange(n), (other + 1) % n, other)  # never the same image
+    parts["chance"] = cam_agreement(a[0], b[0][other], top)
+    return pd.concat([df.assign(comparison=k, image=np.arange(n)) for k, df in parts.items()],
+                     ignore_index=True)[["comparison", "image", "pearson", "iou"]]
+
+
+def agreement_reference_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per comparison: median Pearson, mean IoU with its 95 % CI, and the images used."""
+    rows = {}
+    for comp, g in df.groupby("comparison", sort=False):
+        m, low, high = mean_ci(g["iou"])
+        rows[comp] = {"pearson_median": g["pearson"].median(), "iou_mean": m, "iou_low": low,
+                      "iou_high": high, "n": len(g)}
     out = pd.DataFrame.from_dict(rows, orient="index")
-    out["gap"] = out["auc_random"] - out["auc_cam"]
-    if background is not None:
-        out["top_on_background"] = [background[k] for k in curves]
-    out.index.name = "model"
+    out.index.name = "comparison"
     return out
 
 
-def describe_faithfulness(table: pd.DataFrame, image_background: float | None = None) -> str:
-    """The ``faithfulness_table`` in sentences: per model, whether deleting by the map beats
-    deleting at random and, with ``top_on_background``, where the map points."""
-    sentences = []
-    for model, row in table.iterrows():
-        verdict = ("lowers the probability of the explained class faster than deleting random "
-                   "pixels" if row["gap"] > 0 else
-                   "lowers the probability of the explained class no faster than deleting random "
-                   "pixels, so by this test the map does not show what the model uses")
-        s = (f"For {model}, deleting the most-attended pixels first {verdict} (area "
-             f"{row['auc_cam']:.2f} against {row['auc_random']:.2f})")
-        if "top_on_background" in row and image_background is not None:
-            s += (f"; {row['top_on_background']:.0%} of its top-20 % pixels lie on the black "
-                  f"background, which covers {image_background:.0%} of an image")
-        sentences.append(s + ".")
-    background_heavy = [m for m, r in table.iterrows() if r["gap"] <= 0
-                        and image_background is not None and "top_on_background" in r
-                        and r["top_on_background"] > image_background]
-    if background_heavy:
-        sentences.append("Deletion paints pixels black, so pixels that are black already change "
-                         "nothing when deleted: a map that favours the background cannot pass "
-                         "this test, whatever it means for the model.")
-    return " ".join(sentences)
+def same_parts_answer(df: pd.DataFrame, explainer: str = "Grad-CAM") -> str:
+    """The answer to "does the small model look at the same parts?" from ``reference_agreement``.
 
-
-def deletion_verdict(table: pd.DataFrame) -> str:
-    """Which models' maps pass the deletion test (``gap > 0``), as a clause for prose."""
-    passing = [m for m, row in table.iterrows() if row["gap"] > 0]
-    if len(passing) == len(table):
-        return "every model's map passes the deletion test"
-    if passing:
-        return f"only {' and '.join(passing)}'s map passes the deletion test"
-    return "no model's map passes the deletion test"
-
-
-def plot_deletion(curves: dict[str, np.ndarray], random: dict[str, np.ndarray] | None = None,
-                  labels: dict[str, str] | None = None):
-    """Deletion curves, one colour per model: most attended first (solid), random (dashed);
-    the legend gives each curve's area."""
-    import matplotlib.pyplot as plt
-
-    labels = {**DISPLAY_NAMES, **(labels or {})}
-    fig, ax = plt.subplots(figsize=(5, 3.4), constrained_layout=True)
-    for i, (name, curve) in enumerate(curves.items()):
-        frac = np.linspace(0, 1, len(curve))
-        ax.plot(frac, curve, color=f"C{i}", marker="o", ms=3,
-                label=f"{labels.get(name, name)}, Grad-CAM order (AUC {deletion_auc(curve):.3f})")
-        if random is not None and name in random:
-            ax.plot(frac, random[name], color=f"C{i}", ls="--",
-                    label=f"{labels.get(name, name)}, random order "
-                          f"(AUC {deletion_auc(random[name]):.3f})")
-    ax.set(xlabel="fraction of pixels deleted",
-           ylabel="mean probability of the explained class", ylim=(0, 1.02))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    return fig
+    Per image and paired: cross-model IoU against chance, and against each model's seeds.
+    """
+    comps = list(dict.fromkeys(df["comparison"]))
+    cross = next(c for c in comps if " vs " in c)
+    within = [c for c in comps if c.endswith(" seeds")]
+    iou = df.pivot(index="image", columns="comparison", values="iou")
+    t = agreement_reference_table(df)["iou_mean"]
+    above_chance = mean_ci(iou[cross] - iou["chance"])[1] > 0
+    cross_s = f"IoU of the top-20 % pixels {t[cross]:.2f}, chance {t['chance']:.2f}"
+    if not within:
+        return (f"With one seed per model in this profile, how far a model's own {explainer} maps "
+                f"reproduce cannot be measured, so the cross-model agreement ({cross_s}) can only be "
+                f"set against chance: it is {'above' if above_chance else 'not above'} chance, "
+                "which does not yet answer whether the models look at the same parts.")
+    seeds = " and ".join(f"{c.removesuffix(' seeds')} {t[c]:.2f}" for c in within)
+    noisy = [c.removesuffix(" seeds") for c in within if not mean_ci(iou[c] - iou["chance"])[1] > 0]
+    if noisy:
+        return (f"{explainer} cannot answer whether the models look at the same parts: two seeds "
+                f"of {' and '.join(noisy)} agree no more than chance (seeds: {seeds}; {cross_s}), "
+                "so its maps do not pin down where that model looks.")
+    below = [c for c in within if mean_ci(iou[c] - iou[cross])[1] > 0]
+    if not above_chance:
+        return (f"No: by {explainer}, the two models' maps agree no more than maps of different "
+                f"images ({cross_s}), while seeds of each model agree ({seeds}).")
+    if not below:
+        return (f"Yes, as far as {explainer} can tell: the two models' maps agree ({cross_s}) as "
+                f"much as two seeds of the same model do ({seeds}).")
+    return (f"Partly: by {explainer}, the two models' maps agree more than chance ({cross_s}) but "
+            f"less than two seeds of the same model ({seeds}).")

@@ -171,57 +171,31 @@ def efficiency(profile: str | Profile | None = None) -> pd.DataFrame:
 
 
 def gradcam_analysis(profile: str | Profile | None = None) -> dict:
-    """Grad-CAM agreement and deletion curves of the seed-0 models on stratified test images.
-
-    Returns
-    -------
-    dict
-        ``"indices"`` (test indices used), ``"agreement"`` (DataFrame per image: label,
-        pearson, iou), ``"deletion_<name>"`` and ``"deletion_random_<name>"`` (ndarray, mean
-        probability of the explained class at each deleted fraction), ``"fractions"``,
-        ``"background_<name>"`` (per image, share of the map's top 20 % on background) and
-        ``"background_image"`` (per image, share of background pixels).
+    """Grad-CAM and HiResCAM of every final model on stratified test images: agreement within
+    and across models and by chance, perturbation tests, randomisation check
+    (``gradcam_study.analyse``; plus ``"indices"``, the test images used).
     """
-    from .gradcam import compute_cams
-    from .gradcam_agreement import background_share, cam_agreement, deletion_curve
+    from .gradcam_study import analyse
 
     p = get_profile(profile)
     finals = final_models(p)
     X, y = test_set(p)
     spec = {**_data_spec(p), "n": p.agreement_images,
-            "finals": {n: runs[0]["config"] for n, runs in finals.items()}}
-    steps = 11
+            "finals": {n: [r["config"] for r in runs] for n, runs in finals.items()}}
 
     def compute():
         idx = stratified_subset(y, p.agreement_images, seed=p.seed)
-        maps, items = {}, {"indices": idx, "fractions": np.linspace(0.0, 1.0, steps)}
-        for name in NAMES:
-            model = finals[name][0]["model"]
-            cams = compute_cams(model, X[idx])
-            maps[name] = cams.maps
-            items[f"background_{name}"] = background_share(X[idx], cams.maps)
-            for key, order in ((f"deletion_{name}", "most"), (f"deletion_random_{name}", "random")):
-                items[key] = deletion_curve(model, X[idx], cams.maps, cams.targets, steps=steps,
-                                            order=order, seed=p.seed)
-        items["background_image"] = background_share(X[idx], np.ones((len(idx), 28, 28)), top=1.0)
-        agreement = cam_agreement(maps["simple"], maps["lenet"])
-        agreement.insert(0, "label", y[idx])
-        items["agreement"] = agreement
-        return items
+        runs = {n: [r["model"] for r in finals[n]] for n in NAMES}
+        return {"indices": idx, **analyse(runs, X[idx], seed=p.seed)}
 
     return default_store(p.name).get_or_compute("gradcam", spec, compute)
 
 
-def faithfulness(profile: str | Profile | None = None) -> tuple[pd.DataFrame, float]:
-    """The deletion test of ``gradcam_analysis`` as a table per model (``faithfulness_table``
-    with ``top_on_background``) and the mean share of background pixels in the images."""
-    from .gradcam_agreement import faithfulness_table
+def faithfulness(profile: str | Profile | None = None) -> pd.DataFrame:
+    """``gradcam_faithfulness.faithfulness_summary`` of the stored perturbation tests."""
+    from .gradcam_faithfulness import faithfulness_summary
 
-    a = gradcam_analysis(profile)
-    table = faithfulness_table({n: a[f"deletion_{n}"] for n in NAMES},
-                               {n: a[f"deletion_random_{n}"] for n in NAMES}, labels=LABELS,
-                               background={n: float(a[f"background_{n}"].mean()) for n in NAMES})
-    return table, float(a["background_image"].mean())
+    return faithfulness_summary(gradcam_analysis(profile)["faith_areas"])
 
 
 def stage_times(profile: str | Profile | None = None) -> pd.DataFrame:
