@@ -16,7 +16,7 @@ from scipy import stats
 from .models import DISPLAY_NAMES
 
 __all__ = ["EXPLAINERS", "BASELINE", "mean_ci", "faithfulness_summary", "faithfulness_verdict",
-           "plot_faithfulness"]
+           "faithful_clause", "plot_faithfulness"]
 
 EXPLAINERS = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM", "brightness": "brightness (no model)"}
 BASELINE = "brightness"
@@ -122,6 +122,18 @@ def faithfulness_verdict(summary: pd.DataFrame, model: str, explainer: str,
               f"{'all' if k == n else k} of {n}" if k else
               f"; it beats the model-free {labels.get(BASELINE, BASELINE)} map in none")
     return s + "."
+
+
+def faithful_clause(summary: pd.DataFrame, labels: dict[str, str] | None = None) -> str:
+    """Per model, which model-based explainers pass every perturbation test, as a clause."""
+    labels = {**DISPLAY_NAMES, **EXPLAINERS, **(labels or {})}
+    parts = []
+    for model, g in summary[summary["explainer"] != BASELINE].groupby("model", sort=False):
+        ok = [labels.get(e, e) for e, h in g.groupby("explainer", sort=False) if h["passes"].all()]
+        name = labels.get(model, model)
+        parts.append(f"{' and '.join(ok)} pass{'es' if len(ok) == 1 else ''} every perturbation "
+                     f"test on {name}" if ok else f"no map passes every perturbation test on {name}")
+    return "; ".join(parts)
 
 
 def plot_faithfulness(summary: pd.DataFrame, labels: dict[str, str] | None = None):

@@ -139,19 +139,20 @@ def _fill_images(X: torch.Tensor, fill: str) -> torch.Tensor:
     return blur(X)
 
 
-def _road(image: np.ndarray, keep: np.ndarray, rng, cache: dict | None) -> np.ndarray:
+def _road(image: np.ndarray, keep: np.ndarray, noise: float, rng, cache: dict | None) -> np.ndarray:
     if cache is None:
-        return road_impute(image, keep, rng=rng)
-    key = (image.tobytes(), np.packbits(keep).tobytes())
+        return road_impute(image, keep, noise, rng)
+    key = (image.tobytes(), np.packbits(keep).tobytes(), noise)
     if key not in cache:
-        cache[key] = road_impute(image, keep, rng=rng)
+        cache[key] = road_impute(image, keep, noise, rng)
     return cache[key]
 
 
 def perturbation_curves(model: nn.Module, X, ranking: np.ndarray, targets, *,
                         mode: str = "deletion", fill: str = "black",
                         fractions=np.linspace(0, 1, 11), seed: int = 0,
-                        batch_size: int = 128, cache: dict | None = None) -> np.ndarray:
+                        batch_size: int = 128, cache: dict | None = None,
+                        road_noise: float = ROAD_NOISE) -> np.ndarray:
     """Probability of each image's target class as pixels are deleted or inserted in order.
 
     Parameters
@@ -170,8 +171,8 @@ def perturbation_curves(model: nn.Module, X, ranking: np.ndarray, targets, *,
     fill : one of ``FILLS``
     fractions : array, shape (steps,)
         Shares of the pixels deleted (inserted) at each point of the curve, in [0, 1].
-    seed : int
-        ROAD's noise.
+    seed, road_noise : int, float
+        Seed and standard deviation of ROAD's noise.
     cache : dict, optional
         ROAD imputations by (image, mask), shared between calls that perturb the same images
         in the same order (e.g. the random order for two models).
@@ -208,12 +209,12 @@ def perturbation_curves(model: nn.Module, X, ranking: np.ndarray, targets, *,
                 shown = ~taken if mode == "deletion" else taken
                 if fill == "road":
                     xs = torch.tensor(np.stack([[_road(x[i, 0].numpy(), shown[s, i, 0].numpy(),
-                                                       rng, cache) for i in range(b)]
+                                                       road_noise, rng, cache) for i in range(b)]
                                                 for s in range(len(ks))]),
                                       dtype=torch.float32)[:, :, None]
                 else:
                     xs = torch.where(shown, x[None], _fill_images(x, fill)[None])
-                device = next(model.parameters()).device
+                device = next(model.parameters(), torch.empty(0)).device
                 probs = model(xs.flatten(0, 1).to(device)).softmax(1).view(len(ks), b, -1)
                 t = torch.as_tensor(targets[start:start + b], device=device)
                 out.append(probs.gather(2, t.view(1, b, 1).expand(len(ks), b, 1))[..., 0].T.cpu())

@@ -76,7 +76,8 @@ def comparison_grid(images, y_true, results: dict[str, CAMResult],
                     classes: Sequence[str] = CLASSES, *, labels: dict[str, str] | None = None,
                     alpha: float = 0.5, cmap: str = "jet", mean: float | None = None,
                     std: float | None = None):
-    """One row per image; columns Input | Simple CNN | LeNet-5 (one per entry of ``results``).
+    """One row per image; columns Input | one per entry of ``results`` (e.g. Simple CNN
+    Grad-CAM | Simple CNN HiResCAM | LeNet-5 Grad-CAM | LeNet-5 HiResCAM), at most 7 in wide.
 
     Parameters
     ----------
@@ -106,13 +107,15 @@ def comparison_grid(images, y_true, results: dict[str, CAMResult],
         raise ValueError(f"images ({n}), y_true ({len(y_true)}) and every result "
                          f"({[len(r) for r in results.values()]}) must have the same length.")
     cols = 1 + len(results)
-    fig, axes = plt.subplots(n, cols, figsize=(1.9 * cols, 2.05 * n), squeeze=False,
+    cell = min(1.9, 7.0 / cols)  # at most 7 in wide: the HTML column
+    size = 8 if cell >= 1.6 else 7
+    fig, axes = plt.subplots(n, cols, figsize=(cell * cols, (cell + 0.25) * n), squeeze=False,
                              constrained_layout=True)
     for i in range(n):
         pixels = _to_pixels(images[i], mean, std)
         axes[i, 0].imshow(pixels, cmap="gray", vmin=0, vmax=1)
         head = "Input\n" if i == 0 else ""
-        axes[i, 0].set_title(f"{head}true: {classes[y_true[i]]}", fontsize=8)
+        axes[i, 0].set_title(f"{head}true: {classes[y_true[i]]}", fontsize=size)
         for j, (name, r) in enumerate(results.items(), start=1):
             ax = axes[i, j]
             ax.imshow(overlay(images[i], r.maps[i], alpha=alpha, cmap=cmap, mean=mean, std=std))
@@ -121,7 +124,7 @@ def comparison_grid(images, y_true, results: dict[str, CAMResult],
             if int(r.targets[i]) != pred:
                 text += f"\nmap for {classes[r.targets[i]]}"
             head = f"{labels.get(name, name)}\n" if i == 0 else ""
-            ax.set_title(head + text, fontsize=8,
+            ax.set_title(head + text, fontsize=size,
                          color="tab:green" if pred == y_true[i] else "tab:red")
     for ax in axes.flat:
         ax.set_xticks([])
