@@ -61,13 +61,19 @@ def cam_agreement(maps_a, maps_b, top: float = 0.2) -> pd.DataFrame:
         raise ValueError(f"maps_a {np.shape(maps_a)} and maps_b {np.shape(maps_b)} differ.")
     if not 0.0 < top <= 1.0:
         raise ValueError(f"top must be in (0, 1], got {top}.")
+    k = max(1, int(round(top * a.shape[1])))
+    return _agreement(a, b, _top_mask(a, k, seed=1), _top_mask(b, k, seed=2))  # independent ties
+
+
+def _agreement(a: np.ndarray, b: np.ndarray, top_a: np.ndarray, top_b: np.ndarray) -> pd.DataFrame:
+    """Pearson of flat maps (n, P) and IoU of their top masks (n, P)."""
     ac, bc = a - a.mean(1, keepdims=True), b - b.mean(1, keepdims=True)
     denom = np.sqrt((ac ** 2).sum(1) * (bc ** 2).sum(1))
     with np.errstate(invalid="ignore", divide="ignore"):
         pearson = np.where(denom > 0, (ac * bc).sum(1) / denom, np.nan)
-    k = max(1, int(round(top * a.shape[1])))
-    inter = (_top_mask(a, k, seed=1) & _top_mask(b, k, seed=2)).sum(1)  # independent ties
-    return pd.DataFrame({"pearson": np.clip(pearson, -1.0, 1.0), "iou": inter / (2 * k - inter)})
+    inter = (top_a & top_b).sum(1)
+    union = top_a.sum(1) + top_b.sum(1) - inter
+    return pd.DataFrame({"pearson": np.clip(pearson, -1.0, 1.0), "iou": inter / union})
 
 
 def agreement_by_class(df: pd.DataFrame, y_true, classes=CLASSES) -> pd.DataFrame:
@@ -141,8 +147,8 @@ def frame_share(maps, top: float = 0.2, width: int = 1) -> np.ndarray:
     return (_top_mask(flat, k) & frame.reshape(1, -1)).sum(1) / k
 
 
-def _mean_pairs(pairs, top: float) -> pd.DataFrame:
-    frames = [cam_agreement(a, b, top) for a, b in pairs]
+def _mean_pairs(pairs) -> pd.DataFrame:
+    frames = [_agreement(a[0], b[0], a[1], b[1]) for a, b in pairs]  # ((flat, mask), (flat, mask))
     return sum(frames[1:], frames[0]) / len(frames)
 
 
@@ -166,18 +172,27 @@ def reference_agreement(maps: dict[str, list[np.ndarray]], top: float = 0.2, see
     labels = {**DISPLAY_NAMES, **(labels or {})}
     if len(maps) != 2 or any(len(v) == 0 for v in maps.values()):
         raise ValueError("maps must hold two models, each with the maps of at least one seed.")
-    (na, a), (nb, b) = maps.items()
-    n = len(a[0])
+    if not 0.0 < top <= 1.0:
+        raise ValueError(f"top must be in (0, 1], got {top}.")
+    # each map set flattened and its top mask drawn once, ties broken independently per set
+    flat = {name: [_flat_maps(m, name) for m in runs] for name, runs in maps.items()}
+    if len({f.shape for runs in flat.values() for f in runs}) != 1:
+        raise ValueError("Every model's and seed's maps must have the same shape.")
+    k = max(1, int(round(top * flat[next(iter(flat))][0].shape[1])))
+    sets = {name: [(f, _top_mask(f, k, seed=seed + 100 * j + i)) for i, f in enumerate(runs)]
+            for j, (name, runs) in enumerate(flat.items())}
+    (na, a), (nb, b) = sets.items()
+    n = len(a[0][0])
     parts = {}
-    for name, runs in maps.items():
+    for name, runs in sets.items():
         if len(runs) >= 2:
             parts[f"{labels.get(name, name)} seeds"] = _mean_pairs(
-                [(runs[i], runs[j]) for i in range(len(runs)) for j in range(i + 1, len(runs))], top)
+                [(runs[i], runs[j]) for i in range(len(runs)) for j in range(i + 1, len(runs))])
     parts[f"{labels.get(na, na)} vs {labels.get(nb, nb)}"] = _mean_pairs(
-        [(x, y) for x in a for y in b], top)
+        [(x, y) for x in a for y in b])
     other = (np.random.default_rng(seed).permutation(n) if n > 1 else np.arange(n))
     other = np.where(other == np.arange(n), (other + 1) % n, other)  # never the same image
-    parts["chance"] = cam_agreement(a[0], b[0][other], top)
+    parts["chance"] = _agreement(a[0][0], b[0][0][other], a[0][1], b[0][1][other])
     return pd.concat([df.assign(comparison=k, image=np.arange(n)) for k, df in parts.items()],
                      ignore_index=True)[["comparison", "image", "pearson", "iou"]]
 

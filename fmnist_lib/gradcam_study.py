@@ -19,7 +19,7 @@ from .gradcam_sanity import cascading_randomisation
 __all__ = ["FAITH_IMAGES", "ROAD_IMAGES", "RANDOMISATION_IMAGES", "analyse"]
 
 FAITH_IMAGES, ROAD_IMAGES, RANDOMISATION_IMAGES = 200, 50, 100
-STEPS, ROAD_STEPS = 11, 6
+STEPS, ROAD_STEPS = 9, 6
 SHARED = ("random", "brightness")  # rankings that do not depend on the model
 
 

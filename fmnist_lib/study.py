@@ -195,7 +195,9 @@ def faithfulness(profile: str | Profile | None = None) -> pd.DataFrame:
     """``gradcam_faithfulness.faithfulness_summary`` of the stored perturbation tests."""
     from .gradcam_faithfulness import faithfulness_summary
 
-    return faithfulness_summary(gradcam_analysis(profile)["faith_areas"])
+    out = faithfulness_summary(gradcam_analysis(profile)["faith_areas"])
+    order = out["model"].map({n: i for i, n in enumerate(NAMES)})
+    return out.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
 def stage_times(profile: str | Profile | None = None) -> pd.DataFrame:
