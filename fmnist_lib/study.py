@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
 
-from . import training
-from .config import Profile, TrainConfig, get_profile
-from .data import get_arrays, get_data_loaders, stratified_subset
+from .config import DEFAULTS, Profile, get_profile
+from .data import get_arrays, stratified_subset
 from .models import DISPLAY_NAMES, MODELS, model_summary
+from .runs import run_config, train_runs
 from .store import default_store
 
-__all__ = ["LABELS", "NAMES", "test_set", "baseline_results", "grid_search", "final_models",
-           "efficiency", "gradcam_analysis", "faithfulness", "stage_times", "run_all"]
+__all__ = ["LABELS", "NAMES", "test_set", "val_labels", "baseline_results", "grid_search",
+           "final_models", "efficiency", "gradcam_analysis", "faithfulness", "stage_times", "run_all"]
 
 NAMES = ("simple", "lenet")
 LABELS = DISPLAY_NAMES
@@ -36,51 +35,47 @@ def _data_spec(p: Profile) -> dict:
     return {"subset": p.subset, "val_fraction": p.val_fraction, "data_seed": p.seed}
 
 
-def _loaders(p: Profile, batch_size: int):
-    return get_data_loaders(batch_size, val_fraction=p.val_fraction, seed=p.seed, subset=p.subset)
-
-
 def test_set(profile: str | Profile | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The official 10,000 test images, normalised: ``X (10000, 1, 28, 28)``, ``y (10000,)``."""
     p = get_profile(profile)
     return get_arrays(val_fraction=p.val_fraction, seed=p.seed, subset=p.subset)["test"]
 
 
-def baseline_results(profile: str | Profile | None = None) -> dict[str, dict]:
-    """Both models trained with identical default hyperparameters (Adam, lr 1e-3, batch 64).
+def baseline_results(profile: str | Profile | None = None) -> dict[str, list[dict]]:
+    """Both models trained with the seed's defaults (Adam, lr 1e-3, batch 64, no weight decay).
+
+    The same recipe (epochs, schedule, seeds) as the tuned finals, so the effect of tuning
+    is the paired difference per seed; where a model's tuned values equal the defaults,
+    its runs are the same store entries.
 
     Returns
     -------
     dict
-        ``{name: {"history": DataFrame, "test_acc": float, "seconds": float}}``.
+        ``{name: [run per seed]}``, each run as :func:`fmnist_lib.runs.train_runs` returns it.
     """
     p = get_profile(profile)
-    config = TrainConfig(epochs=p.baseline_epochs, seed=p.seed, progress=_progress())
-    spec = {**_data_spec(p), "config": {k: v for k, v in asdict(config).items() if k != "progress"}}
+    return _runs(p, {n: DEFAULTS for n in NAMES})
 
-    def compute():
-        out = training.baseline(_loaders(p, config.batch_size), config)
-        items = {f"history_{n}": r["history"] for n, r in out.items()}
-        items["summary"] = {n: {"test_acc": r["test_acc"], "seconds": r["seconds"]}
-                            for n, r in out.items()}
-        return items
 
-    raw = default_store(p.name).get_or_compute("baseline", spec, compute)
-    return {n: {"history": raw[f"history_{n}"], **raw["summary"][n]} for n in NAMES}
+def _runs(p: Profile, params: dict[str, dict]) -> dict[str, list[dict]]:
+    jobs = [(name, run_config(p, params[name], seed, _progress())) for name in NAMES for seed in p.seeds]
+    runs = train_runs(p, jobs)
+    return {name: [r for (n, _), r in zip(jobs, runs) if n == name] for name in NAMES}
 
 
 def _grid_spec(p: Profile, name: str) -> dict:
     return {**_data_spec(p), "model": name, "grid": p.grid, "grid_subset": p.grid_subset,
-            "cv_folds": p.cv_folds, "grid_epochs": p.grid_epochs}
+            "grid_epochs": p.grid_epochs, "schedule": p.final_schedule, "scored_on": "validation split"}
 
 
 def grid_search(profile: str | Profile | None = None) -> dict[str, dict]:
-    """The cross-validated search over ``profile.grid``, the same grid for both models.
+    """The search over ``profile.grid``, the same grid and recipe for both models.
 
     Returns
     -------
     dict
-        ``{name: {"table": DataFrame (one row per configuration), "best_params": dict}}``.
+        ``{name: {"table": DataFrame (one row per configuration), "best_params": dict,
+        "seconds": float}}``.
     """
     from .cluster import grid_backend
     from .tuning import run_grid_search
@@ -100,12 +95,6 @@ def grid_search(profile: str | Profile | None = None) -> dict[str, dict]:
     return out
 
 
-def _final_config(p: Profile, best: dict, seed: int) -> TrainConfig:
-    return TrainConfig(epochs=p.final_epochs, batch_size=int(best["batch_size"]), lr=float(best["lr"]),
-                       weight_decay=float(best["optimizer__weight_decay"]), seed=seed,
-                       patience=p.patience, lr_schedule=p.final_schedule, progress=_progress())
-
-
 def final_models(profile: str | Profile | None = None) -> dict[str, list[dict]]:
     """Each model retrained with its best parameters on the training split, once per seed.
 
@@ -113,61 +102,46 @@ def final_models(profile: str | Profile | None = None) -> dict[str, list[dict]]:
     -------
     dict
         ``{name: [{"seed", "model" (eval mode, CPU), "history" (DataFrame), "test_proba"
-        (ndarray (10000, 10)), "seconds", "epochs_run", "best_epoch", "config"} per seed]}``.
+        (ndarray (10000, 10)), "val_proba", "test_logits", "val_logits", "seconds",
+        "epochs_run", "best_epoch", "config"} per seed]}``.
     """
-    from .metrics import predict_proba
+    p = get_profile(profile)
+    return _runs(p, {n: g["best_params"] for n, g in grid_search(p).items()})
+
+
+def val_labels(profile: str | Profile | None = None) -> np.ndarray:
+    """Labels of the validation split, ``(n_val,)``, in the order of the runs' ``val_logits``."""
+    p = get_profile(profile)
+    return get_arrays(val_fraction=p.val_fraction, seed=p.seed, subset=p.subset)["val"][1]
+
+
+def efficiency(profile: str | Profile | None = None) -> dict:
+    """Complexity of both models and the interleaved cost benchmark.
+
+    Returns
+    -------
+    dict
+        ``"complexity"`` (DataFrame: model, conv_layers, fc_layers, parameters, macs),
+        ``"timings"`` (DataFrame, one row per model, task and repeat) and ``"summary"``
+        (DataFrame: median and IQR per model and task, see :func:`fmnist_lib.benchmark.summarise`).
+    """
+    from .benchmark import BENCH, cost_benchmark, summarise
 
     p = get_profile(profile)
-    best = {n: g["best_params"] for n, g in grid_search(p).items()}
-    out: dict[str, list[dict]] = {n: [] for n in NAMES}
-    for name in NAMES:
-        for seed in p.seeds:
-            config = _final_config(p, best[name], seed)
-            spec = {**_data_spec(p), "model": name, "seed": seed,
-                    "config": {k: v for k, v in asdict(config).items() if k != "progress"}}
-
-            def compute(name=name, config=config):
-                loaders = _loaders(p, config.batch_size)
-                model = training.build_model(name, seed=config.seed)
-                start = time.perf_counter()
-                history = training.fit(model, loaders, config)
-                seconds = time.perf_counter() - start
-                return {"weights": model.state_dict(), "history": history,
-                        "test_proba": predict_proba(model, loaders[2]).astype(np.float32),
-                        "seconds": seconds, "epochs_run": len(history),
-                        "best_epoch": int(history.attrs["best_epoch"])}
-
-            raw = default_store(p.name).get_or_compute("final", spec, compute)
-            model = MODELS[name]()
-            model.load_state_dict(raw.pop("weights"))
-            out[name].append({**raw, "seed": seed, "model": model.eval(), "config": asdict(config)})
-    return out
-
-
-def efficiency(profile: str | Profile | None = None) -> pd.DataFrame:
-    """Parameters, multiply-adds, training seconds per epoch, inference images/s, accuracy."""
-    from .metrics import inference_speed
-
-    p = get_profile(profile)
-    finals = final_models(p)
-    X, y = test_set(p)
-    spec = {**_data_spec(p), "finals": {n: [r["config"] for r in runs] for n, runs in finals.items()}}
+    X, _ = test_set(p)
+    spec = {"repeats": p.bench_repeats, **BENCH}
 
     def compute():
-        rows = []
-        for name, runs in finals.items():
-            summary = model_summary(runs[0]["model"])
-            accs = [float((r["test_proba"].argmax(1) == y).mean()) for r in runs]
-            rows.append({"model": LABELS[name], "conv_layers": summary["conv_layers"],
-                         "fc_layers": summary["fc_layers"], "parameters": summary["parameters"],
-                         "macs": summary["macs"],
-                         "train_s_per_epoch": float(np.mean([r["history"]["seconds"].mean() for r in runs])),
-                         "inference_img_per_s": inference_speed(runs[0]["model"], X),
-                         "test_acc_mean": float(np.mean(accs)), "test_acc_sd": float(np.std(accs, ddof=1))
-                         if len(accs) > 1 else float("nan"), "seeds": len(accs)})
-        return {"table": pd.DataFrame(rows)}
+        rows = [{"model": LABELS[n], **{k: v for k, v in model_summary(MODELS[n]()).items()
+                                        if k in ("conv_layers", "fc_layers", "parameters", "macs")}}
+                for n in NAMES]
+        timings = cost_benchmark({LABELS[n]: MODELS[n] for n in NAMES}, X, repeats=p.bench_repeats,
+                                 seed=p.seed)
+        return {"complexity": pd.DataFrame(rows), "timings": timings}
 
-    return default_store(p.name).get_or_compute("efficiency", spec, compute)["table"]
+    raw = default_store(p.name).get_or_compute("efficiency", spec, compute)
+    return {"complexity": raw["complexity"], "timings": raw["timings"],
+            "summary": summarise(raw["timings"])}
 
 
 def gradcam_analysis(profile: str | Profile | None = None) -> dict:
@@ -201,25 +175,27 @@ def faithfulness(profile: str | Profile | None = None) -> pd.DataFrame:
 
 
 def stage_times(profile: str | Profile | None = None) -> pd.DataFrame:
-    """Wall time of each stage as stored with its results (for the appendix)."""
+    """Training time of each stage as stored with its results, in core-seconds (for the appendix)."""
     p = get_profile(profile)
-    rows = [("baseline", baseline_results(p)[n]["seconds"], LABELS[n]) for n in NAMES]
+    rows = [("baseline", sum(r["seconds"] for r in runs), LABELS[n]) for n, runs in baseline_results(p).items()]
     rows += [("grid search", g["seconds"], LABELS[n]) for n, g in grid_search(p).items()]
-    rows += [("final models", sum(r["_seconds"] for r in runs), LABELS[n])
+    rows += [("final models", sum(r["seconds"] for r in runs), LABELS[n])
              for n, runs in final_models(p).items()]
     return pd.DataFrame(rows, columns=["stage", "seconds", "model"])
 
 
 def run_all(profile: str | Profile | None = None, echo=print) -> dict[str, float]:
     """Compute (or load) every stage, printing each stage's wall time and the headline."""
+    from .comparison import comparison
+
     p = get_profile(profile)
     times = {}
     for stage, fn in (("baseline", baseline_results), ("grid search", grid_search),
                       ("final models", final_models), ("efficiency", efficiency),
-                      ("grad-cam", gradcam_analysis)):
+                      ("comparison", comparison), ("grad-cam", gradcam_analysis)):
         start = time.perf_counter()
         fn(p)
         times[stage] = time.perf_counter() - start
         echo(f"[{p.name}] {stage:<13} {times[stage]:8.1f} s")
-    echo(efficiency(p)[["model", "parameters", "macs", "test_acc_mean", "test_acc_sd"]].to_string(index=False))
+    echo(comparison(p)["accuracy"].to_string(index=False))
     return times

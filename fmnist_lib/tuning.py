@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import numbers
 import os
 import warnings
 from typing import Any, Iterator
@@ -19,23 +18,22 @@ import numpy as np
 import pandas as pd
 import torch
 from skorch import NeuralNetClassifier
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, LRScheduler
 from sklearn.exceptions import FitFailedWarning
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, PredefinedSplit
 
 from .config import PARAM_GRID, Profile, get_profile
+from .search_space import GRID_KEYS, edge_sentence, grid_edges, validate_param_grid
 from .data import get_arrays, stratified_subset
 from .training import default_device
 from .tuning_plots import best_params_table, plot_cv_heatmaps, results_table, top_configurations
 
 __all__ = [
     "PARAM_GRID", "GRID_KEYS", "TensorBatches", "FitSetup", "StopOnDivergence", "ChannelsLast",
-    "validate_param_grid", "make_classifier", "search_data", "run_grid_search",
+    "validate_param_grid", "grid_edges", "edge_sentence", "make_classifier", "search_data",
+    "run_grid_search",
     "results_table", "plot_cv_heatmaps", "top_configurations", "best_params_table",
 ]
-
-GRID_KEYS = ("lr", "batch_size", "optimizer__weight_decay")
-
 
 class TensorBatches:
     """skorch iterator that slices batches from the dataset's arrays, held as tensors.
@@ -120,35 +118,9 @@ class ChannelsLast(Callback):
         net.module_.to(memory_format=torch.channels_last)  # in place: the optimiser's tensors stay
 
 
-def validate_param_grid(grid: dict[str, list[Any]]) -> None:
-    """Check a search space before any training: known keys, non-empty lists, valid values.
-
-    Raises
-    ------
-    ValueError
-        For an empty grid, an unknown key, an empty value list, ``lr <= 0``,
-        ``batch_size`` not a positive integer, or ``optimizer__weight_decay < 0``.
-    """
-    if not isinstance(grid, dict) or not grid:
-        raise ValueError(f"The parameter grid must be a non-empty dict with keys from {list(GRID_KEYS)}, "
-                         f"got {grid!r}.")
-    unknown = sorted(set(grid) - set(GRID_KEYS))
-    if unknown:
-        raise ValueError(f"Unknown grid key(s) {unknown}; valid keys: {list(GRID_KEYS)}.")
-    rules = {"lr": ("> 0", lambda v: v > 0), "optimizer__weight_decay": (">= 0", lambda v: v >= 0),
-             "batch_size": ("a positive integer", lambda v: isinstance(v, numbers.Integral) and v > 0)}
-    for key, values in grid.items():
-        if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) == 0:
-            raise ValueError(f"Grid key {key!r} needs a non-empty list of values, got {values!r}.")
-        rule, ok = rules[key]
-        bad = [v for v in values if isinstance(v, bool) or not isinstance(v, numbers.Real) or not ok(v)]
-        if bad:
-            raise ValueError(f"Grid values {bad} for {key!r} are invalid: each must be {rule}.")
-
-
 def make_classifier(model_cls: type[torch.nn.Module], *, seed: int = 0, max_epochs: int = 2,
                     threads: int | None = None, channels_last: bool | None = None,
-                    **overrides) -> NeuralNetClassifier:
+                    schedule: str = "constant", **overrides) -> NeuralNetClassifier:
     """A skorch ``NeuralNetClassifier`` for ``model_cls``: Adam, cross-entropy, seeded.
 
     skorch's internal validation split is off (``train_split=None``): inside
@@ -166,6 +138,9 @@ def make_classifier(model_cls: type[torch.nn.Module], *, seed: int = 0, max_epoc
         torch threads of each fit and the predictions after it (see :class:`FitSetup`).
     channels_last : bool, optional
         Convolutions in NHWC layout (:class:`ChannelsLast`); default: on the CPU only.
+    schedule : {"constant", "cosine"}
+        ``"cosine"`` anneals the learning rate towards 0 over ``max_epochs``, stepped once
+        per epoch, as ``training.fit`` does for the final models.
     **overrides
         Any ``NeuralNetClassifier`` parameter, e.g. ``lr=3e-3``, ``optimizer__weight_decay=1e-4``.
     """
@@ -173,6 +148,11 @@ def make_classifier(model_cls: type[torch.nn.Module], *, seed: int = 0, max_epoc
     callbacks = [("setup", FitSetup(seed, threads)), ("divergence", StopOnDivergence())]
     if channels_last if channels_last is not None else device == "cpu":
         callbacks.append(("channels_last", ChannelsLast()))
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}.")
+    if schedule == "cosine":
+        callbacks.append(("cosine", LRScheduler(policy=torch.optim.lr_scheduler.CosineAnnealingLR,
+                                                T_max=max_epochs, step_every="epoch")))
     params = dict(
         module=model_cls, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam,
         lr=1e-3, batch_size=64, max_epochs=max_epochs, optimizer__weight_decay=0.0,
@@ -186,18 +166,25 @@ def make_classifier(model_cls: type[torch.nn.Module], *, seed: int = 0, max_epoc
     return NeuralNetClassifier(**params)
 
 
-def search_data(profile: str | Profile | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The images the search uses: a stratified subset of the *training* split, never test.
+def search_data(profile: str | Profile | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The images the search uses, all from the *training* file, never test.
+
+    Each fit trains on a stratified subset of the training split and is scored on the
+    validation split (the held-out training images the final models never train on).
 
     Returns
     -------
-    X : ndarray, shape (profile.grid_subset, 1, 28, 28), float32
-    y : ndarray, shape (profile.grid_subset,), int64
+    X : ndarray, shape (profile.grid_subset + n_val, 1, 28, 28), float32
+    y : ndarray, shape (profile.grid_subset + n_val,), int64
+    test_fold : ndarray, shape (profile.grid_subset + n_val,)
+        ``-1`` for the training rows, ``0`` for the validation rows (``PredefinedSplit``).
     """
     p = get_profile(profile)
-    X, y = get_arrays(val_fraction=p.val_fraction, seed=p.seed, subset=p.subset)["train"]
-    idx = stratified_subset(y, min(p.grid_subset, len(y)), seed=p.seed)
-    return X[idx], y[idx]
+    arrays = get_arrays(val_fraction=p.val_fraction, seed=p.seed, subset=p.subset)
+    (Xt, yt), (Xv, yv) = arrays["train"], arrays["val"]
+    idx = stratified_subset(yt, min(p.grid_subset, len(yt)), seed=p.seed)
+    fold = np.concatenate([np.full(len(idx), -1), np.zeros(len(yv), dtype=int)])
+    return np.concatenate([Xt[idx], Xv]), np.concatenate([yt[idx], yv]), fold
 
 
 def _cores() -> int:
@@ -227,9 +214,15 @@ def _dask_client(scheduler: str | None, n_workers: int):
 def run_grid_search(model_cls: type[torch.nn.Module], profile: str | Profile | None = None, *,
                     n_jobs: int | None = None, backend: str | None = None,
                     scheduler: str | None = None, X: np.ndarray | None = None,
-                    y: np.ndarray | None = None, param_grid: dict[str, list[Any]] | None = None,
+                    y: np.ndarray | None = None, test_fold: np.ndarray | None = None,
+                    param_grid: dict[str, list[Any]] | None = None,
                     verbose: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Stratified k-fold ``GridSearchCV`` on the training split, scored by accuracy.
+    """``GridSearchCV`` scored by accuracy on held-out training images (a predefined split).
+
+    Every fit follows the final models' recipe, shortened: ``profile.grid_epochs`` epochs
+    with ``profile.final_schedule``; it trains on the ``-1`` rows of ``test_fold`` and is
+    scored on the others (by default: trains on a subset of the training split, scored on the
+    validation split, see :func:`search_data`). Nothing is refitted.
 
     Parameters
     ----------
@@ -244,7 +237,7 @@ def run_grid_search(model_cls: type[torch.nn.Module], profile: str | Profile | N
     backend : {None, "dask"}
         ``"dask"`` runs the fits on a Dask cluster through joblib's Dask backend: the one at
         ``scheduler`` (an address), else a ``LocalCluster`` of ``n_jobs`` worker processes.
-    X, y : ndarray, optional
+    X, y, test_fold : ndarray, optional
         Override the search data (default :func:`search_data`); must come from training data.
     param_grid : dict, optional
         Override ``profile.grid``; validated by :func:`validate_param_grid` before any fit.
@@ -256,26 +249,26 @@ def run_grid_search(model_cls: type[torch.nn.Module], profile: str | Profile | N
         One row per configuration, best first: ``lr, batch_size, weight_decay, mean_cv_acc,
         std_cv_acc, mean_fit_time, rank, failed`` (diverged fits score NaN, ``failed=True``).
     best_params : dict
-        ``{"lr", "batch_size", "optimizer__weight_decay"}`` of rank 1 (refitted on all of X).
+        ``{"lr", "batch_size", "optimizer__weight_decay"}`` of rank 1.
     """
     p = get_profile(profile)
     grid = p.grid if param_grid is None else param_grid
     validate_param_grid(grid)
     if backend not in (None, "dask") or (scheduler is not None and backend != "dask"):
         raise ValueError(f"backend must be None or 'dask' (scheduler needs 'dask'), got {backend!r}.")
-    if (X is None) != (y is None):
-        raise ValueError("Pass both X and y, or neither.")
+    if not ((X is None) == (y is None) == (test_fold is None)):
+        raise ValueError("Pass X, y and test_fold together, or none of them.")
     n_jobs = p.n_jobs if n_jobs is None else n_jobs
     if n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs must be >= 1 or -1, got {n_jobs}.")
     if X is None:
-        X, y = search_data(p)
+        X, y, test_fold = search_data(p)
     remote = scheduler is not None  # its workers' cores are its own business
     workers = n_jobs if remote else min(_cores(), _cores() if n_jobs == -1 else n_jobs)
-    net = make_classifier(model_cls, seed=p.seed, max_epochs=p.grid_epochs, threads=1)
-    search = GridSearchCV(net, grid, scoring="accuracy", refit=True, error_score=np.nan,
-                          cv=StratifiedKFold(p.cv_folds, shuffle=True, random_state=p.seed),
-                          n_jobs=workers, verbose=1 if verbose else 0)
+    net = make_classifier(model_cls, seed=p.seed, max_epochs=p.grid_epochs, threads=1,
+                          schedule=p.final_schedule)
+    search = GridSearchCV(net, grid, scoring="accuracy", refit=False, error_score=np.nan,
+                          cv=PredefinedSplit(test_fold), n_jobs=workers, verbose=1 if verbose else 0)
     with warnings.catch_warnings(), contextlib.ExitStack() as stack:
         # divergent configurations are reported once, below, and flagged in the table
         warnings.simplefilter("ignore", FitFailedWarning)

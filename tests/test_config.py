@@ -34,14 +34,19 @@ def test_unknown_profile_lists_valid_ones(monkeypatch):
     assert isinstance(err.value, ValueError) and err.value.exit_code == 2
 
 
-def test_full_profile_uses_the_3x3x3_grid_and_three_seeds():
+def test_full_profile_grid_brackets_the_defaults_and_has_five_seeds():
+    from fmnist_lib.config import DEFAULTS
+
     full = PROFILES["full"]
     assert full.grid is PARAM_GRID
-    assert set(full.grid) == {"lr", "batch_size", "optimizer__weight_decay"}
-    assert all(len(v) == 3 for v in full.grid.values())
-    assert full.subset is None and len(full.seeds) >= 3
+    assert set(full.grid) == set(DEFAULTS) == {"lr", "batch_size", "optimizer__weight_decay"}
+    for key in ("lr", "batch_size"):  # each default has a grid value on both sides
+        assert min(full.grid[key]) < DEFAULTS[key] < max(full.grid[key])
+        assert DEFAULTS[key] in full.grid[key]
+    assert full.subset is None and len(full.seeds) >= 5
+    assert full.grid_epochs < full.final_epochs  # the search is the final recipe, shortened
     quick = PROFILES["quick"]
-    assert set(quick.grid) == set(full.grid) and len(quick.seeds) == 1
+    assert set(quick.grid) == set(full.grid) and len(quick.seeds) >= 2
 
 
 @pytest.mark.parametrize("kwargs", [dict(epochs=0), dict(batch_size=0), dict(lr=0.0),

@@ -18,7 +18,7 @@ from fmnist_lib.models import LeNet5, SimpleCNN
 
 COLUMNS = ["lr", "batch_size", "weight_decay", "mean_cv_acc", "std_cv_acc", "mean_fit_time",
            "rank", "failed"]
-TINY = dict(grid_subset=600, cv_folds=2, grid_epochs=1, n_jobs=1,
+TINY = dict(grid_subset=600, grid_epochs=1, n_jobs=1,
             grid={"lr": [1e-3, 3e-3], "batch_size": [64], "optimizer__weight_decay": [0.0]})
 
 
@@ -36,6 +36,11 @@ def learnable(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X, y.astype(np.int64)
 
 
+def split(n: int) -> np.ndarray:
+    """PredefinedSplit's test_fold: the first 60 % train (-1), the rest is scored (0)."""
+    return np.where(np.arange(n) < int(0.6 * n), -1, 0)
+
+
 def stable(table: pd.DataFrame) -> pd.DataFrame:
     return table.drop(columns="mean_fit_time")  # timings are the one thing allowed to differ
 
@@ -46,7 +51,7 @@ def stable(table: pd.DataFrame) -> pd.DataFrame:
 def test_one_grid_for_both_models_and_both_profiles(monkeypatch):
     assert tuning.PARAM_GRID is config.PARAM_GRID
     assert get_profile("full").grid is tuning.PARAM_GRID
-    assert [len(v) for v in tuning.PARAM_GRID.values()] == [3, 3, 3]
+    assert [len(v) for v in tuning.PARAM_GRID.values()] == [4, 3, 3]
     assert set(get_profile("quick").grid) == set(tuning.PARAM_GRID)
     assert np.prod([len(v) for v in get_profile("quick").grid.values()]) <= 4
     seen = []
@@ -62,7 +67,7 @@ def test_one_grid_for_both_models_and_both_profiles(monkeypatch):
     X, y = learnable(40)
     for cls in (SimpleCNN, LeNet5):
         with pytest.raises(Stop):
-            tuning.run_grid_search(cls, "full", X=X, y=y)
+            tuning.run_grid_search(cls, "full", X=X, y=y, test_fold=split(40))
     assert seen[0] is seen[1] is tuning.PARAM_GRID
 
 
@@ -162,7 +167,7 @@ def test_search_table_is_tidy_and_reproducible():
     X, y = learnable(200)
     p = tiny_profile(grid={"lr": [1e-3, 1e-2], "batch_size": [32],
                            "optimizer__weight_decay": [0.0, 1e-3]})
-    table, best = tuning.run_grid_search(SimpleCNN, p, X=X, y=y)
+    table, best = tuning.run_grid_search(SimpleCNN, p, X=X, y=y, test_fold=split(200))
     assert list(table.columns) == COLUMNS and len(table) == 4
     assert table["failed"].dtype == bool and not table["failed"].any()
     assert table["rank"].iloc[0] == 1 and table["mean_cv_acc"].iloc[0] == table["mean_cv_acc"].max()
@@ -170,7 +175,7 @@ def test_search_table_is_tidy_and_reproducible():
     top = table.iloc[0]
     assert best == {"lr": top.lr, "batch_size": top.batch_size, "optimizer__weight_decay": top.weight_decay}
     assert all(type(v) in (int, float) for v in best.values())  # JSON-able
-    again, best_again = tuning.run_grid_search(SimpleCNN, p, X=X, y=y)
+    again, best_again = tuning.run_grid_search(SimpleCNN, p, X=X, y=y, test_fold=split(200))
     pd.testing.assert_frame_equal(stable(table), stable(again))
     assert best == best_again
 
@@ -181,7 +186,7 @@ def test_divergent_configuration_is_flagged_and_the_search_goes_on():
     with warnings.catch_warnings():
         warnings.simplefilter("error", FitFailedWarning)  # sklearn's own warning stays quiet
         with pytest.warns(UserWarning, match=r"1 of 2 configurations .*\(diverged\)"):
-            table, best = tuning.run_grid_search(LeNet5, p, X=X, y=y)
+            table, best = tuning.run_grid_search(LeNet5, p, X=X, y=y, test_fold=split(120))
     bad, good = table.set_index("lr").loc[1e6], table.set_index("lr").loc[1e-3]
     assert bad.failed and np.isnan(bad.mean_cv_acc) and bad["rank"] == 2
     assert not good.failed and np.isfinite(good.mean_cv_acc) and good["rank"] == 1
@@ -195,29 +200,29 @@ def test_stop_on_divergence_raises_on_a_non_finite_loss():
 
 
 @pytest.mark.realdata
-def test_tiny_real_search_uses_only_the_training_split(monkeypatch):
+def test_tiny_real_search_trains_on_train_and_scores_on_validation(monkeypatch):
     from fmnist_lib import data
 
-    train_rows = {}
+    seen = {}
     real_get_arrays = data.get_arrays
 
-    class TrainOnly(dict):
+    class NoTest(dict):
         def __getitem__(self, key):
-            if key != "train":
-                raise AssertionError(f"the search read the {key!r} split")
+            if key == "test":
+                raise AssertionError("the search read the test split")
             return super().__getitem__(key)
 
     def guarded(**kwargs):
         arrays = real_get_arrays(**kwargs)
-        train_rows["X"] = arrays["train"][0]
-        return TrainOnly(arrays)
+        seen.update(train=arrays["train"][0], val=arrays["val"][0])
+        return NoTest(arrays)
 
     monkeypatch.setattr(tuning, "get_arrays", guarded)
     fitted = {}
     real_fit = GridSearchCV.fit
 
     def spy_fit(self, X, y=None, **kwargs):
-        fitted["X"], fitted["y"] = X, y
+        fitted["X"], fitted["y"], fitted["cv"] = X, y, self.cv
         return real_fit(self, X, y, **kwargs)
 
     monkeypatch.setattr(GridSearchCV, "fit", spy_fit)
@@ -225,10 +230,24 @@ def test_tiny_real_search_uses_only_the_training_split(monkeypatch):
     assert list(table.columns) == COLUMNS and len(table) == 2
     assert table["rank"].tolist() == [1, 2] and table["mean_cv_acc"].iloc[0] >= table["mean_cv_acc"].iloc[1]
     assert table["mean_cv_acc"].iloc[0] > 0.3  # well above chance (0.1) after one epoch
-    X = fitted["X"]
-    assert X.shape == (600, 1, 28, 28) and np.bincount(fitted["y"]).tolist() == [60] * 10
-    train = {row.tobytes() for row in train_rows["X"]}
-    assert all(row.tobytes() in train for row in X)
+    X, fold = fitted["X"], fitted["cv"].test_fold
+    n_val = len(seen["val"])
+    assert X.shape == (600 + n_val, 1, 28, 28) and (fold == -1).sum() == 600 and (fold == 0).sum() == n_val
+    assert np.bincount(fitted["y"][fold == -1]).tolist() == [60] * 10
+    train, val = ({row.tobytes() for row in seen[k]} for k in ("train", "val"))
+    assert all(row.tobytes() in train for row in X[fold == -1])
+    assert all(row.tobytes() in val for row in X[fold == 0])  # scored on held-out training images
+
+
+def test_search_fits_follow_the_cosine_recipe():
+    net = tuning.make_classifier(SimpleCNN, device="cpu", lr=1e-2, max_epochs=3, schedule="cosine")
+    net.fit(*learnable(60))
+    lrs = [g["lr"] for g in net.optimizer_.param_groups]
+    assert np.allclose(lrs, 0.0, atol=1e-12)  # annealed to 0 after the last epoch, as fit() does
+    seen = net.history[:, "event_lr"]
+    assert np.allclose(seen, [1e-2 * (1 + np.cos(np.pi * e / 3)) / 2 for e in range(3)])
+    with pytest.raises(ValueError, match="schedule"):
+        tuning.make_classifier(SimpleCNN, schedule="step")
 
 
 @pytest.mark.slow
@@ -255,11 +274,11 @@ def test_dask_local_cluster_equals_serial_search():
 def test_bad_backend_and_n_jobs_raise():
     X, y = learnable(40)
     with pytest.raises(ValueError, match="backend"):
-        tuning.run_grid_search(SimpleCNN, "quick", X=X, y=y, backend="ray")
+        tuning.run_grid_search(SimpleCNN, "quick", X=X, y=y, test_fold=split(40), backend="ray")
     with pytest.raises(ValueError, match="backend"):
-        tuning.run_grid_search(SimpleCNN, "quick", X=X, y=y, scheduler="tcp://127.0.0.1:8786")
+        tuning.run_grid_search(SimpleCNN, "quick", X=X, y=y, test_fold=split(40), scheduler="tcp://127.0.0.1:8786")
     with pytest.raises(ValueError, match="n_jobs"):
-        tuning.run_grid_search(SimpleCNN, "quick", X=X, y=y, n_jobs=0)
+        tuning.run_grid_search(SimpleCNN, "quick", X=X, y=y, test_fold=split(40), n_jobs=0)
 
 
 # ---------------------------------------------------------------- tables and figures

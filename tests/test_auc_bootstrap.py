@@ -1,0 +1,47 @@
+"""fmnist_lib.auc_bootstrap: the weighted AUC against scikit-learn, intervals and wording."""
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from fmnist_lib import auc_bootstrap as ab
+
+
+def test_weighted_auc_matches_sklearn_with_ties_and_weights():
+    rng = np.random.default_rng(0)
+    scores = np.round(rng.random(400), 1)  # many ties
+    pos = rng.random(400) < 0.3
+    w = rng.integers(0, 4, size=(5, 400)).astype(float)
+    ours = ab.weighted_auc(scores, pos, w)
+    ref = [roc_auc_score(pos, scores, sample_weight=wi) for wi in w]
+    assert np.allclose(ours, ref, atol=1e-12)
+    assert ab.weighted_auc(scores, pos, np.ones(400)) == pytest.approx(roc_auc_score(pos, scores))
+
+
+def probas(y, noise, rng):
+    z = rng.normal(scale=noise, size=(len(y), 10))
+    z[np.arange(len(y)), y] += 2
+    return np.exp(z) / np.exp(z).sum(1, keepdims=True)
+
+
+def test_auc_differences_same_model_gives_zero_and_a_worse_model_loses():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 1500)
+    good = [probas(y, 1.0, rng) for _ in range(2)]
+    table = ab.auc_differences(y, good, good, {"a": "A", "b": "B"}, n_boot=50)
+    assert np.allclose(table[["difference", "low", "high"]], 0)
+    assert "No class's 95 % CI" in ab.auc_loss_sentence(table, "A", "B")
+    bad = [probas(y, 3.0, rng) for _ in range(2)]
+    table = ab.auc_differences(y, bad, good, {"a": "A", "b": "B"}, n_boot=100)
+    assert (table["low"] > 0).all() and table["difference"].is_monotonic_decreasing
+    k = list(ab.CLASSES).index(table["class"].iloc[0])
+    assert table["A"].iloc[0] == pytest.approx(np.mean([roc_auc_score(y == k, p[:, k]) for p in bad]))
+    text = ab.auc_loss_sentence(table, "A", "B")
+    assert text.startswith("Where the 95 % CI excludes 0, the A loses AUC on") and "Bonferroni" in text
+
+
+def test_auc_loss_sentence_reports_gains_too():
+    table = pd.DataFrame({"class": ["Shirt", "Bag"], "difference": [0.001, -0.004], "low": [-0.001, -0.006],
+                          "high": [0.003, -0.002], "low_bonf": [-0.002, -0.007], "high_bonf": [0.004, 0.001]})
+    text = ab.auc_loss_sentence(table, "A", "B")
+    assert "the A gains AUC on Bag" in text and "loses" not in text and "0 of these 1" in text
