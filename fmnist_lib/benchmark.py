@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-__all__ = ["BENCH", "cost_benchmark", "summarise", "speed_ratios", "speed_sentence"]
+__all__ = ["BENCH", "cost_benchmark", "summarise", "speed_ratios", "speed_sentence", "cost_table"]
 
 # what every repeat times (part of the efficiency stage's store key)
 BENCH = {"threads": 1, "train_batch": 64, "train_steps": 60, "infer_batch": 1024, "infer_images": 5120}
@@ -138,3 +138,17 @@ def speed_sentence(ratios: Mapping[str, float], name: str, other: str) -> str:
     """
     return (f"the {name} {_times(ratios['train'], 'trains', other)} and "
             f"{_times(ratios['inference'], 'classifies', other)}")
+
+
+def cost_table(complexity: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """Size and measured speed per model: layers, parameters, multiply-adds, and the median
+    [IQR] images per second of training and of inference, formatted for the report."""
+    table = complexity.copy()
+    for col in ("parameters", "macs"):
+        table[col] = table[col].map(lambda v: f"{int(v):,}")
+    s = summary.set_index(["model", "task"])
+    for task, title in (("train", "training images / s"), ("inference", "inference images / s")):
+        table[f"{title}, median [IQR]"] = [
+            f"{s.loc[(m, task), 'median']:,.0f} [{s.loc[(m, task), 'q25']:,.0f}, {s.loc[(m, task), 'q75']:,.0f}]"
+            for m in table["model"]]
+    return table.rename(columns={"conv_layers": "conv layers", "fc_layers": "fc layers", "macs": "multiply-adds"})

@@ -16,7 +16,7 @@ from scipy.special import log_softmax, softmax
 from .metrics import check_labels
 from .stats import expected_calibration_error
 
-__all__ = ["nll", "fit_temperature", "calibration_table", "calibration_sentence"]
+__all__ = ["nll", "fit_temperature", "scaled_proba", "calibration_table", "calibration_sentence"]
 
 
 def _check(y_true: object, logits: object) -> tuple[np.ndarray, np.ndarray]:
@@ -41,6 +41,12 @@ def fit_temperature(y_val: object, logits_val: object) -> float:
     res = minimize_scalar(lambda t: nll(y, z, float(np.exp(t))), bounds=(np.log(0.05), np.log(20.0)),
                           method="bounded", options={"xatol": 1e-6})
     return float(np.exp(res.x))
+
+
+def scaled_proba(y_val: object, run: Mapping) -> np.ndarray:
+    """Test probabilities of ``run`` after temperature scaling fitted on its validation logits."""
+    t = fit_temperature(y_val, run["val_logits"])
+    return softmax(np.asarray(run["test_logits"], dtype=np.float64) / t, axis=1)
 
 
 def calibration_table(y_val: object, y_test: object, runs: Mapping[str, Sequence[Mapping]],

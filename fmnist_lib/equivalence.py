@@ -19,8 +19,8 @@ from .metrics import check_labels
 from .stats import accuracy_ci, mcnemar_exact
 
 __all__ = ["image_counts", "hierarchical_bootstrap", "percentile_ci", "accuracy_difference",
-           "tost_verdict", "equivalence_sentence", "effect_verdict", "tuning_sentence",
-           "mcnemar_seed_pairs", "mcnemar_sentence", "ensemble_proba", "accuracy_table"]
+           "tost_verdict", "equivalence_sentence", "match_clause", "effect_verdict", "tuning_sentence",
+           "mcnemar_seed_pairs", "mcnemar_sentence", "mcnemar_pivot", "ensemble_proba", "accuracy_table"]
 
 
 def image_counts(rng: np.random.Generator, n_boot: int, n: int) -> np.ndarray:
@@ -124,8 +124,9 @@ def equivalence_sentence(result: Mapping, a: str, b: str) -> str:
     """The verdict of :func:`accuracy_difference` in words (``b`` minus ``a``)."""
     m = 100 * result["margin"]
     ci90 = f"90 % CI [{100 * result['ci90_low']:+.2f}, {100 * result['ci90_high']:+.2f}] pp"
-    head = (f"{b} minus {a} is {100 * result['diff']:+.2f} percentage points ({ci90}, "
-            f"{result['seeds']} seeds per model, bootstrap over seeds and test images)")
+    over = ("bootstrap over test images" if result["seeds"] == 1 else
+            f"{result['seeds']} seeds per model, bootstrap over seeds and test images")
+    head = f"{b} minus {a} is {100 * result['diff']:+.2f} percentage points ({ci90}, {over})"
     zero = ("the 95 % interval excludes 0, so the difference is detectable"
             if result["ci95_low"] > 0 or result["ci95_high"] < 0
             else "the 95 % interval includes 0")
@@ -138,6 +139,16 @@ def equivalence_sentence(result: Mapping, a: str, b: str) -> str:
                         f"establish equivalence nor a difference larger than the margin",
     }[result["verdict"]]
     return f"{head}: {verdict}; {zero}."
+
+
+def match_clause(result: Mapping, a: str, b: str) -> str:
+    """The conclusion's verb phrase for ``a`` against ``b`` from the TOST verdict of ``result``."""
+    m = f"±{100 * result['margin']:g} percentage points"
+    return {"equivalent": f"the {a} matches {b} within the pre-set margin of {m}",
+            "different": f"the {a} does not match {b}: they differ by more than the margin of {m}",
+            "inconclusive": f"these runs can neither show that the {a} matches {b} within {m} nor "
+                            f"that it falls short by more",
+            }[result["verdict"]]
 
 
 def effect_verdict(low: float, high: float) -> str:
@@ -193,6 +204,13 @@ def mcnemar_sentence(table: pd.DataFrame, alpha: float = 0.05) -> str:
         parts.append(f"{k} of {len(g)} pairs {kind}")
     return (f"McNemar's exact test at the {100 * alpha:g} % level calls "
             + ", ".join(parts) + " significant")
+
+
+def mcnemar_pivot(table: pd.DataFrame) -> pd.DataFrame:
+    """The between-model p-values of :func:`mcnemar_seed_pairs` as a seed-by-seed matrix of strings."""
+    between = table[table["kind"] == "between models"]
+    wide = between.pivot(index="a", columns="b", values="pvalue")
+    return wide.map(lambda v: f"{v:.2g}").rename_axis(index="", columns=None).reset_index()
 
 
 def ensemble_proba(probas: Sequence[np.ndarray]) -> np.ndarray:

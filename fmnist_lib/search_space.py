@@ -92,7 +92,7 @@ def edge_sentence(best: Mapping[str, Mapping[str, Any]], grid: Mapping[str, list
         for key, where in grid_edges(chosen, grid).items():
             if where not in ("lowest", "highest"):
                 continue
-            value = f"{key} = {chosen[key]:g}"
+            value = f"{chosen[key]:g}"
             note = (" (no weight decay, the smallest possible value)"
                     if key == "optimizer__weight_decay" and chosen[key] == 0 else "")
             parts.append(f"{labels.get(name, name)}'s {AXIS_NAMES.get(key, key)} ({value}) is the "

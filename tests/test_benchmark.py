@@ -42,3 +42,12 @@ def test_summary_and_ratio_against_numpy():
 def test_speed_sentence_each_direction(train, infer, words):
     text = benchmark.speed_sentence({"train": train, "inference": infer}, "Simple CNN", "LeNet-5")
     assert all(w in text for w in words)
+
+
+def test_cost_table_formats_every_number():
+    complexity = pd.DataFrame({"model": ["A"], "conv_layers": [1], "fc_layers": [1], "parameters": [15770],
+                               "macs": [72000]})
+    summary = pd.DataFrame({"model": ["A", "A"], "task": ["train", "inference"], "median": [2000.4, 9000.0],
+                            "q25": [1900.0, 8000.0], "q75": [2100.0, 9500.0], "repeats": [5, 5]})
+    row = benchmark.cost_table(complexity, summary).iloc[0]
+    assert row["parameters"] == "15,770" and row["training images / s, median [IQR]"] == "2,000 [1,900, 2,100]"

@@ -19,9 +19,9 @@ def test_edge_sentence_names_every_edge_value():
     best = {"simple": {"lr": 3e-3, "batch_size": 32, "optimizer__weight_decay": 1e-4},
             "lenet": {"lr": 1e-3, "batch_size": 64, "optimizer__weight_decay": 0.0}}
     text = edge_sentence(best, GRID, {"simple": "Simple CNN", "lenet": "LeNet-5"})
-    assert "Simple CNN's learning rate (lr = 0.003) is the grid's highest" in text
-    assert "Simple CNN's batch size (batch_size = 32) is the grid's lowest" in text
-    assert "Simple CNN's weight decay (optimizer__weight_decay = 0.0001) is the grid's highest" in text
+    assert "Simple CNN's learning rate (0.003) is the grid's highest" in text
+    assert "Simple CNN's batch size (32) is the grid's lowest" in text
+    assert "Simple CNN's weight decay (0.0001) is the grid's highest" in text
     assert "LeNet-5's weight decay" in text and "smallest possible value" in text
     assert "LeNet-5's learning rate" not in text
 
