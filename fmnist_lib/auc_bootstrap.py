@@ -40,14 +40,21 @@ def weighted_auc(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray,
     -------
     ndarray, shape (B,) (or a float for 1-D weights)
     """
-    w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    # float32 is exact here: counts, their sums and the products below are integers or
+    # halves far below 2**24; the final sums are taken in float64
+    w = np.atleast_2d(np.asarray(weights, dtype=np.float32))
     order, starts = _groups or _sorted_groups(np.asarray(scores))
     pos = np.asarray(positive, dtype=bool)[order]
     ws = w[:, order]
-    neg_g = np.add.reduceat(ws * ~pos, starts, axis=1)  # (B, groups) negative weight per tie group
-    pos_g = np.add.reduceat(ws * pos, starts, axis=1)
+    neg_w, pos_w = ws * ~pos, ws * pos
+    if len(starts) == len(order):  # no ties: every sample is its own group
+        neg_g, pos_g = neg_w, pos_w
+    else:
+        neg_g = np.add.reduceat(neg_w, starts, axis=1)  # (B, groups) negative weight per tie group
+        pos_g = np.add.reduceat(pos_w, starts, axis=1)
     below = np.cumsum(neg_g, axis=1) - neg_g  # negative weight strictly below each group
-    auc = (pos_g * (below + 0.5 * neg_g)).sum(1) / (pos_g.sum(1) * neg_g.sum(1))
+    num = (pos_g * (below + 0.5 * neg_g)).sum(1, dtype=np.float64)
+    auc = num / (pos_g.sum(1, dtype=np.float64) * neg_g.sum(1, dtype=np.float64))
     return auc if np.ndim(weights) == 2 else float(auc[0])
 
 
