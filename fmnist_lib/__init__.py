@@ -3,9 +3,14 @@
 Data flows one way: ``data`` -> ``models`` + ``training`` -> ``tuning`` -> ``metrics`` /
 ``gradcam`` -> the report's chapters (through ``study`` and its result store).
 """
-from .config import PARAM_GRID, PROFILES, Profile, TrainConfig, get_profile, project_root
+from .auc_bootstrap import auc_differences
+from .benchmark import cost_benchmark
+from .calibration import fit_temperature
+from .config import (DEFAULTS, EQUIVALENCE_MARGIN, PARAM_GRID, PROFILES, Profile, TrainConfig, get_profile,
+                     project_root)
 from .data import (CLASSES, TensorLoader, get_arrays, get_data_loaders, load_fashion_mnist,
                    normalisation_stats)
+from .equivalence import accuracy_difference, hierarchical_bootstrap, tost_verdict
 from .errors import ConfigError, DataError, FmnistError, StoreError, install_ipython_handler
 from .evaluation_plots import (plot_confident_mistakes, plot_confusion_matrices, plot_reliability,
                                plot_roc_comparison, plot_roc_ovr)
@@ -27,7 +32,9 @@ __version__ = "0.1.0"
 install_ipython_handler()  # in Jupyter (chapters rendered by Quarto): one-line user errors
 
 __all__ = [
-    "PARAM_GRID", "PROFILES", "Profile", "TrainConfig", "get_profile", "project_root",
+    "auc_differences", "cost_benchmark", "fit_temperature",
+    "DEFAULTS", "EQUIVALENCE_MARGIN", "PARAM_GRID", "PROFILES", "Profile", "TrainConfig", "get_profile",
+    "project_root", "accuracy_difference", "hierarchical_bootstrap", "tost_verdict",
     "FmnistError", "ConfigError", "DataError", "StoreError",
     "CLASSES", "TensorLoader", "get_arrays", "get_data_loaders",
     "load_fashion_mnist", "normalisation_stats",
