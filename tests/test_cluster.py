@@ -171,9 +171,9 @@ def stable(table: pd.DataFrame) -> pd.DataFrame:
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_cli_grid_search_on_a_dask_cluster_equals_a_serial_run(dask_cluster, tmp_path, monkeypatch):
-    tiny = dataclasses.replace(get_profile("quick"), grid_subset=300, cv_folds=2, grid_epochs=1,
+    tiny = dataclasses.replace(get_profile("quick"), grid_subset=300, grid_epochs=1,
                                grid={"lr": [1e-3, 3e-3], "batch_size": [64],
-                                     "optimizer__weight_decay": [0.0]})
+                                     "optimizer__weight_decay": [0.0, 1e-3]})  # 4 fits, one split
     monkeypatch.setenv("FMNIST_RESULTS", str(tmp_path / "results"))
     # the CLI path: --scheduler is checked, then reaches the study's grid search
     monkeypatch.setattr(study, "run_all", lambda p: study.grid_search(tiny))
