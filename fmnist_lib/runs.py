@@ -110,7 +110,8 @@ def train_runs(p: Profile, jobs: list[tuple[str, TrainConfig]], n_jobs: int | No
     -------
     list of dict
         Per job, in order: the stored items (see :func:`train_run`) plus ``seed``, ``config``
-        (dict), ``model`` (eval mode, CPU) and ``test_proba``/``val_proba`` (softmax, float64).
+        (dict, without the progress flag, so keys built from it do not depend on a terminal),
+        ``model`` (eval mode, CPU) and ``test_proba``/``val_proba`` (softmax, float64).
     """
     store = default_store(p.name)
     specs = [run_spec(p, name, config) for name, config in jobs]
@@ -131,6 +132,6 @@ def train_runs(p: Profile, jobs: list[tuple[str, TrainConfig]], n_jobs: int | No
         raw = store.load("final", spec)
         model = MODELS[name]()
         model.load_state_dict(raw.pop("weights"))
-        out.append({**raw, "seed": config.seed, "config": asdict(config), "model": model.eval(),
+        out.append({**raw, "seed": config.seed, "config": spec["config"], "model": model.eval(),
                     "test_proba": softmax(raw["test_logits"]), "val_proba": softmax(raw["val_logits"])})
     return out
