@@ -145,7 +145,7 @@ def match_clause(result: Mapping, a: str, b: str) -> str:
     """The conclusion's verb phrase for ``a`` against ``b`` from the TOST verdict of ``result``."""
     m = f"±{100 * result['margin']:g} percentage points"
     return {"equivalent": f"the {a} matches {b} within the pre-set margin of {m}",
-            "different": f"the {a} does not match {b}: they differ by more than the margin of {m}",
+            "different": f"the {a} does not match {b}; they differ by more than the margin of {m}",
             "inconclusive": f"these runs can neither show that the {a} matches {b} within {m} nor "
                             f"that it falls short by more",
             }[result["verdict"]]

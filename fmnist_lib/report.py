@@ -41,7 +41,8 @@ def md(df: pd.DataFrame, floatfmt: str = ".4f", index: bool = False):
     """
     from IPython.display import Markdown
 
-    text = [i + int(index) for i, dtype in enumerate(df.dtypes) if dtype == object]
+    text = [i + int(index) for i, dtype in enumerate(df.dtypes)
+            if dtype == object or pd.api.types.is_string_dtype(dtype)]
     return Markdown(df.to_markdown(index=index, floatfmt=floatfmt, disable_numparse=text or False))
 
 
