@@ -181,13 +181,13 @@ def test_search_table_is_tidy_and_reproducible():
 
 
 def test_divergent_configuration_is_flagged_and_the_search_goes_on():
-    X, y = learnable(120)
-    p = tiny_profile(grid={"lr": [1e-3, 1e6], "batch_size": [32], "optimizer__weight_decay": [0.0]})
+    X, y = learnable(200)  # enough steps to blow up at any initialisation
+    p = tiny_profile(grid={"lr": [1e-3, 1e9], "batch_size": [32], "optimizer__weight_decay": [0.0]})
     with warnings.catch_warnings():
         warnings.simplefilter("error", FitFailedWarning)  # sklearn's own warning stays quiet
         with pytest.warns(UserWarning, match=r"1 of 2 configurations .*\(diverged\)"):
-            table, best = tuning.run_grid_search(LeNet5, p, X=X, y=y, test_fold=split(120))
-    bad, good = table.set_index("lr").loc[1e6], table.set_index("lr").loc[1e-3]
+            table, best = tuning.run_grid_search(LeNet5, p, X=X, y=y, test_fold=split(200))
+    bad, good = table.set_index("lr").loc[1e9], table.set_index("lr").loc[1e-3]
     assert bad.failed and np.isnan(bad.mean_cv_acc) and bad["rank"] == 2
     assert not good.failed and np.isfinite(good.mean_cv_acc) and good["rank"] == 1
     assert best["lr"] == 1e-3
