@@ -259,7 +259,7 @@ def plot_learning_curves(histories: dict[str, pd.DataFrame], labels: dict[str, s
     from matplotlib.ticker import MaxNLocator
 
     labels = labels or {}
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(7, 2.8), constrained_layout=True)
     for i, (name, h) in enumerate(histories.items()):
         color = f"C{i}"
         for ax, metric in zip(axes, ("loss", "acc")):
@@ -269,5 +269,5 @@ def plot_learning_curves(histories: dict[str, pd.DataFrame], labels: dict[str, s
         ax.set(xlabel="epoch", title=title)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=7.5)
     return fig
