@@ -6,7 +6,7 @@ PROFILE ?= full
 STAMP   := $(VENV)/.installed
 TOOLS   := $(VENV)/tools
 
-.PHONY: report test compute setup data bench clean
+.PHONY: report test compute setup data render-tools bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ setup: $(STAMP) $(TOOLS)/.installed
 data: setup
 	@bash scripts/ensure-data.sh $(PY)
 
+# Chromium, poppler-utils and axe-core for the render/browser tests (installed when root on Debian).
+render-tools:
+	@bash scripts/ensure-render-tools.sh
+
 # Compute every result of the chosen profile (PROFILE=full|quick), then render with Quarto.
 # A user error ends in the library's one-line message (no traceback, no echoed command);
 # make's own last line, "Error N", carries the library's exit code (2 setting, 3 data, 4 store).
@@ -40,11 +44,11 @@ report: compute
 	fi
 	QUARTO_PYTHON=$(abspath $(PY)) quarto render --profile $(PROFILE)
 
-test: data
+test: data render-tools
 	$(PY) -m pytest
 
 bench: data
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf _output _freeze .quarto
+	rm -rf _output _freeze .quarto _screenshots

@@ -29,10 +29,10 @@ def _heatmap(ax: plt.Axes, matrix: np.ndarray, labels: np.ndarray, title: str, u
         warnings.filterwarnings("ignore", "The set_bad function", PendingDeprecationWarning)
         sns.heatmap(matrix, ax=ax, annot=labels, fmt="", square=True, linewidths=0.4,
                     annot_kws={"fontsize": 6.5}, xticklabels=CLASSES, yticklabels=CLASSES,
-                    cbar_kws={"shrink": 0.8, "label": unit}, **kwargs)
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel("predicted", fontsize=9)
-    ax.set_ylabel("true", fontsize=9)
+                    cbar_kws={"shrink": 0.6, "label": unit}, **kwargs)
+    ax.set_title(title, fontsize=9, pad=9)  # clear of the colour bar's top label
+    ax.set_xlabel("predicted", fontsize=8)
+    ax.set_ylabel("true", fontsize=8)
     ax.tick_params(labelsize=7, length=0)
 
 
@@ -51,8 +51,9 @@ def plot_confusion_matrices(y_true: object, preds: Mapping[str, object], normali
     Returns
     -------
     Figure
-        Three heatmaps (plus their colour bars): Simple CNN, LeNet-5, and LeNet-5 minus
-        Simple CNN on a diverging colour map centred at 0 (red: LeNet-5 puts more there).
+        Three heatmaps: Simple CNN and LeNet-5 on one colour scale (its bar beside LeNet-5),
+        and LeNet-5 minus Simple CNN on a diverging colour map centred at 0 (red: LeNet-5
+        puts more there).
     """
     y, preds = _check_preds(y_true, preds)
     simple, ref = pair_order(preds)
@@ -60,15 +61,16 @@ def plot_confusion_matrices(y_true: object, preds: Mapping[str, object], normali
     mats = {k: confusion(y, preds[k], normalize=norm) for k in (simple, ref)}
     scale = 100.0 if normalize else 1.0
     diff = scale * (mats[ref] - mats[simple])  # (10, 10)
-    fig = plt.figure(figsize=(10, 9.4), constrained_layout=True)
+    fig = plt.figure(figsize=(7, 6.4), constrained_layout=True)  # the text column
     grid = fig.add_gridspec(2, 4)
     axes = [fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[0, 2:]), fig.add_subplot(grid[1, 1:3])]
     unit = "% of true class" if normalize else "images"
-    for ax, key in zip(axes, (simple, ref)):
+    vmax = 100.0 if normalize else scale * max(float(m.max()) for m in mats.values())
+    for ax, key in zip(axes, (simple, ref)):  # one colour scale: its bar beside the second only
         m = scale * mats[key]
         text = np.vectorize(lambda v: f"{v:.0f}" if round(v) else "")(m)
-        _heatmap(ax, m, text, display_name(key), unit, cmap="Blues", vmin=0,
-                 vmax=100 if normalize else None)
+        _heatmap(ax, m, text, display_name(key), unit, cmap="Blues", vmin=0, vmax=vmax,
+                 cbar=key == ref)
     limit = max(float(np.abs(diff).max()), 1e-9)
     text = np.vectorize(lambda v: f"{v:+.0f}" if round(v) else "")(diff)
     what = "percentage points" if normalize else "images"
@@ -78,18 +80,18 @@ def plot_confusion_matrices(y_true: object, preds: Mapping[str, object], normali
 
 
 def _roc_panels(title: str) -> tuple[Figure, np.ndarray]:
-    fig, axes = plt.subplots(2, 5, figsize=(10, 4.8), sharex=True, sharey=True, constrained_layout=True)
+    fig, axes = plt.subplots(2, 5, figsize=(7, 3.7), sharex=True, sharey=True, constrained_layout=True)
     for k, ax in enumerate(axes.flat):
         ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color="0.6", label="_chance")
-        ax.set_title(CLASSES[k], fontsize=9)
+        ax.set_title(CLASSES[k], fontsize=8.5)
         ax.set(xlim=(0, 1), ylim=(0, 1.01), aspect="equal")
         ax.set_xticks([0, 0.5, 1])
         ax.set_yticks([0, 0.5, 1])
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=7.5)
         ax.grid(alpha=0.3)
-    fig.supxlabel("false positive rate", fontsize=9)
-    fig.supylabel("true positive rate", fontsize=9)
-    fig.suptitle(title, fontsize=10)
+    fig.supxlabel("false positive rate", fontsize=8.5)
+    fig.supylabel("true positive rate", fontsize=8.5)
+    fig.suptitle(title, fontsize=9.5)
     return fig, axes
 
 
@@ -141,7 +143,8 @@ def plot_roc_comparison(y_true: object, probas: Mapping[str, object]) -> Figure:
         for i, (name, roc) in enumerate(rocs.items()):
             ax.plot(roc[k]["fpr"], roc[k]["tpr"], color=f"C{i}", lw=1.3, alpha=0.9,
                     label=f"{display_name(name)} {roc[k]['auc']:.4f}")
-        ax.legend(loc="lower right", fontsize=6, handlelength=1.2, borderpad=0.3, framealpha=0.85)
+        ax.legend(loc="lower right", fontsize=6.5, handlelength=1.0, borderpad=0.2, labelspacing=0.2,
+                  handletextpad=0.4, framealpha=0.85)
     return fig
 
 
@@ -164,7 +167,7 @@ def plot_reliability(y_true: object, probas: Mapping[str, object], n_bins: int =
     """
     if not probas:
         raise ValueError("probas must map at least one model name to its probabilities.")
-    fig, (ax, hist) = plt.subplots(2, 1, figsize=(6, 6), sharex=True, constrained_layout=True,
+    fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.5, 5), sharex=True, constrained_layout=True,
                                    gridspec_kw={"height_ratios": [3, 1]})
     ax.plot([0, 1], [0, 1], ls="--", color="0.5", lw=1, label="perfect calibration")
     width = 1.0 / n_bins / (len(probas) + 1)
@@ -220,7 +223,7 @@ def plot_confident_mistakes(images: object, y_true: object, probas: Mapping[str,
         X, limits = X * std + mean, {"vmin": 0.0, "vmax": 1.0}
     else:
         limits = {}
-    fig, axes = plt.subplots(len(probas), k, figsize=(min(10, 1.6 * k + 0.6), 2.1 * len(probas)),
+    fig, axes = plt.subplots(len(probas), k, figsize=(min(7.0, 1.1 * k + 0.4), 2.0 * len(probas)),
                              squeeze=False, constrained_layout=True)
     for row, (name, (_, p)) in zip(axes, checked.items()):
         idx = most_confident_mistakes(y, p, k)

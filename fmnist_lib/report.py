@@ -71,7 +71,7 @@ def plot_examples(X: np.ndarray, y: np.ndarray, per_class: int = 6, seed: int = 
     import matplotlib.pyplot as plt
 
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(10, per_class, figsize=(per_class * 0.9, 10 * 0.95))
+    fig, axes = plt.subplots(10, per_class, figsize=(per_class * 0.8, 10 * 0.85))
     for c in range(10):
         picks = rng.choice(np.flatnonzero(y == c), per_class, replace=False)
         for j, i in enumerate(picks):

@@ -69,7 +69,7 @@ def plot_cv_heatmaps(tables: dict[str, pd.DataFrame], labels: dict[str, str] | N
     if vmax - vmin < 1e-3:
         vmin, vmax = vmin - 5e-4, vmax + 5e-4
     nr, nc = len(tables), len(batches)
-    fig, axes = plt.subplots(nr, nc, figsize=(1.2 + 2.2 * nc * max(1, len(wds)) / 3, 0.6 + 2.0 * nr),
+    fig, axes = plt.subplots(nr, nc, figsize=(min(7.0, 1.2 + 2.0 * nc * max(1, len(wds)) / 3), 0.6 + 1.9 * nr),
                              squeeze=False, constrained_layout=True, sharex=True, sharey=True)
     cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")  # failed cells in light grey
     image = None

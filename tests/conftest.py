@@ -6,7 +6,25 @@ import numpy as np
 import pytest
 import torch
 
+from quarto_render import Render, quarto_render, render_env, require_quarto, scratch_project
+
 matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="session")
+def quick_results(tmp_path_factory):
+    """One results store for the whole session: the chapter tests and the render share it."""
+    return tmp_path_factory.mktemp("results")
+
+
+@pytest.fixture(scope="session")
+def quick_render(tmp_path_factory, quick_results) -> Render:
+    """The quick profile rendered once (HTML and PDF) by real Quarto in a scratch copy."""
+    require_quarto()
+    project = scratch_project(tmp_path_factory.mktemp("render") / "project")
+    render = quarto_render(project, ["--profile", "quick"], render_env(project, quick_results))
+    print(f"\nquick render (HTML + PDF): {render.seconds:.1f} s")
+    return render
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,102 @@
+"""The paper rendered by real Quarto (quick profile): log, HTML, PDF, freshness, plain `quarto render`.
+
+Uses the session's one render (``quick_render`` in conftest.py); the freshness test and the
+plain-render test render again in their own copies.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from quarto_render import (ROOT, SCREENSHOTS, quarto_render, render_env, require,
+                           unexpected_warnings)
+from test_chapters import expand_includes
+
+pytestmark = [pytest.mark.render, pytest.mark.slow, pytest.mark.realdata]
+SOURCE = expand_includes(ROOT / "report.qmd")
+LABELS = re.findall(r"#\|\s*label:\s*((?:fig|tbl)-[\w-]+)", SOURCE)
+CAPTIONS = re.findall(r'#\|\s*fig-cap:\s*"(.+?)"\s*$', SOURCE, re.M)
+
+
+def squash(text: str) -> str:
+    """Text without whitespace or soft hyphens and with straight quotes, so captions match
+    across PDF line breaks and Typst's typographic quotes."""
+    text = text.translate(str.maketrans("\u2018\u2019\u201c\u201d", "''\"\""))
+    return re.sub(r"[\s\u00ad\u2060]+", "", text)
+
+
+@pytest.fixture(scope="module")
+def pdf_text(quick_render) -> str:
+    require(shutil.which("pdftotext") is not None, "pdftotext (Debian package `poppler-utils`)")
+    return subprocess.run(["pdftotext", "-layout", str(quick_render.pdf), "-"], check=True,
+                          capture_output=True, text=True, timeout=120).stdout
+
+
+def test_render_log_has_no_warning_of_ours(quick_render):
+    assert unexpected_warnings(quick_render.log) == []
+    assert "Output created: _output/quick/report.html" in quick_render.log
+
+
+def test_html_has_every_figure_and_table(quick_render):
+    html = quick_render.html.read_text()
+    assert len(LABELS) >= 20
+    missing = [label for label in LABELS if f'id="{label}"' not in html]
+    assert not missing, f"missing from the rendered HTML: {missing}"
+    assert "fonts.googleapis.com" not in html, "the theme still imports a web font"
+
+
+def test_pdf_resolves_every_reference_and_caption(pdf_text):
+    assert "??" not in pdf_text and "?@" not in pdf_text, "unresolved cross-reference in the PDF"
+    headings = re.findall(r"^\s*(References|Bibliography)\s*$", pdf_text, re.M)
+    assert headings == ["References"], f"bibliography headings in the PDF: {headings}"
+    text = squash(pdf_text)
+    assert len(CAPTIONS) >= 10
+    missing = [c for c in CAPTIONS if squash(c)[:60] not in text]
+    assert not missing, f"figure captions missing from the PDF: {missing}"
+
+
+def test_pdf_pages_as_images(quick_render):
+    """Every PDF page as a PNG in _screenshots/, for people to look at."""
+    require(shutil.which("pdftoppm") is not None, "pdftoppm (Debian package `poppler-utils`)")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for old in SCREENSHOTS.glob("report-pdf-*.png"):
+        old.unlink()
+    subprocess.run(["pdftoppm", "-r", "70", "-png", str(quick_render.pdf), str(SCREENSHOTS / "report-pdf")],
+                   check=True, timeout=300)
+    assert len(list(SCREENSHOTS.glob("report-pdf-*.png"))) >= 5
+
+
+def test_chapter_edit_reaches_the_next_render(quick_render, quick_results, tmp_path):
+    """No stale paper: after a chapter edit, a plain re-render shows the new text."""
+    project = shutil.copytree(quick_render.project, tmp_path / "project", symlinks=True)
+    assert not (project / "_freeze").exists(), "a render froze chapter output (see _quarto.yml)"
+    chapter = project / "chapters" / "01-data.qmd"
+    marker = "This sentence was added after the first render."
+    assert marker not in (project / "_output" / "quick" / "report.html").read_text()
+    chapter.write_text(chapter.read_text().replace("\n\n", f"\n\n{marker}\n\n", 1))
+    again = quarto_render(project, ["--profile", "quick", "--to", "html"], render_env(project, quick_results))
+    print(f"\nre-render after a chapter edit (HTML only): {again.seconds:.1f} s")
+    assert marker in again.html.read_text(), "the edited chapter did not reach the paper"
+
+
+def test_plain_quarto_render_uses_the_project_venv(quick_render, quick_results):
+    """`quarto render chapters/X.qmd` as typed: no QUARTO_PYTHON, no activated venv."""
+    venv = ROOT / ".venv" / "bin" / "python"
+    require(venv.exists(), f"the project's virtual environment ({venv}; `make test` creates it)")
+    project = quick_render.project
+    env = render_env(project, quick_results)
+    for key in ("QUARTO_PYTHON", "VIRTUAL_ENV", "CONDA_PREFIX"):
+        env.pop(key, None)
+    venv_bins = {str(ROOT / ".venv" / "bin"), str(Path(os.sys.executable).parent), str(venv.resolve().parent)}
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p not in venv_bins)
+    assert (project / "_environment").read_text().strip() == "QUARTO_PYTHON=.venv/bin/python"
+    done = quarto_render(project, ["chapters/01-data.qmd", "--profile", "quick", "--to", "html"], env)
+    print(f"\nplain `quarto render chapters/01-data.qmd`: {done.seconds:.1f} s")
+    # A file outside the project's render list renders next to its source.
+    assert (project / "chapters" / "01-data.html").stat().st_size > 0
+    assert unexpected_warnings(done.log) == []
