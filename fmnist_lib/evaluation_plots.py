@@ -51,7 +51,7 @@ def plot_confusion_matrices(y_true: object, preds: Mapping[str, object], normali
     Returns
     -------
     Figure
-        Three heatmaps: Simple CNN and LeNet-5 on one colour scale (its bar beside LeNet-5),
+        Three heatmaps with colour bars: Simple CNN and LeNet-5 on one colour scale,
         and LeNet-5 minus Simple CNN on a diverging colour map centred at 0 (red: LeNet-5
         puts more there).
     """
@@ -66,11 +66,10 @@ def plot_confusion_matrices(y_true: object, preds: Mapping[str, object], normali
     axes = [fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[0, 2:]), fig.add_subplot(grid[1, 1:3])]
     unit = "% of true class" if normalize else "images"
     vmax = 100.0 if normalize else scale * max(float(m.max()) for m in mats.values())
-    for ax, key in zip(axes, (simple, ref)):  # one colour scale: its bar beside the second only
+    for ax, key in zip(axes, (simple, ref)):  # both models on one colour scale
         m = scale * mats[key]
         text = np.vectorize(lambda v: f"{v:.0f}" if round(v) else "")(m)
-        _heatmap(ax, m, text, display_name(key), unit, cmap="Blues", vmin=0, vmax=vmax,
-                 cbar=key == ref)
+        _heatmap(ax, m, text, display_name(key), unit, cmap="Blues", vmin=0, vmax=vmax)
     limit = max(float(np.abs(diff).max()), 1e-9)
     text = np.vectorize(lambda v: f"{v:+.0f}" if round(v) else "")(diff)
     what = "percentage points" if normalize else "images"
