@@ -27,10 +27,13 @@ def _heatmap(ax: plt.Axes, matrix: np.ndarray, labels: np.ndarray, title: str, u
              **kwargs) -> None:
     with warnings.catch_warnings():  # seaborn 0.13 + matplotlib 3.11: keep rendered cells clean
         warnings.filterwarnings("ignore", "The set_bad function", PendingDeprecationWarning)
+        # seaborn draws the half-built figure to measure its labels; at 7 in wide that draw
+        # cannot fit the panels still to come. The finished figure lays out (savefig warns not).
+        warnings.filterwarnings("ignore", "constrained_layout not applied", UserWarning)
         sns.heatmap(matrix, ax=ax, annot=labels, fmt="", square=True, linewidths=0.4,
                     annot_kws={"fontsize": 6.5}, xticklabels=CLASSES, yticklabels=CLASSES,
-                    cbar_kws={"shrink": 0.6, "label": unit}, **kwargs)
-    ax.set_title(title, fontsize=9, pad=9)  # clear of the colour bar's top label
+                    cbar_kws={"shrink": 0.8, "label": unit}, **kwargs)
+    ax.set_title(title, fontsize=9)
     ax.set_xlabel("predicted", fontsize=8)
     ax.set_ylabel("true", fontsize=8)
     ax.tick_params(labelsize=7, length=0)
