@@ -30,7 +30,7 @@ LINKS_JS = """() => [...document.querySelectorAll('a[href^="#"]')]
   .filter(h => !document.getElementById(decodeURIComponent(h.slice(1))))"""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: checked before the (session-scoped) render
 def browser():
     try:
         from playwright.sync_api import sync_playwright
