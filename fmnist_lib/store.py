@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 # Modules that only draw, format or administer, or say where work runs: editing them never
 # changes a stored result.
 PRESENTATION = {"evaluation_plots.py", "tuning_plots.py", "gradcam_plots.py", "report.py", "__main__.py",
-                "errors.py", "store_admin.py",
+                "errors.py", "store_admin.py", "summary.py",
                 "cluster.py"}  # where the grid search runs, not what it computes
 
 
