@@ -119,25 +119,31 @@ def speed_ratios(timings: pd.DataFrame, fast: str, slow: str) -> dict[str, float
     return {task: float(ratio[task]) for task in ratio.index}
 
 
-def _times(ratio: float, verb: str, other: str) -> str:
+def _times(ratio: float, verb: str, name: str, other: str) -> tuple[str, str]:
+    """(subject, predicate): the faster model is always the subject, so no "times slower"."""
     if ratio >= 1.05:
-        return f"{verb} {ratio:.1f} times as fast as {other}"
+        return name, f"{verb} {ratio:.1f} times as fast as {other}"
     if ratio <= 1 / 1.05:
-        return f"{verb} {1 / ratio:.1f} times slower than {other}"
-    return f"{verb} about as fast as {other} (ratio {ratio:.2f})"
+        return other, f"{verb} {1 / ratio:.1f} times as fast as {name}"
+    return name, f"{verb} about as fast as {other} (ratio {ratio:.2f})"
 
 
 def speed_sentence(ratios: Mapping[str, float], name: str, other: str) -> str:
-    """E.g. ``"the Simple CNN trains 2.0 times as fast as LeNet-5 and classifies 1.1 times
-    as fast as LeNet-5"``: ratios within 5 % of 1 read "about as fast", below that "slower".
+    """E.g. ``"the Simple CNN trains 2.0 times as fast as LeNet-5, while LeNet-5 classifies
+    1.5 times as fast as the Simple CNN"``: ratios within 5 % of 1 read "about as fast"; the
+    faster model is named as the subject, so no ratio is ever read as "times slower".
 
     Parameters
     ----------
     ratios : dict
         ``{"train": ratio, "inference": ratio}`` of ``name``'s speed to ``other``'s.
     """
-    return (f"the {name} {_times(ratios['train'], 'trains', other)} and "
-            f"{_times(ratios['inference'], 'classifies', other)}")
+    the = f"the {name}"
+    (s1, p1), (s2, p2) = (_times(ratios["train"], "trains", the, other),
+                          _times(ratios["inference"], "classifies", the, other))
+    if s1 == s2:
+        return f"{s1} {p1} and {p2}"
+    return f"{s1} {p1}, while {s2} {p2}"
 
 
 def cost_table(complexity: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:

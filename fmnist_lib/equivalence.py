@@ -120,8 +120,12 @@ def tost_verdict(low: float, high: float, margin: float) -> str:
     return "inconclusive"
 
 
-def equivalence_sentence(result: Mapping, a: str, b: str) -> str:
-    """The verdict of :func:`accuracy_difference` in words (``b`` minus ``a``)."""
+def equivalence_sentence(result: Mapping, a: str, b: str, subject: str = "the models") -> str:
+    """The verdict of :func:`accuracy_difference` in words (``b`` minus ``a``).
+
+    ``subject`` names what differs (e.g. ``"the seed ensembles"``). With one seed per model the
+    interval holds test-image noise only, and a "different" verdict says so.
+    """
     m = 100 * result["margin"]
     ci90 = f"90 % CI [{100 * result['ci90_low']:+.2f}, {100 * result['ci90_high']:+.2f}] pp"
     over = ("bootstrap over test images" if result["seeds"] == 1 else
@@ -133,8 +137,9 @@ def equivalence_sentence(result: Mapping, a: str, b: str) -> str:
     verdict = {
         "equivalent": f"the interval lies inside the ±{m:g} pp margin, so the two models are "
                       f"equivalent within it",
-        "different": f"the interval lies wholly outside the ±{m:g} pp margin, so the models "
-                     f"differ by more than the margin",
+        "different": f"the interval lies wholly outside the ±{m:g} pp margin, so {subject} "
+                     f"differ by more than the margin"
+                     + (" (test-image noise only)" if result["seeds"] == 1 else ""),
         "inconclusive": f"the interval crosses the ±{m:g} pp margin, so these data can neither "
                         f"establish equivalence nor a difference larger than the margin",
     }[result["verdict"]]

@@ -38,11 +38,24 @@ def test_auc_differences_same_model_gives_zero_and_a_worse_model_loses():
     k = list(ab.CLASSES).index(table["class"].iloc[0])
     assert table["A"].iloc[0] == pytest.approx(np.mean([roc_auc_score(y == k, p[:, k]) for p in bad]))
     text = ab.auc_loss_sentence(table, "A", "B")
-    assert text.startswith("Where the 95 % CI excludes 0, the A loses AUC on") and "Bonferroni" in text
+    assert text.startswith("Where the 95 % CI excludes 0, the A loses ") and "AUC on" in text and "Bonferroni" in text
+    assert "+" not in text.split(";")[0]  # sizes unsigned: "loses 0.0084 AUC", never "loses ... (+0.0084)"
 
 
 def test_auc_loss_sentence_reports_gains_too():
     table = pd.DataFrame({"class": ["Shirt", "Bag"], "difference": [0.001, -0.004], "low": [-0.001, -0.006],
                           "high": [0.003, -0.002], "low_bonf": [-0.002, -0.007], "high_bonf": [0.004, 0.001]})
     text = ab.auc_loss_sentence(table, "A", "B")
-    assert "the A gains AUC on Bag" in text and "loses" not in text and "0 of these 1" in text
+    assert "the A gains 0.0040 AUC on Bag" in text and "loses" not in text and "0 of these 1" in text
+    assert "negligible" not in text
+
+
+def test_auc_loss_sentence_calls_tiny_losses_negligible_and_large_ones_not():
+    table = pd.DataFrame({"class": ["Shirt", "Sneaker", "Sandal"], "difference": [0.0084, 0.0004, 0.0003],
+                          "low": [0.005, 0.0001, 0.0001], "high": [0.012, 0.0008, 0.0005],
+                          "low_bonf": [0.003, -0.0001, 0.00004], "high_bonf": [0.013, 0.001, 0.0007]})
+    text = ab.auc_loss_sentence(table, "A", "B")
+    assert "the A loses 0.0084 AUC on Shirt, 0.0004 on Sneaker, 0.0003 on Sandal" in text
+    assert "differences of 0.0003–0.0004 (Sneaker, Sandal) are practically negligible" in text
+    assert "Shirt)" not in text.split("negligible")[0].split("differences of")[1]
+    assert "negligible" not in ab.auc_loss_sentence(table, "A", "B", negligible=0.0001)

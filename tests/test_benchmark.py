@@ -38,10 +38,13 @@ def test_summary_and_ratio_against_numpy():
 
 @pytest.mark.parametrize("train, infer, words", [
     (2.0, 1.1, ["trains 2.0 times as fast as LeNet-5", "classifies 1.1 times as fast as LeNet-5"]),
-    (0.5, 1.02, ["trains 2.0 times slower than LeNet-5", "classifies about as fast as LeNet-5 (ratio 1.02)"])])
+    (0.5, 1.02, ["LeNet-5 trains 2.0 times as fast as the Simple CNN",
+                 "the Simple CNN classifies about as fast as LeNet-5 (ratio 1.02)"]),
+    (2.0, 1 / 1.5, ["the Simple CNN trains 2.0 times as fast as LeNet-5",
+                    "while LeNet-5 classifies 1.5 times as fast as the Simple CNN"])])
 def test_speed_sentence_each_direction(train, infer, words):
     text = benchmark.speed_sentence({"train": train, "inference": infer}, "Simple CNN", "LeNet-5")
-    assert all(w in text for w in words)
+    assert all(w in text for w in words) and "slower" not in text
 
 
 def test_cost_table_formats_every_number():

@@ -75,6 +75,10 @@ def test_accuracy_difference_far_apart_models_differ():
     assert res["verdict"] == "different" and res["ci95_low"] > 0.05
     text = eq.equivalence_sentence(res, "Worse", "Better")
     assert "differ by more than the margin" in text and "excludes 0" in text and text.startswith("Better minus Worse")
+    assert "test-image noise only" not in text and "so the models differ" in text
+    one = {**res, "seeds": 1}
+    text = eq.equivalence_sentence(one, "Worse", "Better", subject="the seed ensembles")
+    assert "so the seed ensembles differ by more than the margin (test-image noise only)" in text
 
 
 def test_accuracy_difference_needs_matching_seeds_and_a_margin():
