@@ -43,6 +43,11 @@ def md(df: pd.DataFrame, floatfmt: str = ".4f", index: bool = False):
 
     text = [i + int(index) for i, dtype in enumerate(df.dtypes)
             if dtype == object or pd.api.types.is_string_dtype(dtype)]
+    if floatfmt.startswith(".") and floatfmt.endswith("f"):  # no "-0.0000": round, then clear -0.0
+        digits = int(floatfmt[1:-1])
+        df = df.copy()
+        for col in df.columns[df.dtypes.map(pd.api.types.is_float_dtype).to_numpy(bool)]:
+            df[col] = df[col].round(digits) + 0.0
     return Markdown(df.to_markdown(index=index, floatfmt=floatfmt, disable_numparse=text or False))
 
 

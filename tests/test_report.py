@@ -11,6 +11,13 @@ def test_md_never_reformats_numbers_written_as_text():
     assert "0.9000" not in text and "0.0000" not in text
 
 
+def test_md_never_prints_a_negative_zero():
+    table = pd.DataFrame({"d": [-0.000004, -0.000011, 0.0084]})
+    text = report.md(table, floatfmt=".5f").data
+    assert "-0.00000" not in text and "0.00000" in text and "-0.00001" in text and "0.00840" in text
+    assert "-0.0000" not in report.md(table).data
+
+
 def test_published_table_is_sourced_and_sorted():
     assert all(len(row) == 3 and 0.8 < row[2] < 1 for row in report.PUBLISHED)
     human = [row for row in report.PUBLISHED if row[0].startswith("Human")]
