@@ -19,7 +19,8 @@ from .gradcam_result import _check_images
 from .models import DISPLAY_NAMES
 
 __all__ = ["cam_agreement", "agreement_by_class", "plot_agreement", "background_share",
-           "frame_share", "reference_agreement", "agreement_reference_table", "same_parts_answer"]
+           "frame_share", "reference_agreement", "agreement_reference_table", "same_parts_answer",
+           "seeds_phrase", "background_base_rate"]
 
 
 def _flat_maps(maps, name: str) -> np.ndarray:
@@ -198,34 +199,49 @@ def reference_agreement(maps: dict[str, list[np.ndarray]], top: float = 0.2, see
 
 
 def agreement_reference_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per comparison: median Pearson, mean IoU with its 95 % CI, and the images used."""
+    """Per comparison: median Pearson, mean IoU with its 95 % CI, the images used (``n``) and
+    those with a defined Pearson (``n_pearson``: no map in the comparison zero everywhere)."""
     rows = {}
     for comp, g in df.groupby("comparison", sort=False):
         m, low, high = mean_ci(g["iou"])
         rows[comp] = {"pearson_median": g["pearson"].median(), "iou_mean": m, "iou_low": low,
-                      "iou_high": high, "n": len(g)}
+                      "iou_high": high, "n": len(g), "n_pearson": int(g["pearson"].notna().sum())}
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "comparison"
     return out
 
 
+UNRELIABLE = 0.05  # share of images with an all-zero map above which agreement is unreliable
+SLIGHT = 0.05  # IoU excess over chance below which "more than chance" is "only slightly"
+
+
 def same_parts_answer(df: pd.DataFrame, explainer: str = "Grad-CAM") -> str:
     """The answer to "does the small model look at the same parts?" from ``reference_agreement``.
 
-    Per image and paired: cross-model IoU against chance, and against each model's seeds.
+    Per image and paired: cross-model IoU against chance, and against each model's seeds. When
+    more than ``UNRELIABLE`` of the images have an all-zero map in some comparison (Pearson
+    undefined, IoU ties broken at random), the answer says the comparison is unreliable.
     """
     comps = list(dict.fromkeys(df["comparison"]))
     cross = next(c for c in comps if " vs " in c)
     within = [c for c in comps if c.endswith(" seeds")]
     iou = df.pivot(index="image", columns="comparison", values="iou")
-    t = agreement_reference_table(df)["iou_mean"]
+    table = agreement_reference_table(df)
+    t = table["iou_mean"]
+    zero = (table["n"] - table["n_pearson"]).astype(int)
+    if (zero / table["n"]).max() > UNRELIABLE:
+        rows = ", ".join(f"{z} of {table.loc[c, 'n']} images for {c}" for c, z in zero.items() if z)
+        return (f"The {explainer} rows are unreliable: at least one map is zero everywhere on "
+                f"{rows}; there Pearson is undefined and the IoU breaks ties at random, pulling agreement "
+                "towards chance.")
     above_chance = mean_ci(iou[cross] - iou["chance"])[1] > 0
+    slightly = "only slightly " if t[cross] - t["chance"] < SLIGHT else ""
     cross_s = f"IoU of the top-20 % pixels {t[cross]:.2f}, chance {t['chance']:.2f}"
     if not within:
         return (f"With one seed per model in this profile, how far a model's own {explainer} maps "
                 f"reproduce cannot be measured, so the cross-model agreement ({cross_s}) can only be "
-                f"set against chance: it is {'above' if above_chance else 'not above'} chance, "
-                "which does not yet answer whether the models look at the same parts.")
+                f"set against chance: it is {slightly + 'above' if above_chance else 'not above'} "
+                "chance, which does not yet answer whether the models look at the same parts.")
     seeds = " and ".join(f"{c.removesuffix(' seeds')} {t[c]:.2f}" for c in within)
     noisy = [c.removesuffix(" seeds") for c in within if not mean_ci(iou[c] - iou["chance"])[1] > 0]
     if noisy:
@@ -239,5 +255,25 @@ def same_parts_answer(df: pd.DataFrame, explainer: str = "Grad-CAM") -> str:
     if not below:
         return (f"Yes, as far as {explainer} can tell: the two models' maps agree ({cross_s}) as "
                 f"much as two seeds of the same model do ({seeds}).")
-    return (f"Partly: by {explainer}, the two models' maps agree more than chance ({cross_s}) but "
-            f"less than two seeds of the same model ({seeds}).")
+    return (f"Partly: by {explainer}, the two models' maps agree {slightly}more than chance "
+            f"({cross_s}) but less than two seeds of the same model ({seeds}).")
+
+
+_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def seeds_phrase(seeds: dict[str, int]) -> str:
+    """E.g. "five seeds of each" or "Simple CNN: five seeds, LeNet-5: three seeds"."""
+    def count(k: int) -> str:
+        return f"{_WORDS[k] if k < len(_WORDS) else k} seed{'' if k == 1 else 's'}"
+    if len(set(seeds.values())) == 1:
+        return f"{count(next(iter(seeds.values())))} of each"
+    return ", ".join(f"{name}: {count(k)}" for name, k in seeds.items())
+
+
+def background_base_rate(X, threshold: float = 0.05, **stats) -> float:
+    """Share of all pixels of the images ``X`` on the black background: what a map's
+    ``background_share`` would be if its top pixels were placed at random."""
+    X = _check_images(X)
+    return float(background_share(X, np.ones((len(X), *X.shape[-2:])), top=1.0,
+                                  threshold=threshold, **stats).mean())

@@ -15,8 +15,8 @@ from scipy import stats
 
 from .models import DISPLAY_NAMES
 
-__all__ = ["EXPLAINERS", "BASELINE", "mean_ci", "faithfulness_summary", "faithfulness_verdict",
-           "faithful_clause", "plot_faithfulness"]
+__all__ = ["EXPLAINERS", "BASELINE", "mean_ci", "faithfulness_summary", "faithfulness_counts",
+           "faithfulness_verdict", "faithful_clause", "plot_faithfulness"]
 
 EXPLAINERS = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM", "brightness": "brightness (no model)"}
 BASELINE = "brightness"
@@ -85,42 +85,65 @@ def faithfulness_summary(areas: pd.DataFrame) -> pd.DataFrame:
 
 
 def _names(rows: pd.DataFrame) -> str:
-    parts = [f"{t} with {f} fill" if f != "road" else f"ROAD {t}"
-             for t, f in zip(rows["test"], rows["fill"])]
-    return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+    """E.g. "deletion with black and mean fill and ROAD insertion"."""
+    parts = []
+    for test, g in rows.groupby("test", sort=False):
+        fills = [f for f in g["fill"] if f != "road"]
+        if fills:
+            parts.append(f"{test} with {_join(fills)} fill")
+        if (g["fill"] == "road").any():
+            parts.append(f"ROAD {test}")
+    return _join(parts)
 
 
-def faithfulness_verdict(summary: pd.DataFrame, model: str, explainer: str,
+def _join(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + (" and " if len(items) > 1 else "") + items[-1]
+
+
+def faithfulness_counts(summary: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """Per model and explainer: tests passed, tests done significantly worse than random
+    (whole 95 % CI of the gap below 0) and tests where the map beats the brightness baseline."""
+    labels = {**DISPLAY_NAMES, **EXPLAINERS, **(labels or {})}
+    rows = []
+    for (model, explainer), g in summary.groupby(["model", "explainer"], sort=False):
+        beats = (str(int(g["beats_baseline"].sum())) if "beats_baseline" in g
+                 and g["beats_baseline"].notna().all() else "")
+        rows.append({"model": labels.get(model, model),
+                     "explainer": _cap(labels.get(explainer, explainer)),
+                     f"passed (of {len(g)})": int(g["passes"].sum()),
+                     "worse than random": int((g["gap_high"] < 0).sum()),
+                     "beats brightness": beats})
+    return pd.DataFrame(rows)
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def faithfulness_verdict(summary: pd.DataFrame, model: str,
                          labels: dict[str, str] | None = None) -> str:
-    """A sentence on one map: which tests it passes, worded by what holds across fills.
+    """One short sentence on one model: how many tests each model-based map passes, and where a map does
+    significantly worse than random (whole 95 % CI of the gap below 0).
 
-    Examples: "HiResCAM on Simple CNN beats a random pixel order in all 8 tests (deletion
-    and insertion, every fill) and the brightness baseline in 6 of 8." or "... in 3 of 8
-    tests (...), so its faithfulness depends on the fill."
+    Example: "On Simple CNN, HiResCAM passes 6 of 8 tests and Grad-CAM 5; Grad-CAM does
+    significantly worse than random in deletion with black and mean fill."
     """
     labels = {**DISPLAY_NAMES, **EXPLAINERS, **(labels or {})}
-    rows = summary[(summary["model"] == model) & (summary["explainer"] == explainer)]
+    rows = summary[(summary["model"] == model) & (summary["explainer"] != BASELINE)]
     if rows.empty:
-        raise ValueError(f"No rows for model {model!r} and explainer {explainer!r} in the summary.")
-    n, passed = len(rows), rows[rows["passes"]]
-    worse = rows[rows["gap_high"] < 0]
-    head = f"{labels.get(explainer, explainer)} on {labels.get(model, model)}"
-    if len(passed) == n:
-        s = f"{head} beats a random pixel order in all {n} tests (deletion and insertion, every fill)"
-    elif len(passed) == 0:
-        s = f"{head} beats a random pixel order in none of the {n} tests"
-        if len(worse):
-            s += f" and does worse than random in {len(worse)} ({_names(worse)})"
-        s += ", so by these tests it does not show what the model uses"
+        raise ValueError(f"No rows for model {model!r} in the summary.")
+    counts = [(labels.get(e, e), int(g["passes"].sum()), len(g), g[g["gap_high"] < 0])
+              for e, g in rows.groupby("explainer", sort=False)]
+    counts.sort(key=lambda c: -c[1])
+    (first, k, n, _), rest = counts[0], counts[1:]
+    s = f"On {labels.get(model, model)}, {first} passes {k} of {n} tests"
+    s += "".join(f"{', ' if i < len(rest) - 1 else ' and '}{e} {k}" for i, (e, k, _, _) in
+                 enumerate(rest))
+    worse = [f"{e} in {_names(w)}" for e, _, _, w in counts if len(w)]
+    if worse:
+        s += "; significantly worse than random: " + "; ".join(worse)
     else:
-        s = (f"{head} beats a random pixel order in {len(passed)} of {n} tests "
-             f"({_names(passed)}) but not in {_names(rows[~rows['passes']])}, so its "
-             "faithfulness depends on the fill")
-    if "beats_baseline" in rows and rows["beats_baseline"].notna().all():
-        k = int(rows["beats_baseline"].sum())
-        s += (f"; it beats the model-free {labels.get(BASELINE, BASELINE)} map in "
-              f"{'all' if k == n else k} of {n}" if k else
-              f"; it beats the model-free {labels.get(BASELINE, BASELINE)} map in none")
+        s += "; no map does significantly worse than random"
     return s + "."
 
 

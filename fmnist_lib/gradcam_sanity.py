@@ -20,7 +20,7 @@ from .gradcam import compute_cams
 from .gradcam_faithfulness import mean_ci
 
 __all__ = ["cascading_layers", "rank_correlation", "cascading_randomisation",
-           "randomisation_summary", "randomisation_verdict"]
+           "randomisation_summary", "layer_labels", "randomisation_verdict"]
 
 SIMILAR = 0.5  # rank correlation at or above which a randomised map counts as unchanged
 
@@ -95,19 +95,48 @@ def randomisation_summary(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def randomisation_verdict(summary: pd.DataFrame, name: str, threshold: float = SIMILAR) -> str:
-    """Whether the maps of ``name`` (e.g. "Grad-CAM on LeNet-5") pass the check: after the
-    output layer and after every layer is randomised, the CI of the mean rank correlation with
-    the trained maps must lie below ``threshold``."""
-    first, last = summary.iloc[0], summary.iloc[-1]
-    ok = [row["high"] < threshold for row in (first, last)]
-    s = (f"Randomising {name.split(' on ')[-1]}'s weights from the output layer down lowers the "
-         f"rank correlation of {name.split(' on ')[0]} maps with the trained ones to "
-         f"{first['spearman']:.2f} after the output layer and {last['spearman']:.2f} once all "
-         f"{len(summary)} layers are random, so")
-    if all(ok):
-        return s + " the maps depend on the learned weights: the sanity check passes."
-    if ok[1]:
-        return s + (" the maps depend on the weights but not on the output layer alone: the "
-                    "check passes only for the whole network.")
-    return s + " the maps survive random weights: the check fails (they reflect the image)."
+def layer_labels(model: nn.Module) -> dict[str, str]:
+    """Readable names of the randomised layers: ``conv1, conv2, ...`` and ``fc<outputs>``
+    (e.g. ``{"features.3": "conv2", "classifier.4": "fc10"}`` for LeNet-5)."""
+    convs = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    out = {n: f"conv{i}" for i, n in enumerate(convs, start=1)}
+    out.update({n: f"fc{m.out_features}" for n, m in model.named_modules()
+                if isinstance(m, nn.Linear)})
+    return out
+
+
+def _passes(summary: pd.DataFrame, threshold: float) -> bool:
+    return bool((summary["high"] < threshold).all())
+
+
+def randomisation_verdict(summaries: dict[str, pd.DataFrame], model: str,
+                          threshold: float = SIMILAR) -> str:
+    """One sentence on one model's maps (``summaries``: ``{explainer: randomisation_summary}``).
+
+    Criterion: a map passes when, at every step of the cascade, the upper end of the 95 % CI
+    of the mean rank correlation with the trained maps lies below ``threshold``. The sentence
+    gives each map's highest mean along the cascade and its value once every layer is random.
+    """
+    if not summaries:
+        raise ValueError("summaries is empty.")
+    parts, keeps = [], []
+    for i, (explainer, s) in enumerate(summaries.items()):
+        top, last = s.loc[s["spearman"].idxmax()], s.iloc[-1]
+        every = "both layers" if len(s) == 2 else f"all {len(s)} layers"
+        parts.append(f"{explainer}'s" + (" correlation with the trained maps" if i == 0 else "")
+                     + f" peaks at {top['spearman']:.2f} and ends at {last['spearman']:.2f}"
+                     + (f" with {every} random" if i == 0 else ""))
+        if last["low"] > 0:
+            keeps.append(f"{explainer} ({last['low']:.2f}–{last['high']:.2f})")
+    ok = [e for e, s in summaries.items() if _passes(s, threshold)]
+    if len(ok) == len(summaries):
+        verdict = "both pass" if len(ok) == 2 else ("it passes" if len(ok) == 1 else "all pass")
+    elif not ok:
+        verdict = "the maps survive random weights, so the check fails"
+    else:
+        verdict = f"only {' and '.join(ok)} passes"
+    s = f"On {model}, {' and '.join(parts) if len(parts) < 3 else ', '.join(parts)}: {verdict}"
+    if keeps:
+        s += (f", though {' and '.join(keeps)} keeps a weak dependence on the image "
+              "with every layer random (CI above 0)")
+    return s + "."

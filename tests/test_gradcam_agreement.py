@@ -5,7 +5,8 @@ import torch
 
 from fmnist_lib.gradcam_agreement import (agreement_by_class, agreement_reference_table,
                                           background_share, cam_agreement, frame_share,
-                                          plot_agreement, reference_agreement, same_parts_answer)
+                                          plot_agreement, reference_agreement, same_parts_answer,
+                                          seeds_phrase, background_base_rate)
 
 STATS = dict(mean=0.286, std=0.353)
 
@@ -89,3 +90,31 @@ def test_reference_agreement_and_answers():
     assert same_parts_answer(single).startswith("With one seed per model")
     with pytest.raises(ValueError, match="two models"):
         reference_agreement({"simple": [shared]})
+
+
+def test_answer_wording_zero_maps_and_helpers():
+    rng = np.random.default_rng(1)
+    shared, other = rng.random((80, 28, 28)), rng.random((80, 28, 28))
+    part = reference_agreement({"simple": seeds_of(shared, 2, 0.2, rng),
+                                "lenet": seeds_of(0.5 * shared + other, 2, 0.2, rng)})
+    t = agreement_reference_table(part)["iou_mean"]
+    slight = t["Simple CNN vs LeNet-5"] - t["chance"] < 0.05
+    assert ("only slightly more than chance" in same_parts_answer(part)) == slight
+    faint = reference_agreement({"simple": seeds_of(shared, 2, 0.2, rng),
+                                 "lenet": seeds_of(0.1 * shared + other, 2, 0.2, rng)})
+    assert "only slightly more than chance" in same_parts_answer(faint)
+    # a third of one model's maps zero everywhere: unreliable, with the counts
+    zeros = seeds_of(shared, 2, 0.3, rng)
+    for m in zeros:
+        m[:20] = 0.0
+    table = agreement_reference_table(reference_agreement({"simple": seeds_of(shared, 2, 0.3, rng),
+                                                           "lenet": zeros}))
+    assert table.loc["LeNet-5 seeds", "n_pearson"] == 60 and table.loc["LeNet-5 seeds", "n"] == 80
+    text = same_parts_answer(reference_agreement({"simple": seeds_of(shared, 2, 0.3, rng),
+                                                  "lenet": zeros}), "Grad-CAM")
+    assert text.startswith("The Grad-CAM rows are unreliable") and "20 of 80 images for LeNet-5 seeds" in text
+    assert seeds_phrase({"Simple CNN": 5, "LeNet-5": 5}) == "five seeds of each"
+    assert seeds_phrase({"a": 1, "b": 3}) == "a: one seed, b: three seeds"
+    X = np.full((2, 1, 28, 28), 5.0)
+    X[0, 0, :14] = -5.0
+    assert background_base_rate(X, mean=0.0, std=1.0) == pytest.approx(0.25)

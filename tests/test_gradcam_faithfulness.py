@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 
 from fmnist_lib.gradcam_faithfulness import (faithful_clause, faithfulness_summary,
-                                             faithfulness_verdict, mean_ci, plot_faithfulness)
+                                             faithfulness_counts, faithfulness_verdict, mean_ci, plot_faithfulness)
 
 FILLS = ("black", "mean", "blur", "road")
 
@@ -49,16 +49,22 @@ def test_summary_gaps_by_hand():
 
 def test_verdicts_on_both_sides():
     every = faithfulness_summary(areas({("gradcam", f): 0.2 for f in FILLS}))
-    assert "in all 8 tests" in faithfulness_verdict(every, "simple", "gradcam")
+    text = faithfulness_verdict(every, "simple")
+    assert text == ("On Simple CNN, Grad-CAM passes 8 of 8 tests; no map does significantly "
+                    "worse than random.")
     none = faithfulness_summary(areas({("gradcam", f): -0.2 for f in FILLS}))
-    text = faithfulness_verdict(none, "simple", "gradcam")
-    assert "none of the 8 tests" in text and "worse than random in 8" in text
+    text = faithfulness_verdict(none, "simple")
+    assert "passes 0 of 8" in text and ("worse than random: Grad-CAM in deletion with black, "
+                                        "blur and mean fill, ROAD deletion, insertion") in text
     mixed = faithfulness_summary(areas({("gradcam", "black"): 0.2, ("brightness", "black"): 0.4}))
-    text = faithfulness_verdict(mixed, "simple", "gradcam")
-    assert "in 2 of 8 tests (deletion with black fill and insertion with black fill)" in text
-    assert "depends on the fill" in text and "map in none" in text
+    counts = faithfulness_counts(mixed).set_index("explainer")
+    assert counts.loc["Grad-CAM", "passed (of 8)"] == 2 and counts.loc["Grad-CAM", "beats brightness"] == "0"
+    assert counts.loc["Brightness (no model)", "beats brightness"] == ""  # capitalised, no self-test
+    assert counts.loc["Brightness (no model)", "worse than random"] == 0
+    assert counts.loc["Grad-CAM", "worse than random"] == 0
+    assert faithfulness_counts(none).set_index("explainer").loc["Grad-CAM", "worse than random"] == 8
     assert faithful_clause(every) == "Grad-CAM passes every perturbation test on Simple CNN"
     assert faithful_clause(mixed) == "no map passes every perturbation test on Simple CNN"
     with pytest.raises(ValueError, match="No rows"):
-        faithfulness_verdict(every, "lenet", "gradcam")
+        faithfulness_verdict(every, "lenet")
     assert plot_faithfulness(every).axes

@@ -6,7 +6,7 @@ from scipy import stats
 
 from fmnist_lib.gradcam_sanity import (cascading_layers, cascading_randomisation,
                                        randomisation_summary, randomisation_verdict,
-                                       rank_correlation)
+                                       layer_labels, rank_correlation)
 from fmnist_lib.models import LeNet5, SimpleCNN
 
 
@@ -44,6 +44,19 @@ def summary(values_first, values_last):
 def test_verdicts_on_both_sides():
     rng = np.random.default_rng(0)
     low, high = rng.normal(0.05, 0.05, 20), rng.normal(0.9, 0.02, 20)
-    assert "passes" in randomisation_verdict(summary(low, low), "Grad-CAM on LeNet-5")
-    assert "check fails" in randomisation_verdict(summary(high, high), "Grad-CAM on LeNet-5")
-    assert "only for the whole network" in randomisation_verdict(summary(high, low), "X on Y")
+    trace = rng.normal(0.15, 0.02, 20)
+    both = randomisation_verdict({"Grad-CAM": summary(low, low), "HiResCAM": summary(high, trace)},
+                                 "LeNet-5")
+    assert both.startswith("On LeNet-5, Grad-CAM's correlation with the trained maps peaks at") and "both layers random" in both
+    assert "only Grad-CAM passes" in both and "HiResCAM (0.1" in both and "weak dependence" in both
+    passed = randomisation_verdict({"Grad-CAM": summary(low - 0.1, low - 0.1)}, "X")
+    assert "it passes" in passed and "weak dependence" not in passed
+    assert "check fails" in randomisation_verdict({"Grad-CAM": summary(high, high)}, "X")
+    # a non-monotone cascade fails when any step stays similar, whatever its end
+    assert "check fails" in randomisation_verdict({"Grad-CAM": summary(high, low)}, "X")
+
+
+def test_layer_labels():
+    assert layer_labels(LeNet5()) == {"features.0": "conv1", "features.3": "conv2",
+                                      "classifier.0": "fc120", "classifier.2": "fc84",
+                                      "classifier.4": "fc10"}
