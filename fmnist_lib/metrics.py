@@ -202,8 +202,8 @@ def classification_table(y_true: object, preds: Mapping[str, object]) -> pd.Data
         Rows (index ``class``): the ten class names, ``accuracy``, ``macro avg``,
         ``weighted avg``. Flat columns that render as markdown, grouped by metric so the
         models sit side by side (``"Simple CNN precision"``, ``"LeNet-5 precision"``, ...,
-        ``"LeNet-5 F1"``), then ``support`` (images per class, shared). In the ``accuracy``
-        row precision, recall and F1 all hold the accuracy (their micro averages).
+        ``"LeNet-5 F1"``), then ``support`` (images per class, shared). The ``accuracy`` row
+        holds the accuracy in the F1 columns only; its precision and recall are NaN (blank).
     """
     y, preds = _check_preds(y_true, preds)
     rows = list(CLASSES) + ["accuracy", "macro avg", "weighted avg"]
@@ -212,7 +212,7 @@ def classification_table(y_true: object, preds: Mapping[str, object]) -> pd.Data
         rep = classification_report(y, pred, labels=np.arange(N_CLASSES), target_names=list(CLASSES),
                                     output_dict=True, zero_division=0)
         acc = float(np.mean(pred == y))
-        rep["accuracy"] = {"precision": acc, "recall": acc, "f1-score": acc, "support": len(y)}
+        rep["accuracy"] = {"precision": np.nan, "recall": np.nan, "f1-score": acc, "support": len(y)}
         blocks[display_name(name)] = pd.DataFrame(rep).T.loc[rows, ["precision", "recall", "f1-score"]]
     table = pd.DataFrame(index=pd.Index(rows, name="class"))
     for metric, label in (("precision", "precision"), ("recall", "recall"), ("f1-score", "F1")):

@@ -6,6 +6,7 @@ real tables, with captions and cross-references, in both the HTML and the Typst 
 from __future__ import annotations
 
 import os
+import re
 import platform
 from importlib import metadata
 
@@ -37,7 +38,8 @@ def md(df: pd.DataFrame, floatfmt: str = ".4f", index: bool = False):
     """A DataFrame as a markdown table object that Quarto renders as a table.
 
     Text columns are written as they are: a number already formatted as text (``"0.900"``,
-    ``"2,000 [1,900, 2,100]"``) is never re-parsed and re-formatted with ``floatfmt``.
+    ``"2,000 [1,900, 2,100]"``) is never re-parsed and re-formatted with ``floatfmt``. NaN is
+    shown as a blank cell.
     """
     from IPython.display import Markdown
 
@@ -48,7 +50,8 @@ def md(df: pd.DataFrame, floatfmt: str = ".4f", index: bool = False):
         df = df.copy()
         for col in df.columns[df.dtypes.map(pd.api.types.is_float_dtype).to_numpy(bool)]:
             df[col] = df[col].round(digits) + 0.0
-    return Markdown(df.to_markdown(index=index, floatfmt=floatfmt, disable_numparse=text or False))
+    table = df.to_markdown(index=index, floatfmt=floatfmt, disable_numparse=text or False)
+    return Markdown(re.sub(r"(?<=\| )( *)nan(?= *\|)", r"\1   ", table))  # a missing value is a blank cell
 
 
 def fmt_pct(x: float, digits: int = 1) -> str:

@@ -53,7 +53,7 @@ def test_calibration_table_scaling_lowers_ece_of_an_overconfident_model():
 
 
 @pytest.mark.parametrize("after, word", [([0.01, 0.02], "the same model still leads"),
-                                         ([0.02, 0.01], "the order changes")])
+                                         ([0.02, 0.01], "the order changes, but on a gap of 0.0100")])
 def test_calibration_sentence_each_side(after, word):
     table = pd.DataFrame({"model": ["A", "B"], "ECE": [0.01, 0.04], "ECE scaled": after,
                           "NLL scaled": [0.3, 0.2]})
@@ -65,3 +65,18 @@ def test_calibration_sentence_calls_a_tie():
     table = pd.DataFrame({"model": ["A", "B"], "ECE": [0.01, 0.0101], "ECE scaled": [0.01, 0.02],
                           "NLL scaled": [0.3, 0.2]})
     assert "neither model" in cal.calibration_sentence(table)
+
+
+def test_calibration_sentence_names_a_model_that_scaling_made_worse():
+    table = pd.DataFrame({"model": ["A", "B"], "ECE": [0.0089, 0.0170], "ECE scaled": [0.0099, 0.0089],
+                          "NLL": [0.3304, 0.2925], "NLL scaled": [0.3307, 0.2884]})
+    text = cal.calibration_sentence(table)
+    assert "no interval is computed" in text
+    assert "temperature scaling made A (ECE 0.0089 → 0.0099, NLL 0.3304 → 0.3307) slightly worse" in text
+    assert "B (" not in text
+
+
+def test_calibration_sentence_is_silent_when_scaling_helps_both():
+    table = pd.DataFrame({"model": ["A", "B"], "ECE": [0.02, 0.03], "ECE scaled": [0.01, 0.02],
+                          "NLL": [0.4, 0.5], "NLL scaled": [0.3, 0.4]})
+    assert "worse" not in cal.calibration_sentence(table)

@@ -125,3 +125,13 @@ def test_plots_reject_bad_input(data):
         ep.plot_confident_mistakes(np.zeros((len(y), 3, 28, 28)), y, probas)
     with pytest.raises(ValueError, match="Length mismatch"):
         ep.plot_confident_mistakes(np.zeros((len(y) - 1, 28, 28)), y, probas)
+
+
+def test_added_confusions_names_the_cells_the_simple_model_adds():
+    y = np.repeat(np.arange(10), 10)
+    ref = y.copy()
+    simple = y.copy()
+    simple[y == 6] = np.where(np.arange(10) < 3, 2, 6)  # 30 % of Shirt on Pullover
+    text = ep.added_confusions(y, {"Simple CNN": simple, "LeNet-5": ref}, k=3)
+    assert text == "the Simple CNN puts 30.0 pp more of the Shirt images on Pullover than LeNet-5"
+    assert "adds no confusion" in ep.added_confusions(y, {"Simple CNN": ref, "LeNet-5": simple})

@@ -193,6 +193,7 @@ def test_classification_table_matches_sklearn():
         np.testing.assert_allclose(table[f"{label} recall"].iloc[:10], r, atol=1e-12)
         np.testing.assert_allclose(table[f"{label} F1"].iloc[:10], f, atol=1e-12)
         assert table.loc["accuracy", f"{label} F1"] == pytest.approx(np.mean(preds[name] == y))
+        assert np.isnan(table.loc["accuracy", [f"{label} precision", f"{label} recall"]]).all()
         assert table.loc["macro avg", f"{label} F1"] == pytest.approx(f.mean())
     np.testing.assert_array_equal(table["support"].iloc[:10], s)
     assert table.loc["accuracy", "support"] == len(y)

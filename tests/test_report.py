@@ -26,3 +26,9 @@ def test_published_table_is_sourced_and_sorted():
     acc = table["test accuracy"].astype(float)
     assert acc.is_monotonic_increasing and table.loc[table.method == "Ours", "test accuracy"].item() == "0.901"
     assert set(table["source"]) == {"README table", "this study"}
+
+
+def test_md_shows_nan_as_a_blank_cell():
+    nan = float("nan")
+    text = report.md(pd.DataFrame({"name": ["accuracy"], "p": [nan], "r": [nan], "f1": [0.9]}), index=True).data
+    assert "nan" not in text and "0.9000" in text and "| accuracy |" in text
