@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from .equivalence import effect_verdict, match_clause
+from .equivalence import effect_verdict
 from .search_space import grid_edges
 
 __all__ = ["recipe_dependence", "ensemble_clause", "seed_overlap_sentence", "tuning_summary",
@@ -17,21 +17,20 @@ __all__ = ["recipe_dependence", "ensemble_clause", "seed_overlap_sentence", "tun
 
 
 def recipe_dependence(tuned: Mapping, default: Mapping, a: str, b: str) -> str:
-    """Whether the equivalence verdict survives a change of hyperparameters.
+    """Whether the equivalence verdict survives a change of hyperparameters, in one sentence.
 
     Parameters
     ----------
     tuned, default : dict
         :func:`equivalence.accuracy_difference` results (``b`` minus ``a``) for the tuned
-        runs and for the runs with the shared defaults.
+        runs and for the runs with the shared defaults; their ``verdict`` is
+        ``"equivalent"``, ``"different"`` or ``"inconclusive"``.
     """
     if tuned["verdict"] == default["verdict"]:
-        return (f"The verdict is the same with the defaults both models share and with each "
-                f"model's tuned values: {match_clause(tuned, a, b)}.")
-    return (f"The verdict depends on the hyperparameters: with the defaults both models share, "
-            f"{match_clause(default, a, b)} (difference {100 * default['diff']:+.2f} pp); with each "
-            f"model's tuned values, {match_clause(tuned, a, b)} (difference "
-            f"{100 * tuned['diff']:+.2f} pp).")
+        return (f"The verdict is the same ({tuned['verdict']}) with the defaults both models share "
+                f"and with each model's tuned values.")
+    return (f"The verdict therefore depends on the hyperparameters: {default['verdict']} with the "
+            f"defaults both models share, {tuned['verdict']} with each model's tuned values.")
 
 
 def ensemble_clause(ensemble: Mapping, a: str, b: str) -> str:
