@@ -21,7 +21,7 @@ from .gradcam_sanity import cascading_randomisation
 from .gradcam_plots import comparison_grid, overlay
 from .metrics import auc_table, classification_table, predict_proba, roc_curves_ovr
 from .models import DISPLAY_NAMES, MODELS, LeNet5, SimpleCNN, model_summary
-from .stats import accuracy_ci, describe_comparison, expected_calibration_error, mcnemar_exact
+from .stats import accuracy_ci, expected_calibration_error, mcnemar_exact
 from .store import ResultStore
 from .training import (baseline, build_model, evaluate, fit, load_weights, plot_learning_curves,
                        save_weights, seed_everything, train_step)
@@ -46,7 +46,7 @@ __all__ = [
     "comparison_grid", "overlay",
     "auc_table", "classification_table", "predict_proba", "roc_curves_ovr",
     "DISPLAY_NAMES", "MODELS", "LeNet5", "SimpleCNN", "model_summary",
-    "accuracy_ci", "describe_comparison", "expected_calibration_error", "mcnemar_exact",
+    "accuracy_ci", "expected_calibration_error", "mcnemar_exact",
     "ResultStore",
     "baseline", "build_model", "evaluate", "fit", "load_weights", "plot_learning_curves",
     "save_weights", "seed_everything", "train_step",

@@ -19,7 +19,7 @@ from .metrics import check_labels
 from .stats import accuracy_ci, mcnemar_exact
 
 __all__ = ["image_counts", "hierarchical_bootstrap", "percentile_ci", "accuracy_difference",
-           "tost_verdict", "equivalence_sentence", "match_clause", "effect_verdict", "tuning_sentence",
+           "tost_verdict", "equivalence_sentence", "effect_verdict", "tuning_sentence",
            "mcnemar_seed_pairs", "mcnemar_sentence", "mcnemar_pivot", "ensemble_proba", "accuracy_table"]
 
 
@@ -144,16 +144,6 @@ def equivalence_sentence(result: Mapping, a: str, b: str, subject: str = "the mo
                         f"establish equivalence nor a difference larger than the margin",
     }[result["verdict"]]
     return f"{head}: {verdict}; {zero}."
-
-
-def match_clause(result: Mapping, a: str, b: str) -> str:
-    """The conclusion's verb phrase for ``a`` against ``b`` from the TOST verdict of ``result``."""
-    m = f"±{100 * result['margin']:g} percentage points"
-    return {"equivalent": f"the {a} matches {b} within the pre-set margin of {m}",
-            "different": f"the {a} does not match {b}; they differ by more than the margin of {m}",
-            "inconclusive": f"these runs can neither show that the {a} matches {b} within {m} nor "
-                            f"that it falls short by more",
-            }[result["verdict"]]
 
 
 def effect_verdict(low: float, high: float) -> str:

@@ -1,20 +1,17 @@
-"""Is the difference real? Confidence intervals, McNemar's test, calibration, seed spread.
+"""Is the difference real? Confidence intervals, McNemar's test, calibration.
 
 The two models are scored on the same 10,000 test images, so their predictions are paired:
 McNemar's exact test uses only the images on which exactly one model is right.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
-
 import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from .metrics import _check_preds, check_proba, display_name, pair_order
+from .metrics import _check_preds, check_proba
 
-__all__ = ["accuracy_ci", "mcnemar_exact", "describe_comparison", "reliability_curve",
-           "expected_calibration_error", "seed_summary"]
+__all__ = ["accuracy_ci", "mcnemar_exact", "reliability_curve", "expected_calibration_error"]
 
 
 def accuracy_ci(y_true: object, y_pred: object, level: float = 0.95) -> tuple[float, float, float]:
@@ -61,49 +58,6 @@ def mcnemar_exact(y_true: object, pred_a: object, pred_b: object) -> dict[str, f
     return {"b": b, "c": c, "both_right": int(np.sum(right_a & right_b)),
             "both_wrong": int(np.sum(~right_a & ~right_b)), "n": len(y),
             "statistic": min(b, c), "pvalue": float(pvalue)}
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f} %"
-
-
-def _p(p: float) -> str:
-    return f"p = {p:.3f}" if p >= 0.001 else f"p = {p:.1e}"
-
-
-def describe_comparison(y_true: object, preds: Mapping[str, object],
-                        names: Mapping[str, str] | None = None, level: float = 0.95,
-                        alpha: float = 0.05) -> str:
-    """One sentence: both accuracies with their intervals, McNemar's p-value, the verdict.
-
-    Parameters
-    ----------
-    y_true : array-like, shape (n,)
-    preds : dict
-        ``{"simple": y_pred (n,), "lenet": y_pred (n,)}`` (any two names; LeNet-5 is the
-        reference when present, otherwise the second).
-    names : dict, optional
-        Display names for the keys of ``preds``; default ``"Simple CNN"`` / ``"LeNet-5"``.
-    level, alpha : float
-        Confidence level of the intervals and significance level of the test.
-
-    Returns
-    -------
-    str
-    """
-    simple, ref = pair_order(preds)
-    names = {k: (names or {}).get(k, display_name(k)) for k in (simple, ref)}
-    acc = {k: accuracy_ci(y_true, preds[k], level) for k in (simple, ref)}
-    mc = mcnemar_exact(y_true, preds[simple], preds[ref])
-    conf = f"{round(100 * level)} % CI"
-    parts = [f"{names[k]} {_pct(a)} ({conf} {100 * lo:.1f}–{100 * hi:.1f} %)"
-             for k, (a, lo, hi) in ((ref, acc[ref]), (simple, acc[simple]))]
-    verdict = ("significant" if mc["pvalue"] < alpha else "not significant")
-    return (f"On the {mc['n']:,} test images the accuracy is {parts[0]} against {parts[1]}; "
-            f"McNemar's exact test on the {mc['b'] + mc['c']:,} images that exactly one model "
-            f"classifies correctly ({names[ref]} alone on {mc['c']:,}, {names[simple]} alone on "
-            f"{mc['b']:,}) gives {_p(mc['pvalue'])}, so the difference is {verdict} at the "
-            f"{100 * alpha:g} % level.")
 
 
 def reliability_curve(y_true: object, y_proba: object, n_bins: int = 15) -> pd.DataFrame:
@@ -156,30 +110,3 @@ def expected_calibration_error(y_true: object, y_proba: object, n_bins: int = 15
     return float((gap * curve["count"]).sum() / curve["count"].sum())
 
 
-def seed_summary(accs: Mapping[str, Sequence[float]]) -> pd.DataFrame:
-    """Mean ± sd of test accuracy over training seeds, one row per model.
-
-    Parameters
-    ----------
-    accs : dict
-        ``{model name: [accuracy of each seed]}``, in display order.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``model`` (display name), ``mean``, ``sd`` (sample sd, ``ddof=1``; NaN for a
-        single seed), ``n``, ``min``, ``max``.
-    """
-    if not accs:
-        raise ValueError("accs must map at least one model name to its accuracies.")
-    rows = []
-    for name, values in accs.items():
-        a = np.asarray(values, dtype=float)
-        if a.ndim != 1 or a.size == 0:
-            raise ValueError(f"accuracies of {name!r} must be a non-empty list, got shape {a.shape}.")
-        if not np.all((a >= 0) & (a <= 1)):
-            raise ValueError(f"accuracies of {name!r} must lie in [0, 1], got {a.tolist()}.")
-        rows.append({"model": display_name(name), "mean": a.mean(),
-                     "sd": a.std(ddof=1) if a.size > 1 else np.nan, "n": a.size,
-                     "min": a.min(), "max": a.max()})
-    return pd.DataFrame(rows)

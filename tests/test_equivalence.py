@@ -126,13 +126,6 @@ def test_ensemble_is_the_mean_and_the_accuracy_table_is_formatted():
     assert table.loc[0, "95 % CI (seeds and images)"] == "[1.0000, 1.0000]"
 
 
-@pytest.mark.parametrize("verdict, words", [("equivalent", "matches B within the pre-set margin of ±1"),
-                                            ("different", "does not match B"),
-                                            ("inconclusive", "can neither show")])
-def test_match_clause_each_verdict(verdict, words):
-    assert words in eq.match_clause({"verdict": verdict, "margin": 0.01}, "A", "B")
-
-
 def test_mcnemar_pivot_is_seed_by_seed():
     table = pd.DataFrame({"kind": ["between models"] * 4 + ["within A"], "a": ["A/0", "A/0", "A/1", "A/1", "A/0"],
                           "b": ["B/0", "B/1", "B/0", "B/1", "A/1"], "pvalue": [0.5, 0.01, 0.0001234, 1.0, 0.3]})

@@ -77,25 +77,6 @@ def test_mcnemar_does_not_mutate_and_checks_lengths():
 
 # --- the sentence ---------------------------------------------------------------------------
 
-def test_describe_comparison_significant():
-    y, simple, lenet = paired(800, 20, 80, 100)
-    text = stats.describe_comparison(y, {"simple": simple, "lenet": lenet})
-    acc_s, lo_s, hi_s = stats.accuracy_ci(y, simple)
-    assert text.count(".") >= 1 and text.endswith("level.") and "\n" not in text
-    assert "LeNet-5 88.0 %" in text and f"Simple CNN {100 * acc_s:.1f} %" in text
-    assert f"{100 * lo_s:.1f}–{100 * hi_s:.1f} %" in text
-    assert "LeNet-5 alone on 80" in text and "Simple CNN alone on 20" in text
-    assert "is significant at the 5 % level" in text
-
-
-def test_describe_comparison_not_significant_and_custom_names():
-    y, a, b = paired(800, 10, 12, 100)
-    p = stats.mcnemar_exact(y, a, b)["pvalue"]
-    text = stats.describe_comparison(y, {"a": a, "b": b}, names={"a": "Small", "b": "Big"})
-    assert "not significant" in text and f"p = {p:.3f}" in text
-    assert "Big alone on 12" in text and "Small alone on 10" in text
-
-
 # --- calibration ----------------------------------------------------------------------------
 
 def one_hot_conf(y, pred, conf):
@@ -157,18 +138,3 @@ def test_calibration_bad_input():
 
 # --- seeds -----------------------------------------------------------------------------------
 
-def test_seed_summary():
-    accs = {"simple": [0.90, 0.91, 0.93], "lenet": [0.92]}
-    table = stats.seed_summary(accs)
-    assert list(table["model"]) == ["Simple CNN", "LeNet-5"]
-    assert list(table.columns) == ["model", "mean", "sd", "n", "min", "max"]
-    row = table.iloc[0]
-    assert row["mean"] == pytest.approx(0.9133333333)
-    assert row["sd"] == pytest.approx(np.std([0.90, 0.91, 0.93], ddof=1))
-    assert (row["n"], row["min"], row["max"]) == (3, 0.90, 0.93)
-    assert np.isnan(table.iloc[1]["sd"]) and table.iloc[1]["n"] == 1
-    assert accs == {"simple": [0.90, 0.91, 0.93], "lenet": [0.92]}
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        stats.seed_summary({"simple": [91.0]})
-    with pytest.raises(ValueError, match="non-empty"):
-        stats.seed_summary({"simple": []})
