@@ -18,7 +18,7 @@ import torch
 from pytorch_grad_cam import GradCAM as RefGradCAM
 
 from fmnist_lib.data import get_arrays
-from fmnist_lib.gradcam import DISPLAY_NAMES, compute_cams
+from fmnist_lib.saliency.gradcam import DISPLAY_NAMES, compute_cams
 from fmnist_lib.training import build_model
 
 

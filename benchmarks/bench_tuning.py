@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from skorch import NeuralNetClassifier
 
-from fmnist_lib import tuning
+from fmnist_lib.tuning import grid_search as tuning
 from fmnist_lib.config import get_profile
 from fmnist_lib.data import TensorLoader
 from fmnist_lib.models import LeNet5, SimpleCNN

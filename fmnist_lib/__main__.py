@@ -21,7 +21,7 @@ from .errors import EXIT_CODES, FmnistError, debug_enabled, format_error
 
 if TYPE_CHECKING:
     from .config import Profile
-    from .store import ResultStore
+    from .pipeline.store import ResultStore
 
 EPILOG = ("Expected errors print one message and exit with "
           + ", ".join(f"{code} ({name})" for name, code in EXIT_CODES.items())
@@ -38,7 +38,7 @@ def check_setup(profile_arg: str | None,
     (quick ones, such as the scheduler's), ``FMNIST_RESULTS`` (or ``results/``) must be
     writable and ``FMNIST_DATA`` (or the searched folders) must hold the intact official files.
     """
-    from .store import default_store
+    from .pipeline.store import default_store
 
     if os.environ.get("FMNIST_PROFILE"):
         get_profile(None)  # a typo in the environment is an error, even when overridden
@@ -58,8 +58,8 @@ def check_data() -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .cluster import use_scheduler
-    from .study import run_all
+    from .pipeline.cluster import use_scheduler
+    from .pipeline.stages import run_all
 
     profile, store, data_dir = check_setup(args.profile, lambda: use_scheduler(args.scheduler))
     print(f"Profile {profile.name}: data from {data_dir}, results in {store.root}")
@@ -75,7 +75,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.data_only:
         print(f"Fashion-MNIST found in {check_data()}")
         return 0
-    from .cluster import use_scheduler
+    from .pipeline.cluster import use_scheduler
 
     profile, store, data_dir = check_setup(args.profile, use_scheduler)  # $FMNIST_SCHEDULER too
     print(f"Profile {profile.name}: Fashion-MNIST found in {data_dir}; results in {store.root} (writable)")
@@ -83,7 +83,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _stores(profile_arg: str | None):
-    from .store import ResultStore, results_root
+    from .pipeline.store import ResultStore, results_root
 
     root = results_root()  # listed as it is: nothing is created
     if profile_arg is not None:
@@ -93,7 +93,7 @@ def _stores(profile_arg: str | None):
 
 
 def cmd_store(args: argparse.Namespace) -> int:
-    from .store_admin import format_entries, prune, scan
+    from .pipeline.store_admin import format_entries, prune, scan
 
     for store in _stores(args.profile):
         if args.store_command == "list":

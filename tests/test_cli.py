@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fmnist_lib import __main__ as cli
-from fmnist_lib import store as store_mod
+from fmnist_lib.pipeline import store as store_mod
 from fmnist_lib.config import PROFILES
 from fmnist_lib.errors import StoreError
 
@@ -54,7 +54,7 @@ def test_run_refuses_unusable_settings_before_any_work(case, env, tmp_path, caps
     if var:
         env.setenv(var, value)
     started = []
-    monkeypatch.setattr("fmnist_lib.study.run_all", lambda *a, **k: started.append(1))
+    monkeypatch.setattr("fmnist_lib.pipeline.stages.run_all", lambda *a, **k: started.append(1))
     profile = "fast" if case == "--profile unknown" else "quick"  # --profile does not hide FMNIST_PROFILE
     assert cli.main(["run", "--profile", profile]) == code
     err = capsys.readouterr().err
@@ -97,7 +97,7 @@ def test_store_error_during_a_run_is_one_message(env, tmp_path, monkeypatch, cap
         raise StoreError("/r/quick", "cannot write the result final-0 (No space left on device)", "Free space.")
 
     monkeypatch.setattr(cli, "check_setup", lambda *a: (PROFILES["quick"], store_mod.ResultStore(tmp_path), tmp_path))
-    monkeypatch.setattr("fmnist_lib.study.run_all", fail)
+    monkeypatch.setattr("fmnist_lib.pipeline.stages.run_all", fail)
     assert cli.main(["run"]) == 4
     assert_clean(capsys.readouterr().err, "error: /r/quick: cannot write the result final-0")
 
@@ -107,7 +107,7 @@ def test_interrupted_run_says_how_to_resume(env, tmp_path, monkeypatch, capsys):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "check_setup", lambda *a: (PROFILES["quick"], store_mod.ResultStore(tmp_path), tmp_path))
-    monkeypatch.setattr("fmnist_lib.study.run_all", interrupt)
+    monkeypatch.setattr("fmnist_lib.pipeline.stages.run_all", interrupt)
     assert cli.main(["run"]) == 130
     assert "run the same command again to resume" in capsys.readouterr().err
 

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, statistics, calibration, the AUC bootstrap, equivalence, cost."""

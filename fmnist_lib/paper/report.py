@@ -1,0 +1,162 @@
+"""Small helpers that only the report needs: tables as markdown, the data figures, context.
+
+Tables are shown as markdown (``IPython.display.Markdown``) so that Quarto turns them into
+real tables, with captions and cross-references, in both the HTML and the Typst PDF.
+"""
+from __future__ import annotations
+
+import os
+import re
+import platform
+from importlib import metadata
+
+import numpy as np
+import pandas as pd
+
+from ..data import CLASSES
+
+__all__ = ["md", "fmt_pct", "class_counts", "plot_examples", "published_baselines",
+           "environment_table", "PUBLISHED"]
+
+# Rows of the benchmark table in the Fashion-MNIST README (zalandoresearch/fashion-mnist,
+# commit 02cf067; each number checked against it): contributed results, not tested by Zalando
+# and not results of Xiao et al. (2017). (method, preprocessing, test accuracy)
+PUBLISHED = [
+    ("Human performance (non-experts, 1,000 test images, majority of 3 labels)", "-", 0.835),
+    ("2 conv layers + max pooling (Keras)", "none", 0.876),
+    ("MLP 256-128-64", "none", 0.900),
+    ("2 conv layers + max pooling, ELU (PyTorch)", "none", 0.903),
+    ("2 conv layers + max pooling (TensorFlow), > 300 epochs", "none", 0.916),
+    ("2 conv layers, 113K parameters", "normalisation", 0.922),
+    ("2 conv layers, < 100K parameters", "none", 0.925),
+    ("2 conv layers + 3 FC, 1.8M parameters", "normalisation", 0.932),
+    ("WRN40-4, 8.9M parameters (the table's highest)", "augmentation", 0.967),
+]
+
+
+def md(df: pd.DataFrame, floatfmt: str = ".4f", index: bool = False):
+    """A DataFrame as a markdown table object that Quarto renders as a table.
+
+    Text columns are written as they are: a number already formatted as text (``"0.900"``,
+    ``"2,000 [1,900, 2,100]"``) is never re-parsed and re-formatted with ``floatfmt``. NaN is
+    shown as a blank cell.
+    """
+    from IPython.display import Markdown
+
+    text = [i + int(index) for i, dtype in enumerate(df.dtypes)
+            if dtype == object or pd.api.types.is_string_dtype(dtype)]
+    if floatfmt.startswith(".") and floatfmt.endswith("f"):  # no "-0.0000": round, then clear -0.0
+        digits = int(floatfmt[1:-1])
+        df = df.copy()
+        for col in df.columns[df.dtypes.map(pd.api.types.is_float_dtype).to_numpy(bool)]:
+            df[col] = df[col].round(digits) + 0.0
+    table = df.to_markdown(index=index, floatfmt=floatfmt, disable_numparse=text or False)
+    return Markdown(re.sub(r"(?<=\| )( *)nan(?= *\|)", r"\1   ", table))  # a missing value is a blank cell
+
+
+def fmt_pct(x: float, digits: int = 1) -> str:
+    """``0.9123 -> '91.2 %'``."""
+    return f"{100 * x:.{digits}f} %"
+
+
+def class_counts(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
+    """Images per class in each split: rows = classes, columns = splits (plus a total row)."""
+    table = pd.DataFrame({split: np.bincount(y, minlength=10) for split, (_, y) in splits.items()})
+    table.insert(0, "class", CLASSES)
+    total = {"class": "total", **{c: int(table[c].sum()) for c in splits}}
+    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+
+
+def plot_examples(X: np.ndarray, y: np.ndarray, per_class: int = 6, seed: int = 0):
+    """A grid of ``per_class`` random images per class (rows = classes).
+
+    Parameters
+    ----------
+    X : ndarray, shape (N, 1, 28, 28)
+        Normalised images (display is min-max per image, so no statistics are needed).
+    y : ndarray, shape (N,)
+    """
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(seed)
+    fig, axes = plt.subplots(10, per_class, figsize=(per_class * 0.8, 10 * 0.85))
+    for c in range(10):
+        picks = rng.choice(np.flatnonzero(y == c), per_class, replace=False)
+        for j, i in enumerate(picks):
+            ax = axes[c, j]
+            ax.imshow(X[i, 0], cmap="gray_r")
+            ax.set_xticks([]), ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(CLASSES[c], rotation=0, ha="right", va="center", fontsize=8)
+    fig.subplots_adjust(left=0.22, wspace=0.05, hspace=0.05)
+    return fig
+
+
+def published_baselines(ours: dict[str, float] | None = None) -> pd.DataFrame:
+    """The README's benchmark rows (``PUBLISHED``) with this study's models, by accuracy.
+
+    Accuracies are formatted to three decimals, as the README gives them.
+    """
+    rows = [(name, prep, acc, "README table") for name, prep, acc in PUBLISHED]
+    rows += [(name, "normalisation", acc, "this study") for name, acc in (ours or {}).items()]
+    table = pd.DataFrame(rows, columns=["method", "preprocessing", "test accuracy", "source"])
+    table = table.sort_values("test accuracy", ignore_index=True)
+    table["test accuracy"] = table["test accuracy"].map(lambda a: f"{a:.3f}")
+    return table
+
+
+def environment_table() -> pd.DataFrame:
+    """Python, package versions, hardware: the reproducibility appendix."""
+    import torch
+
+    rows = [("python", platform.python_version()), ("platform", platform.platform()),
+            ("cpu cores", str(os.cpu_count())), ("torch threads", str(torch.get_num_threads())),
+            ("cuda", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not used")]
+    for pkg in ("torch", "torchvision", "numpy", "scikit-learn", "skorch", "pandas",
+                "matplotlib", "seaborn", "dask", "fmnist-lib"):
+        try:
+            rows.append((pkg, metadata.version(pkg)))
+        except metadata.PackageNotFoundError:
+            rows.append((pkg, "not installed"))
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def headline_table(profile=None) -> pd.DataFrame:
+    """The paper's answer in one table (one row per quantity, one column per model); every
+    accuracy is over the same tuned runs.
+
+    Mean test accuracy over the profile's seeds with its bootstrap 95 % CI (seeds and test
+    images), the seed ensemble's accuracy, the mean macro one-vs-rest AUC over seeds, the
+    benchmark's median training and inference speed, and the tuned hyperparameters. Numbers
+    are formatted here, so no column reaches the markdown writer as a float.
+    """
+    from ..pipeline import stages as study
+    from ..evaluation.comparison import comparison
+    from ..evaluation.metrics import roc_curves_ovr
+
+    finals, grid = study.final_models(profile), study.grid_search(profile)
+    eff = study.efficiency(profile)
+    size = eff["complexity"].set_index("model")
+    speed = eff["summary"].set_index(["model", "task"])["median"]
+    acc = comparison(profile)["accuracy"].set_index("model")
+    _, y = study.test_set(profile)
+    rows = []
+    for name, runs in finals.items():
+        label, best = study.LABELS[name], grid[name]["best_params"]
+        auc = np.mean([roc_curves_ovr(y, r["test_proba"])["macro"]["auc"] for r in runs])
+        rows.append({
+            "model": label,
+            "parameters": f"{int(size.loc[label, 'parameters']):,}",
+            "multiply-adds": f"{int(size.loc[label, 'macs']):,}",
+            f"test accuracy, mean of {len(runs)} seeds [95 % CI]":
+                f"{acc.loc[label, 'mean accuracy']} {acc.loc[label, '95 % CI (seeds and images)']}",
+            "seed ensemble": acc.loc[label, "ensemble accuracy"],
+            "macro AUC (mean)": f"{auc:.4f}",
+            "training images / s (benchmark)": f"{speed[(label, 'train')]:,.0f}",
+            "inference images / s (benchmark)": f"{speed[(label, 'inference')]:,.0f}",
+            "tuned learning rate / batch size / weight decay":
+                f"{best['lr']:g} / {int(best['batch_size'])} / {best['optimizer__weight_decay']:g}",
+        })
+    # one row per quantity, one column per model: two models fit a page, eight columns do not
+    return pd.DataFrame(rows).set_index("model").T.rename_axis(None, axis=1).reset_index(
+        names="").rename(columns={"": "quantity"})

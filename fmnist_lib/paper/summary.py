@@ -1,0 +1,105 @@
+"""The front page's and the conclusions' sentences: what the comparison says, in words.
+
+These functions only word results that other modules computed (``comparison.comparison``,
+``search_space.grid_edges``); editing them never changes a stored result.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from ..evaluation.equivalence import effect_verdict
+from ..tuning.search_space import grid_edges
+
+__all__ = ["recipe_dependence", "ensemble_clause", "seed_overlap_sentence", "tuning_summary",
+           "edge_count_clause", "cost_clause"]
+
+
+def recipe_dependence(tuned: Mapping, default: Mapping, a: str, b: str) -> str:
+    """Whether the equivalence verdict survives a change of hyperparameters, in one sentence.
+
+    Parameters
+    ----------
+    tuned, default : dict
+        :func:`equivalence.accuracy_difference` results (``b`` minus ``a``) for the tuned
+        runs and for the runs with the shared defaults; their ``verdict`` is
+        ``"equivalent"``, ``"different"`` or ``"inconclusive"``.
+    """
+    if tuned["verdict"] == default["verdict"]:
+        return (f"The verdict is the same ({tuned['verdict']}) with the defaults both models share "
+                f"and with each model's tuned values.")
+    return (f"The verdict therefore depends on the hyperparameters: {default['verdict']} with the "
+            f"defaults both models share, {tuned['verdict']} with each model's tuned values.")
+
+
+def ensemble_clause(ensemble: Mapping, a: str, b: str) -> str:
+    """The seed ensembles' difference (``b`` minus ``a``), an interval over test images only."""
+    m = f"±{100 * ensemble['margin']:g} pp"
+    word = {"equivalent": f"inside the {m} margin", "different": f"wholly outside the {m} margin",
+            "inconclusive": f"across the {m} margin"}[ensemble["verdict"]]
+    return (f"averaging each model's probabilities over its seeds, the {b} ensemble minus the {a} "
+            f"ensemble is {100 * ensemble['diff']:+.2f} pp (90 % CI [{100 * ensemble['ci90_low']:+.2f}, "
+            f"{100 * ensemble['ci90_high']:+.2f}], test-image noise only), {word}")
+
+
+def seed_overlap_sentence(accs_a: Sequence[float], accs_b: Sequence[float], a: str, b: str) -> str:
+    """Do the two models' per-seed test accuracies overlap?"""
+    if not len(accs_a) or not len(accs_b):
+        raise ValueError("Both models need at least one seed's accuracy.")
+    lo_a, hi_a, lo_b, hi_b = min(accs_a), max(accs_a), min(accs_b), max(accs_b)
+    ranges = f"{a} {lo_a:.2%} to {hi_a:.2%}, {b} {lo_b:.2%} to {hi_b:.2%}"
+    if lo_b > hi_a:
+        return f"Every {b} seed scores higher than every {a} seed ({ranges})."
+    if lo_a > hi_b:
+        return f"Every {a} seed scores higher than every {b} seed ({ranges})."
+    return f"The two models' seed ranges overlap ({ranges})."
+
+
+def tuning_summary(tuning: pd.DataFrame) -> str:
+    """Per model, what tuning did, from the paired tuned-minus-default table.
+
+    Parameters
+    ----------
+    tuning : DataFrame
+        ``model``, ``difference``, ``low``, ``high`` (95 % CI), one row per model.
+    """
+    words = {"improved": "raised", "worsened": "lowered", "unclear": "did not measurably change"}
+    parts = [f"{words[effect_verdict(r.low, r.high)]} {r.model}'s accuracy ({100 * r.difference:+.2f} pp, "
+             f"95 % CI [{100 * r.low:+.2f}, {100 * r.high:+.2f}])" for r in tuning.itertuples()]
+    return "Tuning " + " and ".join(parts)
+
+
+def edge_count_clause(best: Mapping[str, Mapping[str, Any]], grid: Mapping[str, list[Any]],
+                      labels: Mapping[str, str] | None = None) -> str:
+    """How many of each model's chosen values sit on the grid's edge, as a clause."""
+    labels = labels or {}
+    counts = {labels.get(n, n): sum(w in ("lowest", "highest") for w in grid_edges(c, grid).values())
+              for n, c in best.items()}
+    if not any(counts.values()):
+        return "no chosen value lies on the grid's edge"
+    parts = [f"{k} of {name}'s {len(grid)} chosen values" for name, k in counts.items()]
+    return " and ".join(parts) + " lie on the grid's edge, so better values may lie beyond it"
+
+
+def cost_clause(mac_ratio: float, ratios: Mapping[str, float]) -> str:
+    """Whether fewer multiply-adds went with more speed in the benchmark.
+
+    Parameters
+    ----------
+    mac_ratio : float
+        The simple model's multiply-adds per image over the other's.
+    ratios : dict
+        ``{"train": ratio, "inference": ratio}`` of the simple model's measured speed to the
+        other's (``benchmark.speed_ratios``).
+    """
+    fewer = f"{1 / mac_ratio:.1f} times fewer multiply-adds per image"
+    slower = [w for w, k in (("trains", "train"), ("classifies", "inference")) if ratios[k] < 1]
+    if mac_ratio < 1 and slower:
+        return (f"Multiply-adds do not predict these ratios: with {fewer}, the simple CNN still "
+                f"{' and '.join(slower)} more slowly. This benchmark measures the cost; it does not "
+                "explain it (no per-layer profile was taken).")
+    if mac_ratio < 1:
+        return (f"With {fewer}, the simple CNN is faster at both, though not in proportion to the "
+                "multiply-adds.")
+    return "The simple CNN does not need fewer multiply-adds per image."

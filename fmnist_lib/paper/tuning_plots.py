@@ -1,0 +1,143 @@
+"""Tables and figures of the grid search: the tidy results table, heatmaps, top configurations.
+
+The report's functions take ``{name: table}`` (names as in ``models.MODELS``: ``"simple"``,
+``"lenet"``) and optional display names.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..models import DISPLAY_NAMES
+
+__all__ = ["LABELS", "results_table", "plot_cv_heatmaps", "top_configurations", "best_params_table"]
+
+LABELS = DISPLAY_NAMES
+
+
+def results_table(cv_results: dict[str, Any]) -> pd.DataFrame:
+    """``GridSearchCV.cv_results_`` as one row per configuration, best first (see ``run_grid_search``)."""
+    defaults = {"lr": 1e-3, "batch_size": 64, "optimizer__weight_decay": 0.0}  # make_classifier's
+    params = pd.DataFrame([{**defaults, **ps} for ps in cv_results["params"]])
+    table = pd.DataFrame({
+        "lr": params["lr"].astype(float),
+        "batch_size": params["batch_size"].astype(int),
+        "weight_decay": params["optimizer__weight_decay"].astype(float),
+        "mean_cv_acc": cv_results["mean_test_score"],
+        "std_cv_acc": cv_results["std_test_score"],
+        "mean_fit_time": cv_results["mean_fit_time"],
+        "rank": cv_results["rank_test_score"].astype(int),
+    })
+    table["failed"] = ~np.isfinite(table["mean_cv_acc"].to_numpy())
+    return table.sort_values(["rank", "lr", "batch_size", "weight_decay"], kind="stable",
+                             ignore_index=True)
+
+
+def _label(name: str, labels: dict[str, str] | None) -> str:
+    return {**LABELS, **(labels or {})}.get(name, name)
+
+
+def plot_cv_heatmaps(tables: dict[str, pd.DataFrame], labels: dict[str, str] | None = None):
+    """Mean CV accuracy over lr (rows) x weight decay (columns), one panel per batch size.
+
+    Rows of panels are models, columns batch sizes; all panels share one colour scale and
+    one colour bar. Cells are annotated with the accuracy, or "failed" for a diverged fit.
+
+    Parameters
+    ----------
+    tables : dict
+        ``{name: DataFrame with lr, batch_size, weight_decay, mean_cv_acc, failed}``.
+    labels : dict, optional
+        Display names, e.g. ``{"simple": "Simple CNN"}``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    if not tables:
+        raise ValueError("plot_cv_heatmaps needs at least one table.")
+    allt = pd.concat(tables.values())
+    lrs, wds = sorted(allt["lr"].unique()), sorted(allt["weight_decay"].unique())
+    batches = sorted(allt["batch_size"].unique())
+    scores = allt["mean_cv_acc"].to_numpy(dtype=float)
+    finite = scores[np.isfinite(scores)]
+    vmin, vmax = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+    if vmax - vmin < 1e-3:
+        vmin, vmax = vmin - 5e-4, vmax + 5e-4
+    nr, nc = len(tables), len(batches)
+    fig, axes = plt.subplots(nr, nc, figsize=(min(7.0, 1.2 + 2.0 * nc * max(1, len(wds)) / 3), 0.6 + 1.9 * nr),
+                             squeeze=False, constrained_layout=True, sharex=True, sharey=True)
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")  # failed cells in light grey
+    image = None
+    for r, (name, table) in enumerate(tables.items()):
+        for c, bs in enumerate(batches):
+            ax = axes[r, c]
+            cell = (table[table["batch_size"] == bs]
+                    .pivot_table(index="lr", columns="weight_decay", values="mean_cv_acc", dropna=False)
+                    .reindex(index=lrs, columns=wds))
+            image = ax.imshow(cell.to_numpy(dtype=float), cmap=cmap, vmin=vmin, vmax=vmax,
+                              origin="lower", aspect="auto")
+            for i, lr in enumerate(lrs):
+                for j, wd in enumerate(wds):
+                    v = cell.loc[lr, wd]
+                    text = f"{v:.3f}" if np.isfinite(v) else ("failed" if _failed(table, lr, bs, wd) else "")
+                    bright = np.isfinite(v) and (v - vmin) / (vmax - vmin) > 0.6
+                    ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                            color="black" if bright or not np.isfinite(v) else "white")
+            ax.set_xticks(range(len(wds)), [f"{w:g}" for w in wds])
+            ax.set_yticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
+            if r == 0:
+                ax.set_title(f"batch size {bs}", fontsize=10)
+            if r == nr - 1:
+                ax.set_xlabel("weight decay")
+            if c == 0:
+                ax.set_ylabel(f"{_label(name, labels)}\nlearning rate")
+    fig.colorbar(image, ax=axes, label="mean CV accuracy", shrink=0.9)
+    return fig
+
+
+def _failed(table: pd.DataFrame, lr: float, bs: int, wd: float) -> bool:
+    row = table[(table["lr"] == lr) & (table["batch_size"] == bs) & (table["weight_decay"] == wd)]
+    return bool(len(row)) and bool(row["failed"].any())
+
+
+def top_configurations(tables: dict[str, pd.DataFrame], k: int = 5,
+                       labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """The ``k`` best configurations of each model, best first (failed ones never listed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model, rank, lr, batch_size, weight_decay, mean_cv_acc, std_cv_acc``.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}.")
+    cols = ["rank", "lr", "batch_size", "weight_decay", "mean_cv_acc", "std_cv_acc"]
+    parts = []
+    for name, table in tables.items():
+        top = table[~table["failed"]].sort_values(["rank", "lr", "batch_size", "weight_decay"]).head(k)
+        parts.append(top[cols].assign(model=_label(name, labels)))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["model", *cols]]
+
+
+def best_params_table(best: dict[str, dict], labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """The best parameters of each model side by side, one row per model.
+
+    Parameters
+    ----------
+    best : dict
+        ``{name: {"lr", "batch_size", "optimizer__weight_decay"}}`` from ``run_grid_search``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model, lr, batch_size, weight_decay``.
+    """
+    rows = [{"model": _label(name, labels), "lr": float(b["lr"]), "batch_size": int(b["batch_size"]),
+             "weight_decay": float(b["optimizer__weight_decay"])} for name, b in best.items()]
+    return pd.DataFrame(rows, columns=["model", "lr", "batch_size", "weight_decay"])

@@ -1,0 +1,1 @@
+"""Pipeline: the result store, the runs, the stages and where work runs."""

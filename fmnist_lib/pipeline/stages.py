@@ -1,0 +1,201 @@
+"""The study, stage by stage: each stage is loaded from the result store or computed first.
+
+Chapters call these functions and nothing else computes: ``baseline_results``,
+``grid_search``, ``final_models``, ``efficiency``, ``gradcam_analysis``. Each takes a profile
+(name, ``Profile`` or ``None`` for the environment's choice) and computes whatever it
+depends on, so any chapter runs alone on a fresh clone.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+from ..config import DEFAULTS, Profile, get_profile
+from ..data import get_arrays, stratified_subset
+from ..models import DISPLAY_NAMES, MODELS, model_summary
+from .runs import run_config, train_runs
+from .store import default_store
+
+__all__ = ["LABELS", "NAMES", "test_set", "val_labels", "baseline_results", "grid_search",
+           "final_models", "efficiency", "gradcam_analysis", "faithfulness", "stage_times", "run_all"]
+
+NAMES = ("simple", "lenet")
+LABELS = DISPLAY_NAMES
+
+
+def _progress() -> bool:
+    """Progress bars on a terminal only: a rendered report should not contain them."""
+    return sys.stderr.isatty()
+
+
+def _data_spec(p: Profile) -> dict:
+    return {"subset": p.subset, "val_fraction": p.val_fraction, "data_seed": p.seed}
+
+
+def test_set(profile: str | Profile | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The official 10,000 test images, normalised: ``X (10000, 1, 28, 28)``, ``y (10000,)``."""
+    p = get_profile(profile)
+    return get_arrays(val_fraction=p.val_fraction, seed=p.seed, subset=p.subset)["test"]
+
+
+def baseline_results(profile: str | Profile | None = None) -> dict[str, list[dict]]:
+    """Both models trained with the seed's defaults (Adam, lr 1e-3, batch 64, no weight decay).
+
+    The same recipe (epochs, schedule, seeds) as the tuned finals, so the effect of tuning
+    is the paired difference per seed; where a model's tuned values equal the defaults,
+    its runs are the same store entries.
+
+    Returns
+    -------
+    dict
+        ``{name: [run per seed]}``, each run as :func:`fmnist_lib.runs.train_runs` returns it.
+    """
+    p = get_profile(profile)
+    return _runs(p, {n: DEFAULTS for n in NAMES})
+
+
+def _runs(p: Profile, params: dict[str, dict]) -> dict[str, list[dict]]:
+    jobs = [(name, run_config(p, params[name], seed, _progress())) for name in NAMES for seed in p.seeds]
+    runs = train_runs(p, jobs)
+    return {name: [r for (n, _), r in zip(jobs, runs) if n == name] for name in NAMES}
+
+
+def _grid_spec(p: Profile, name: str) -> dict:
+    return {**_data_spec(p), "model": name, "grid": p.grid, "grid_subset": p.grid_subset,
+            "grid_epochs": p.grid_epochs, "schedule": p.final_schedule, "scored_on": "validation split"}
+
+
+def grid_search(profile: str | Profile | None = None) -> dict[str, dict]:
+    """The search over ``profile.grid``, the same grid and recipe for both models.
+
+    Returns
+    -------
+    dict
+        ``{name: {"table": DataFrame (one row per configuration), "best_params": dict,
+        "seconds": float}}``.
+    """
+    from .cluster import grid_backend
+    from ..tuning.grid_search import run_grid_search
+
+    p = get_profile(profile)
+    out = {}
+    for name in NAMES:
+        def compute(name=name):
+            # on $FMNIST_SCHEDULER's Dask cluster when set: same table, so same store key
+            table, best = run_grid_search(MODELS[name], p, n_jobs=p.n_jobs, verbose=_progress(),
+                                          **grid_backend())
+            return {"table": table, "best_params": best}
+
+        raw = default_store(p.name).get_or_compute("grid", _grid_spec(p, name), compute)
+        out[name] = {"table": raw["table"], "best_params": raw["best_params"],
+                     "seconds": raw["_seconds"]}
+    return out
+
+
+def final_models(profile: str | Profile | None = None) -> dict[str, list[dict]]:
+    """Each model retrained with its best parameters on the training split, once per seed.
+
+    Returns
+    -------
+    dict
+        ``{name: [{"seed", "model" (eval mode, CPU), "history" (DataFrame), "test_proba"
+        (ndarray (10000, 10)), "val_proba", "test_logits", "val_logits", "seconds",
+        "epochs_run", "best_epoch", "config"} per seed]}``.
+    """
+    p = get_profile(profile)
+    return _runs(p, {n: g["best_params"] for n, g in grid_search(p).items()})
+
+
+def val_labels(profile: str | Profile | None = None) -> np.ndarray:
+    """Labels of the validation split, ``(n_val,)``, in the order of the runs' ``val_logits``."""
+    p = get_profile(profile)
+    return get_arrays(val_fraction=p.val_fraction, seed=p.seed, subset=p.subset)["val"][1]
+
+
+def efficiency(profile: str | Profile | None = None) -> dict:
+    """Complexity of both models and the interleaved cost benchmark.
+
+    Returns
+    -------
+    dict
+        ``"complexity"`` (DataFrame: model, conv_layers, fc_layers, parameters, macs),
+        ``"timings"`` (DataFrame, one row per model, task and repeat) and ``"summary"``
+        (DataFrame: median and IQR per model and task, see :func:`fmnist_lib.benchmark.summarise`).
+    """
+    from ..evaluation.benchmark import BENCH, cost_benchmark, summarise
+
+    p = get_profile(profile)
+    X, _ = test_set(p)
+    spec = {"repeats": p.bench_repeats, **BENCH}
+
+    def compute():
+        rows = [{"model": LABELS[n], **{k: v for k, v in model_summary(MODELS[n]()).items()
+                                        if k in ("conv_layers", "fc_layers", "parameters", "macs")}}
+                for n in NAMES]
+        timings = cost_benchmark({LABELS[n]: MODELS[n] for n in NAMES}, X, repeats=p.bench_repeats,
+                                 seed=p.seed)
+        return {"complexity": pd.DataFrame(rows), "timings": timings}
+
+    raw = default_store(p.name).get_or_compute("efficiency", spec, compute)
+    return {"complexity": raw["complexity"], "timings": raw["timings"],
+            "summary": summarise(raw["timings"])}
+
+
+def gradcam_analysis(profile: str | Profile | None = None) -> dict:
+    """Grad-CAM and HiResCAM of every final model on stratified test images: agreement within
+    and across models and by chance, perturbation tests, randomisation check
+    (``gradcam_study.analyse``; plus ``"indices"``, the test images used).
+    """
+    from ..saliency.study import analyse
+
+    p = get_profile(profile)
+    finals = final_models(p)
+    X, y = test_set(p)
+    spec = {**_data_spec(p), "n": p.agreement_images,
+            "finals": {n: [r["config"] for r in runs] for n, runs in finals.items()}}
+
+    def compute():
+        idx = stratified_subset(y, p.agreement_images, seed=p.seed)
+        runs = {n: [r["model"] for r in finals[n]] for n in NAMES}
+        return {"indices": idx, **analyse(runs, X[idx], seed=p.seed)}
+
+    return default_store(p.name).get_or_compute("gradcam", spec, compute)
+
+
+def faithfulness(profile: str | Profile | None = None) -> pd.DataFrame:
+    """``gradcam_faithfulness.faithfulness_summary`` of the stored perturbation tests."""
+    from ..saliency.faithfulness import faithfulness_summary
+
+    out = faithfulness_summary(gradcam_analysis(profile)["faith_areas"])
+    order = out["model"].map({n: i for i, n in enumerate(NAMES)})
+    return out.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def stage_times(profile: str | Profile | None = None) -> pd.DataFrame:
+    """Training time of each stage as stored with its results, in core-seconds (for the appendix)."""
+    p = get_profile(profile)
+    rows = [("baseline", sum(r["seconds"] for r in runs), LABELS[n]) for n, runs in baseline_results(p).items()]
+    rows += [("grid search", float(g["table"]["mean_fit_time"].sum()), LABELS[n]) for n, g in grid_search(p).items()]
+    rows += [("final models", sum(r["seconds"] for r in runs), LABELS[n])
+             for n, runs in final_models(p).items()]
+    return pd.DataFrame(rows, columns=["stage", "seconds", "model"])
+
+
+def run_all(profile: str | Profile | None = None, echo=print) -> dict[str, float]:
+    """Compute (or load) every stage, printing each stage's wall time and the headline."""
+    from ..evaluation.comparison import comparison
+
+    p = get_profile(profile)
+    times = {}
+    for stage, fn in (("baseline", baseline_results), ("grid search", grid_search),
+                      ("final models", final_models), ("efficiency", efficiency),
+                      ("comparison", comparison), ("grad-cam", gradcam_analysis)):
+        start = time.perf_counter()
+        fn(p)
+        times[stage] = time.perf_counter() - start
+        echo(f"[{p.name}] {stage:<13} {times[stage]:8.1f} s")
+    echo(comparison(p)["accuracy"].to_string(index=False))
+    return times

@@ -1,0 +1,1 @@
+"""Saliency: the CAMs, their geometry, perturbation, faithfulness, sanity and agreement."""

@@ -1,0 +1,1 @@
+"""Tuning: the search space and the cross-validated grid search over it."""

@@ -1,0 +1,56 @@
+"""fmnist_lib.evaluation.benchmark: interleaved timing on one thread, summaries, ratios, the sentence."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from fmnist_lib.evaluation import benchmark
+from fmnist_lib.models import LeNet5, SimpleCNN
+
+
+def test_cost_benchmark_interleaves_and_restores_threads(monkeypatch):
+    monkeypatch.setitem(benchmark.BENCH, "train_steps", 2)
+    monkeypatch.setitem(benchmark.BENCH, "infer_images", 256)
+    monkeypatch.setitem(benchmark.BENCH, "infer_batch", 128)
+    threads = torch.get_num_threads()
+    X = np.random.default_rng(0).normal(size=(300, 1, 28, 28)).astype(np.float32)
+    t = benchmark.cost_benchmark({"S": SimpleCNN, "L": LeNet5}, X, repeats=2)
+    assert torch.get_num_threads() == threads
+    assert len(t) == 2 * 2 * 2 and (t["images_per_s"] > 0).all()
+    assert t[t.repeat == 0]["model"].iloc[0] == "S" and t[t.repeat == 1]["model"].iloc[0] == "L"
+    s = benchmark.summarise(t)
+    assert set(s.columns) >= {"median", "q25", "q75"} and (s["q25"] <= s["median"]).all()
+    with pytest.raises(ValueError, match="at least 256"):
+        benchmark.cost_benchmark({"S": SimpleCNN}, X[:10])
+    with pytest.raises(ValueError, match="repeats"):
+        benchmark.cost_benchmark({"S": SimpleCNN}, X, repeats=0)
+
+
+def test_summary_and_ratio_against_numpy():
+    t = pd.DataFrame({"repeat": [0, 0, 1, 1, 2, 2] * 2, "model": ["A", "B"] * 6,
+                      "task": ["train"] * 6 + ["inference"] * 6,
+                      "images_per_s": [10, 5, 12, 5, 8, 4, 30, 30, 31, 29, 29, 31.0]})
+    s = benchmark.summarise(t).set_index(["model", "task"])
+    assert s.loc[("A", "train"), "median"] == 10 and s.loc[("A", "train"), "q25"] == np.quantile([10, 12, 8], 0.25)
+    r = benchmark.speed_ratios(t, "A", "B")
+    assert r["train"] == np.median([2.0, 2.4, 2.0]) and r["inference"] == pytest.approx(np.median([1, 31 / 29, 29 / 31]))
+
+
+@pytest.mark.parametrize("train, infer, words", [
+    (2.0, 1.1, ["trains 2.0 times as fast as LeNet-5", "classifies 1.1 times as fast as LeNet-5"]),
+    (0.5, 1.02, ["LeNet-5 trains 2.0 times as fast as the Simple CNN",
+                 "the Simple CNN classifies about as fast as LeNet-5 (ratio 1.02)"]),
+    (2.0, 1 / 1.5, ["the Simple CNN trains 2.0 times as fast as LeNet-5",
+                    "while LeNet-5 classifies 1.5 times as fast as the Simple CNN"])])
+def test_speed_sentence_each_direction(train, infer, words):
+    text = benchmark.speed_sentence({"train": train, "inference": infer}, "Simple CNN", "LeNet-5")
+    assert all(w in text for w in words) and "slower" not in text
+
+
+def test_cost_table_formats_every_number():
+    complexity = pd.DataFrame({"model": ["A"], "conv_layers": [1], "fc_layers": [1], "parameters": [15770],
+                               "macs": [72000]})
+    summary = pd.DataFrame({"model": ["A", "A"], "task": ["train", "inference"], "median": [2000.4, 9000.0],
+                            "q25": [1900.0, 8000.0], "q75": [2100.0, 9500.0], "repeats": [5, 5]})
+    row = benchmark.cost_table(complexity, summary).iloc[0]
+    assert row["parameters"] == "15,770" and row["training images / s, median [IQR]"] == "2,000 [1,900, 2,100]"

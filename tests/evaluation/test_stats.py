@@ -1,0 +1,140 @@
+"""stats: Wilson interval, McNemar's exact test, the comparison sentence, calibration, seeds."""
+import numpy as np
+import pytest
+
+from fmnist_lib.evaluation import stats
+
+
+def paired(both_right, a_only, b_only, both_wrong):
+    """Labels and two prediction vectors realising a given 2 x 2 table of right/wrong."""
+    n = both_right + a_only + b_only + both_wrong
+    y = np.arange(n) % 10
+    wrong = (y + 1) % 10
+    a_right = np.r_[np.ones(both_right + a_only), np.zeros(b_only + both_wrong)].astype(bool)
+    b_right = np.r_[np.ones(both_right), np.zeros(a_only), np.ones(b_only), np.zeros(both_wrong)].astype(bool)
+    return y, np.where(a_right, y, wrong), np.where(b_right, y, wrong)
+
+
+# --- accuracy interval --------------------------------------------------------------------
+
+def test_wilson_interval_hand_worked():
+    # 80 of 100: p = 0.8, z = 1.95996; centre (p + z²/2n)/(1 + z²/n), half-width
+    # z/(1 + z²/n) * sqrt(p(1-p)/n + z²/4n²)  ->  [0.71117, 0.86663]
+    y, a, _ = paired(80, 0, 0, 20)
+    acc, low, high = stats.accuracy_ci(y, a)
+    assert acc == 0.8
+    assert low == pytest.approx(0.7111708, abs=1e-6)
+    assert high == pytest.approx(0.8666331, abs=1e-6)
+    _, low99, high99 = stats.accuracy_ci(y, a, level=0.99)
+    assert low99 < low and high99 > high
+
+
+def test_wilson_interval_at_perfect_accuracy_stays_inside_0_1():
+    y = np.arange(50) % 10
+    acc, low, high = stats.accuracy_ci(y, y)
+    assert acc == 1.0 and high == pytest.approx(1.0) and 0.9 < low < 1.0
+
+
+def test_accuracy_ci_bad_input():
+    with pytest.raises(ValueError, match="level"):
+        stats.accuracy_ci([1, 2], [1, 2], level=95)
+    with pytest.raises(ValueError, match="Length mismatch"):
+        stats.accuracy_ci([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="label 11"):
+        stats.accuracy_ci([1, 11], [1, 2])
+
+
+# --- McNemar -------------------------------------------------------------------------------
+
+def test_mcnemar_hand_worked_table():
+    # both right 5, a only 1, b only 9, both wrong 3: exact two-sided p for 1 of 10 at 0.5
+    # = 2 * (C(10,0) + C(10,1)) / 2^10 = 22 / 1024
+    y, a, b = paired(5, 1, 9, 3)
+    res = stats.mcnemar_exact(y, a, b)
+    assert (res["b"], res["c"], res["both_right"], res["both_wrong"], res["n"]) == (1, 9, 5, 3, 18)
+    assert res["statistic"] == 1
+    assert res["pvalue"] == pytest.approx(22 / 1024, abs=1e-12)
+    swapped = stats.mcnemar_exact(y, b, a)
+    assert (swapped["b"], swapped["c"]) == (9, 1) and swapped["pvalue"] == pytest.approx(res["pvalue"])
+
+
+def test_mcnemar_no_discordant_pairs_and_balanced():
+    y, a, _ = paired(7, 0, 0, 3)
+    assert stats.mcnemar_exact(y, a, a)["pvalue"] == 1.0
+    y, a, b = paired(0, 4, 4, 0)
+    assert stats.mcnemar_exact(y, a, b)["pvalue"] == pytest.approx(1.0)
+
+
+def test_mcnemar_does_not_mutate_and_checks_lengths():
+    y, a, b = paired(5, 1, 9, 3)
+    copies = y.copy(), a.copy(), b.copy()
+    stats.mcnemar_exact(y, a, b)
+    for arr, copy in zip((y, a, b), copies):
+        np.testing.assert_array_equal(arr, copy)
+    with pytest.raises(ValueError, match="Length mismatch"):
+        stats.mcnemar_exact(y, a[:-1], b)
+
+
+# --- the sentence ---------------------------------------------------------------------------
+
+# --- calibration ----------------------------------------------------------------------------
+
+def one_hot_conf(y, pred, conf):
+    """Rows with probability ``conf`` on ``pred`` and the rest spread evenly."""
+    p = np.full((len(y), 10), 0.0)
+    p[:] = ((1 - np.asarray(conf)) / 9)[:, None] if np.ndim(conf) else (1 - conf) / 9
+    p[np.arange(len(y)), pred] = conf
+    return p
+
+
+def test_ece_zero_when_calibrated_and_hand_worked_when_not():
+    y = np.zeros(4, dtype=int)
+    pred = np.array([0, 0, 0, 1])                   # 3 of 4 right at confidence 0.75
+    assert stats.expected_calibration_error(y, one_hot_conf(y, pred, 0.75)) == pytest.approx(0.0, abs=1e-12)
+    wrong = np.ones(4, dtype=int)
+    assert stats.expected_calibration_error(y, one_hot_conf(y, wrong, 0.95)) == pytest.approx(0.95)
+    # two bins: {0.35 x2, one right} gap 0.15; {0.95 x2, both right} gap 0.05 -> ECE 0.10
+    y = np.array([0, 0, 0, 0])
+    p = one_hot_conf(y, np.array([0, 1, 0, 0]), np.array([0.35, 0.35, 0.95, 0.95]))
+    assert stats.expected_calibration_error(y, p, n_bins=10) == pytest.approx(0.10)
+
+
+def test_bins_are_closed_on_the_right():
+    y = np.arange(10)
+    curve = stats.reliability_curve(y, np.eye(10)[y], n_bins=15)
+    assert len(curve) == 15 and curve["count"].iloc[-1] == 10 and curve["count"].sum() == 10
+    at_edge = stats.reliability_curve(y, one_hot_conf(y, y, 0.5), n_bins=4)  # 0.5 is an edge
+    assert list(at_edge["count"]) == [0, 10, 0, 0]  # (0.25, 0.5]
+    assert stats.expected_calibration_error(y, np.eye(10)[y]) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_reliability_curve_matches_a_plain_loop():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 300)
+    p = rng.dirichlet(np.full(10, 0.3), 300)
+    curve = stats.reliability_curve(y, p, n_bins=15)
+    assert len(curve) == 15 and curve["count"].sum() == 300
+    conf, right = p.max(1), p.argmax(1) == y
+    ece = 0.0
+    for i, row in curve.iterrows():
+        inside = (conf > i / 15) & (conf <= (i + 1) / 15)
+        assert row["count"] == inside.sum()
+        if inside.any():
+            assert row["confidence"] == pytest.approx(conf[inside].mean())
+            assert row["accuracy"] == pytest.approx(right[inside].mean())
+            ece += inside.sum() / 300 * abs(right[inside].mean() - conf[inside].mean())
+        else:
+            assert np.isnan(row["accuracy"])
+    assert stats.expected_calibration_error(y, p, 15) == pytest.approx(ece, abs=1e-12)
+
+
+def test_calibration_bad_input():
+    y = np.arange(10)
+    with pytest.raises(ValueError, match="sum to 1"):
+        stats.expected_calibration_error(y, np.full((10, 10), 0.2))
+    with pytest.raises(ValueError, match="n_bins"):
+        stats.reliability_curve(y, np.full((10, 10), 0.1), n_bins=0)
+
+
+# --- seeds -----------------------------------------------------------------------------------
+

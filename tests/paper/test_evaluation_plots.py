@@ -1,0 +1,138 @@
+"""evaluation_plots: the right panels, titles, numbers and colour scales on synthetic data."""
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from fmnist_lib.paper import evaluation_plots as ep
+from fmnist_lib.evaluation import metrics
+from fmnist_lib.evaluation import stats
+from fmnist_lib.data import CLASSES
+
+
+def probas_for(y, strength, seed):
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(len(y), 10))
+    logits[np.arange(len(y)), y] += strength
+    e = np.exp(logits)
+    return e / e.sum(1, keepdims=True)
+
+
+@pytest.fixture
+def data():
+    y = np.repeat(np.arange(10), 30)
+    return y, {"simple": probas_for(y, 1.5, 1), "lenet": probas_for(y, 3.0, 2)}
+
+
+def test_roc_ovr_has_ten_panels_titled_with_classes_and_the_aucs(data):
+    y, probas = data
+    fig = ep.plot_roc_ovr(y, probas["simple"], "simple")
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 10
+    assert [ax.get_title() for ax in fig.axes] == list(CLASSES)
+    roc = metrics.roc_curves_ovr(y, probas["simple"])
+    for k, ax in enumerate(fig.axes):
+        texts = [t.get_text() for t in ax.texts]
+        assert f"AUC = {roc[k]['auc']:.4f}" in texts
+        lines = {tuple(line.get_xdata()) for line in ax.lines}
+        assert (0, 1) in lines  # the chance diagonal
+        curve = [line for line in ax.lines if tuple(line.get_xdata()) != (0, 1)][0]
+        np.testing.assert_allclose(curve.get_xdata(), roc[k]["fpr"])
+    first, last = fig.axes[0], fig.axes[-1]
+    assert first.get_shared_x_axes().joined(first, last)
+    assert first.get_shared_y_axes().joined(first, last)
+    assert fig.get_suptitle().startswith("Simple CNN")
+    assert f"macro AUC {roc['macro']['auc']:.4f}" in fig.get_suptitle()
+    assert fig.get_figwidth() <= 10
+
+
+def test_roc_comparison_overlays_both_models(data):
+    y, probas = data
+    fig = ep.plot_roc_comparison(y, probas)
+    assert len(fig.axes) == 10
+    assert [ax.get_title() for ax in fig.axes] == list(CLASSES)
+    rocs = {n: metrics.roc_curves_ovr(y, p) for n, p in probas.items()}
+    for k, ax in enumerate(fig.axes):
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert labels == [f"Simple CNN {rocs['simple'][k]['auc']:.4f}",
+                          f"LeNet-5 {rocs['lenet'][k]['auc']:.4f}"]
+        assert len(ax.lines) == 3  # two models and the diagonal
+
+
+def test_confusion_matrices_show_both_models_and_the_difference(data):
+    y, probas = data
+    preds = {"Simple CNN": probas["simple"].argmax(1), "LeNet-5": probas["lenet"].argmax(1)}
+    fig = ep.plot_confusion_matrices(y, preds)
+    heatmaps = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in heatmaps] == [
+        "Simple CNN", "LeNet-5", "LeNet-5 − Simple CNN (percentage points)"]
+    for ax in heatmaps:
+        assert [t.get_text() for t in ax.get_yticklabels()] == list(CLASSES)
+        assert [t.get_text() for t in ax.get_xticklabels()] == list(CLASSES)
+    diff = heatmaps[2].collections[0]
+    expected = 100 * (metrics.confusion(y, preds["LeNet-5"], "true")
+                      - metrics.confusion(y, preds["Simple CNN"], "true"))
+    np.testing.assert_allclose(np.asarray(diff.get_array()).reshape(10, 10), expected)
+    assert diff.norm.vmin == pytest.approx(-diff.norm.vmax)  # diverging, centred at 0
+    red, neutral, blue = diff.get_cmap()(diff.norm([diff.norm.vmax, 0.0, diff.norm.vmin]))
+    assert red[0] > 2 * red[2] and blue[2] > 2 * blue[0]  # LeNet-5 more: red; less: blue
+    assert min(neutral[:3]) > 0.85  # zero is (near) white
+    row = np.asarray(heatmaps[0].collections[0].get_array()).reshape(10, 10)
+    np.testing.assert_allclose(row.sum(1), 100.0)
+
+
+def test_confusion_counts_and_order_independence(data):
+    y, probas = data
+    preds = {"lenet": probas["lenet"].argmax(1), "simple": probas["simple"].argmax(1)}
+    fig = ep.plot_confusion_matrices(y, preds, normalize=False)
+    heatmaps = [ax for ax in fig.axes if ax.get_title()]
+    assert heatmaps[2].get_title() == "LeNet-5 − Simple CNN (images)"
+    counts = np.asarray(heatmaps[1].collections[0].get_array()).reshape(10, 10)
+    np.testing.assert_array_equal(counts, metrics.confusion(y, preds["lenet"]))
+
+
+def test_reliability_has_ece_in_the_legend(data):
+    y, probas = data
+    fig = ep.plot_reliability(y, probas)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    for name, label in (("simple", "Simple CNN"), ("lenet", "LeNet-5")):
+        ece = stats.expected_calibration_error(y, probas[name])
+        assert f"{label} (ECE {ece:.4f})" in labels
+
+
+def test_confident_mistakes_rows_per_model_with_true_and_predicted(data):
+    y, probas = data
+    X = np.random.default_rng(0).normal(size=(len(y), 1, 28, 28))
+    X0 = X.copy()
+    fig = ep.plot_confident_mistakes(X, y, probas, k=4)
+    assert len(fig.axes) == 8
+    for row, name in enumerate(("simple", "lenet")):
+        idx = metrics.most_confident_mistakes(y, probas[name], k=4)
+        for ax, i in zip(fig.axes[4 * row:4 * row + 4], idx):
+            pred = probas[name][i].argmax()
+            assert ax.get_title() == (f"true: {CLASSES[y[i]]}\npred: {CLASSES[pred]}\n"
+                                      f"p = {probas[name][i, pred]:.3f}")
+            np.testing.assert_allclose(ax.images[0].get_array(), X[i, 0])
+    assert fig.axes[0].get_ylabel() == "Simple CNN" and fig.axes[4].get_ylabel() == "LeNet-5"
+    np.testing.assert_array_equal(X, X0)
+
+
+def test_plots_reject_bad_input(data):
+    y, probas = data
+    with pytest.raises(ValueError, match="sum to 1"):
+        ep.plot_roc_ovr(y, 0.5 * probas["simple"], "simple")
+    with pytest.raises(ValueError, match="Length mismatch"):
+        ep.plot_confusion_matrices(y[:-1], {k: p.argmax(1) for k, p in probas.items()})
+    with pytest.raises(ValueError, match="images"):
+        ep.plot_confident_mistakes(np.zeros((len(y), 3, 28, 28)), y, probas)
+    with pytest.raises(ValueError, match="Length mismatch"):
+        ep.plot_confident_mistakes(np.zeros((len(y) - 1, 28, 28)), y, probas)
+
+
+def test_added_confusions_names_the_cells_the_simple_model_adds():
+    y = np.repeat(np.arange(10), 10)
+    ref = y.copy()
+    simple = y.copy()
+    simple[y == 6] = np.where(np.arange(10) < 3, 2, 6)  # 30 % of Shirt on Pullover
+    text = ep.added_confusions(y, {"Simple CNN": simple, "LeNet-5": ref}, k=3)
+    assert text == "the Simple CNN puts 30.0 pp more of the Shirt images on Pullover than LeNet-5"
+    assert "adds no confusion" in ep.added_confusions(y, {"Simple CNN": ref, "LeNet-5": simple})

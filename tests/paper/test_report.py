@@ -1,0 +1,34 @@
+"""fmnist_lib.paper.report: markdown tables keep formatted numbers; the published table's rows."""
+import pandas as pd
+
+from fmnist_lib.paper import report
+
+
+def test_md_never_reformats_numbers_written_as_text():
+    table = pd.DataFrame({"model": ["A"], "acc": ["0.900"], "p": ["3e-30"], "n": [5], "x": [0.123456]})
+    text = report.md(table).data
+    assert "| 0.900 |" in text and "| 3e-30 |" in text and "0.1235" in text
+    assert "0.9000" not in text and "0.0000" not in text
+
+
+def test_md_never_prints_a_negative_zero():
+    table = pd.DataFrame({"d": [-0.000004, -0.000011, 0.0084]})
+    text = report.md(table, floatfmt=".5f").data
+    assert "-0.00000" not in text and "0.00000" in text and "-0.00001" in text and "0.00840" in text
+    assert "-0.0000" not in report.md(table).data
+
+
+def test_published_table_is_sourced_and_sorted():
+    assert all(len(row) == 3 and 0.8 < row[2] < 1 for row in report.PUBLISHED)
+    human = [row for row in report.PUBLISHED if row[0].startswith("Human")]
+    assert human[0][2] == 0.835 and "1,000 test images" in human[0][0]
+    table = report.published_baselines({"Ours": 0.9012})
+    acc = table["test accuracy"].astype(float)
+    assert acc.is_monotonic_increasing and table.loc[table.method == "Ours", "test accuracy"].item() == "0.901"
+    assert set(table["source"]) == {"README table", "this study"}
+
+
+def test_md_shows_nan_as_a_blank_cell():
+    nan = float("nan")
+    text = report.md(pd.DataFrame({"name": ["accuracy"], "p": [nan], "r": [nan], "f1": [0.9]}), index=True).data
+    assert "nan" not in text and "0.9000" in text and "| accuracy |" in text

@@ -1,0 +1,64 @@
+"""The front page's sentences follow the numbers in both directions."""
+import pandas as pd
+import pytest
+
+from fmnist_lib.paper.summary import (cost_clause, edge_count_clause, ensemble_clause, recipe_dependence,
+                                seed_overlap_sentence, tuning_summary)
+
+
+def result(verdict, diff=0.01, low=0.005, high=0.015):
+    return {"verdict": verdict, "diff": diff, "ci90_low": low, "ci90_high": high, "margin": 0.01}
+
+
+def test_recipe_dependence_same_and_different():
+    same = recipe_dependence(result("equivalent"), result("equivalent"), "Simple CNN", "LeNet-5")
+    assert same == ("The verdict is the same (equivalent) with the defaults both models share and "
+                    "with each model's tuned values.")
+    differ = recipe_dependence(result("inconclusive", 0.0116), result("equivalent", 0.0011),
+                               "Simple CNN", "LeNet-5")
+    assert differ.startswith("The verdict therefore depends on the hyperparameters")
+    assert differ.index("equivalent with the defaults") < differ.index("inconclusive with each model's tuned")
+
+
+@pytest.mark.parametrize("verdict, words", [("equivalent", "inside the ±1 pp margin"),
+                                            ("different", "wholly outside the ±1 pp margin"),
+                                            ("inconclusive", "across the ±1 pp margin")])
+def test_ensemble_clause_follows_the_verdict(verdict, words):
+    text = ensemble_clause(result(verdict, 0.0161, 0.0124, 0.0199), "Simple CNN", "LeNet-5")
+    assert text.endswith(words) and "+1.61 pp" in text and "[+1.24, +1.99]" in text
+    assert "test-image noise only" in text
+
+
+def test_seed_overlap_in_both_directions():
+    assert seed_overlap_sentence([0.87, 0.88], [0.89, 0.90], "A", "B").startswith("Every B seed scores higher")
+    assert seed_overlap_sentence([0.91, 0.92], [0.89, 0.90], "A", "B").startswith("Every A seed scores higher")
+    assert seed_overlap_sentence([0.87, 0.895], [0.89, 0.90], "A", "B").startswith("The two models' seed ranges overlap")
+    with pytest.raises(ValueError):
+        seed_overlap_sentence([], [0.9], "A", "B")
+
+
+def test_tuning_summary_words_follow_the_intervals():
+    table = pd.DataFrame({"model": ["Simple CNN", "LeNet-5", "X"], "difference": [-0.0016, 0.009, -0.01],
+                          "low": [-0.0073, 0.0052, -0.02], "high": [0.0039, 0.0127, -0.001]})
+    text = tuning_summary(table)
+    assert "did not measurably change Simple CNN's accuracy (-0.16 pp" in text
+    assert "raised LeNet-5's accuracy (+0.90 pp" in text
+    assert "lowered X's accuracy" in text
+
+
+def test_edge_count_clause():
+    grid = {"lr": [1e-3, 1e-2], "batch_size": [32, 64, 128]}
+    inside = edge_count_clause({"a": {"lr": 1e-3, "batch_size": 64}}, {"batch_size": [32, 64, 128]})
+    assert inside == "no chosen value lies on the grid's edge"
+    text = edge_count_clause({"a": {"lr": 1e-2, "batch_size": 32}, "b": {"lr": 1e-2, "batch_size": 64}},
+                             grid, {"a": "A", "b": "B"})
+    assert text.startswith("2 of A's 2 chosen values and 1 of B's 2 chosen values lie on the grid's edge")
+
+
+def test_cost_clause_in_both_directions():
+    slow = cost_clause(0.173, {"train": 2.0, "inference": 0.66})
+    assert slow.startswith("Multiply-adds do not predict") and "5.8 times fewer" in slow
+    assert "classifies more slowly" in slow and "trains" not in slow.split("still")[1]
+    fast = cost_clause(0.173, {"train": 2.0, "inference": 1.2})
+    assert "faster at both" in fast
+    assert cost_clause(1.5, {"train": 1.0, "inference": 1.0}).startswith("The simple CNN does not")

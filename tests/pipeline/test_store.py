@@ -1,0 +1,354 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from fmnist_lib.pipeline import store as store_mod
+from fmnist_lib.models import SimpleCNN
+from fmnist_lib.pipeline.store import ResultStore, project_root
+
+
+def items():
+    model = SimpleCNN()
+    return {"table": pd.DataFrame({"a": [1, 2], "b": [0.5, 0.25]}),
+            "proba": np.random.rand(4, 10).astype(np.float32),
+            "weights": model.state_dict(), "acc": 0.9, "best": {"lr": 1e-3, "batch_size": 64}}
+
+
+def test_round_trip_keeps_every_type(tmp_path):
+    s = ResultStore(tmp_path)
+    original = items()
+    s.save("entry", {"seed": 0}, original)
+    loaded = s.load("entry", {"seed": 0})
+    pd.testing.assert_frame_equal(loaded["table"], original["table"])
+    np.testing.assert_array_equal(loaded["proba"], original["proba"])
+    assert loaded["proba"].dtype == np.float32
+    for k, v in original["weights"].items():
+        assert torch.equal(loaded["weights"][k], v)
+    assert loaded["acc"] == 0.9 and loaded["best"] == {"lr": 1e-3, "batch_size": 64}
+
+
+def test_key_changes_with_spec_and_name(tmp_path):
+    s = ResultStore(tmp_path)
+    base = s.key("final", {"seed": 0, "lr": 1e-3})
+    assert s.key("final", {"lr": 1e-3, "seed": 0}) == base  # order does not matter
+    assert s.key("final", {"seed": 1, "lr": 1e-3}) != base
+    assert s.key("final", {"seed": 0, "lr": 3e-3}) != base
+    assert s.key("grid", {"seed": 0, "lr": 1e-3}) != base
+
+
+def test_key_changes_with_library_source(tmp_path, monkeypatch):
+    s = ResultStore(tmp_path)
+    before = s.key("final", {"seed": 0})
+    monkeypatch.setattr(store_mod, "source_hash", lambda: "0" * 16)
+    assert s.key("final", {"seed": 0}) != before
+
+
+def test_changed_config_never_reads_stale_entry(tmp_path):
+    s = ResultStore(tmp_path)
+    s.get_or_compute("grid", {"lr": 1e-3}, lambda: {"acc": 0.5})
+    calls = []
+    out = s.get_or_compute("grid", {"lr": 3e-3}, lambda: calls.append(1) or {"acc": 0.7})
+    assert calls == [1] and out["acc"] == 0.7
+
+
+def test_get_or_compute_computes_once_and_records_seconds(tmp_path):
+    s = ResultStore(tmp_path)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"acc": 0.8}
+
+    first = s.get_or_compute("x", {"a": 1}, compute)
+    second = s.get_or_compute("x", {"a": 1}, compute)
+    assert calls == [1]
+    assert first == second and first["_seconds"] >= 0
+
+
+def test_crash_during_write_leaves_no_entry_and_resumes(tmp_path, monkeypatch):
+    s = ResultStore(tmp_path)
+    real_save = np.save
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("simulated crash")
+
+    monkeypatch.setattr(np, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        s.get_or_compute("final", {"seed": 0}, items)
+    assert not s.exists("final", {"seed": 0})
+    assert list(tmp_path.iterdir()) == []  # no half entry, no temporary folder
+    monkeypatch.setattr(np, "save", real_save)
+    out = s.get_or_compute("final", {"seed": 0}, items)
+    assert s.exists("final", {"seed": 0}) and out["proba"].shape == (4, 10)
+
+
+def test_unserialisable_value_fails_before_anything_is_written(tmp_path):
+    s = ResultStore(tmp_path)
+    with pytest.raises(TypeError):
+        s.save("bad", {}, {"model": SimpleCNN()})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_manifest_is_readable_json_and_weights_load_weights_only(tmp_path, monkeypatch):
+    s = ResultStore(tmp_path)
+    folder = s.save("final", {"seed": 0}, items())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["spec"] == {"seed": 0} and manifest["files"]["weights"] == "weights.pt"
+    seen = {}
+    real_load = torch.load
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    s.load("final", {"seed": 0})
+    assert seen.get("weights_only") is True
+
+
+def test_project_root_is_found_from_a_chapter_folder(tmp_path):
+    (tmp_path / "_quarto.yml").write_text("project: {}\n")
+    (tmp_path / "chapters").mkdir()
+    assert project_root(tmp_path / "chapters") == tmp_path.resolve()
+
+
+# ------------------------------------------------------------ verification and healing
+
+
+def _damage_truncate(folder):
+    path = folder / "proba.npy"
+    path.write_bytes(path.read_bytes()[:-7])
+
+
+def _damage_flip_byte(folder):
+    path = folder / "weights.pt"
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # same size: only the SHA-256 can tell
+    path.write_bytes(bytes(raw))
+
+
+def _damage_remove_file(folder):
+    (folder / "table.csv").unlink()
+
+
+def _damage_manifest(folder):
+    path = folder / "manifest.json"
+    path.write_text(path.read_text()[:40])
+
+
+def _damage_no_manifest(folder):
+    (folder / "manifest.json").unlink()
+
+
+DAMAGES = {"truncated npy": (_damage_truncate, "proba.npy has"),
+           "flipped byte in weights": (_damage_flip_byte, "weights.pt does not match its SHA-256"),
+           "missing file": (_damage_remove_file, "table.csv is missing"),
+           "truncated manifest": (_damage_manifest, "manifest.json is not valid JSON"),
+           "no manifest": (_damage_no_manifest, "no manifest.json")}
+
+
+@pytest.mark.parametrize("case", DAMAGES, ids=list(DAMAGES))
+def test_damaged_entry_is_reported_set_aside_and_recomputed(case, tmp_path, caplog):
+    damage, reason = DAMAGES[case]
+    s = ResultStore(tmp_path)
+    original = items()
+    folder = s.save("final", {"seed": 0}, original)
+    damage(folder)
+    calls = []
+    with caplog.at_level("WARNING", logger="fmnist_lib.pipeline.store"):
+        out = s.get_or_compute("final", {"seed": 0}, lambda: calls.append(1) or items())
+    assert calls == [1]  # recomputed, not read
+    assert out["proba"].shape == (4, 10) and set(out) >= set(original)
+    aside = list((tmp_path / ".damaged").iterdir())
+    assert len(aside) == 1 and aside[0].name.startswith(folder.name + "-")
+    message = caplog.text
+    assert str(folder) in message and reason in message and str(aside[0]) in message
+    assert s.load("final", {"seed": 0}) is not None  # the recomputed entry is intact
+
+
+def test_damaged_entry_is_never_returned_by_load(tmp_path):
+    s = ResultStore(tmp_path)
+    _damage_truncate(s.save("final", {"seed": 0}, items()))
+    assert s.load("final", {"seed": 0}) is None
+    assert not s.path("final", {"seed": 0}).exists()
+
+
+def test_manifest_records_size_and_sha256_of_every_file(tmp_path):
+    import hashlib
+
+    s = ResultStore(tmp_path)
+    folder = s.save("final", {"seed": 0}, items())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert set(manifest["checksums"]) == set(manifest["files"].values()) == {
+        "table.csv", "proba.npy", "weights.pt"}
+    for fname, expected in manifest["checksums"].items():
+        raw = (folder / fname).read_bytes()
+        assert expected == {"size": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+
+
+def test_entry_without_checksums_is_not_read(tmp_path):
+    """Entries of the older manifest format carry no checksums: recomputed, never trusted."""
+    s = ResultStore(tmp_path)
+    folder = s.save("final", {"seed": 0}, items())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for k in ("format", "checksums"):
+        del manifest[k]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert s.load("final", {"seed": 0}) is None
+
+
+def test_save_over_a_damaged_entry_replaces_it(tmp_path):
+    s = ResultStore(tmp_path)
+    folder = s.save("final", {"seed": 0}, items())
+    _damage_truncate(folder)
+    s.save("final", {"seed": 0}, items())  # e.g. a concurrent run that did not read it
+    assert s.load("final", {"seed": 0})["proba"].shape == (4, 10)
+    assert len(list((tmp_path / ".damaged").iterdir())) == 1
+
+
+def _compute_in_child(root, queue):
+    s = ResultStore(root)
+    out = s.get_or_compute("final", {"seed": 0}, lambda: {"proba": np.arange(40.0).reshape(4, 10)})
+    queue.put(out["proba"].sum())
+
+
+def test_two_concurrent_runs_agree(tmp_path):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_compute_in_child, args=(tmp_path, queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert [queue.get(timeout=5) for _ in procs] == [780.0, 780.0]
+    assert [p.name for p in tmp_path.iterdir()] == [ResultStore(tmp_path).path("final", {"seed": 0}).name]
+
+
+def test_unwritable_store_raises_store_error_naming_the_folder(tmp_path):
+    from fmnist_lib.errors import StoreError
+
+    (tmp_path / "file").write_text("x")
+    s = ResultStore(tmp_path / "file" / "quick")
+    with pytest.raises(StoreError, match=f"^{tmp_path / 'file' / 'quick'}: cannot write the result final-") as err:
+        s.save("final", {"seed": 0}, {"acc": 0.5})
+    assert "FMNIST_RESULTS" in str(err.value) and err.value.exit_code == 4
+
+
+# ------------------------------------------------------------ FMNIST_RESULTS
+
+
+@pytest.fixture
+def results_env(monkeypatch):
+    store_mod.check_writable.cache_clear()
+    yield lambda value: monkeypatch.setenv("FMNIST_RESULTS", str(value))
+    store_mod.check_writable.cache_clear()
+
+
+def test_fmnist_results_is_created_when_missing(tmp_path, results_env):
+    results_env(tmp_path / "new" / "results")
+    s = store_mod.default_store("quick")
+    assert s.root == tmp_path / "new" / "results" / "quick" and s.root.is_dir()
+    assert list(s.root.iterdir()) == []  # the write probe is removed
+
+
+@pytest.mark.parametrize("case", ["a file", "below a file", "unwritable"])
+def test_unusable_fmnist_results_fails_fast_naming_the_variable(case, tmp_path, results_env):
+    from fmnist_lib.errors import StoreError
+
+    (tmp_path / "f").write_text("x")
+    value = {"a file": tmp_path / "f", "below a file": tmp_path / "f" / "sub",
+             # not writable even by root: a missing folder inside /proc cannot be created
+             "unwritable": "/proc/fmnist-results"}[case]
+    results_env(value)
+    with pytest.raises(StoreError) as err:
+        store_mod.default_store("quick")
+    message = str(err.value)
+    assert message.startswith(f"FMNIST_RESULTS={value}: ")
+    assert ("is a file, not a folder" if case != "unwritable" else "cannot be created or written") in message
+    assert "writable folder" in message
+
+
+# ------------------------------------------------------------ list and prune
+
+
+def _store_with_every_status(tmp_path, monkeypatch):
+    s = ResultStore(tmp_path)
+    current = s.save("grid", {"lr": 1}, {"acc": 0.5, "proba": np.zeros(3)})
+    damaged = s.save("final", {"seed": 0}, items())
+    _damage_truncate(damaged)
+    aside = s.save("final", {"seed": 1}, items())
+    s.set_aside(aside, "test")
+    monkeypatch.setattr(store_mod, "source_hash", lambda: "0" * 16)
+    stale = s.save("grid", {"lr": 1}, {"acc": 0.4})  # same spec, older library sources
+    monkeypatch.undo()
+    partial = tmp_path / ".final-0123456789abcdef.tmp-999999999"
+    partial.mkdir()
+    return s, {"current": current, "damaged": damaged, "stale": stale, "partial": partial}
+
+
+def test_scan_gives_every_entry_its_status(tmp_path, monkeypatch):
+    from fmnist_lib.pipeline.store_admin import scan
+
+    s, folders = _store_with_every_status(tmp_path, monkeypatch)
+    status = {e.folder: e.status for e in scan(s)}
+    for expected, folder in folders.items():
+        assert status.pop(folder) == expected
+    assert list(status.values()) == ["set aside"]
+
+
+def test_prune_dry_run_removes_nothing_then_prune_keeps_only_current(tmp_path, monkeypatch):
+    from fmnist_lib.pipeline.store_admin import prune, scan
+
+    s, folders = _store_with_every_status(tmp_path, monkeypatch)
+    before = sorted(p for p in tmp_path.rglob("*"))
+    would = prune(s, dry_run=True)
+    assert sorted(p for p in tmp_path.rglob("*")) == before
+    assert {e.status for e in would} == {"damaged", "stale", "set aside", "partial"}
+    removed = prune(s)
+    assert [e.folder for e in removed] == [e.folder for e in would]
+    assert [(e.folder, e.status) for e in scan(s)] == [(folders["current"], "current")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [folders["current"].name]
+    assert s.load("grid", {"lr": 1})["acc"] == 0.5
+
+
+def test_prune_keeps_a_write_in_progress(tmp_path):
+    import os
+
+    from fmnist_lib.pipeline.store_admin import prune, scan
+
+    s = ResultStore(tmp_path)
+    running = tmp_path / f".final-0123456789abcdef.tmp-{os.getpid()}"
+    running.mkdir()
+    assert [e.status for e in scan(s)] == ["in progress"]
+    assert prune(s) == [] and running.is_dir()
+
+
+def test_incomplete_manifest_is_damaged(tmp_path):
+    s = ResultStore(tmp_path)
+    folder = s.save("final", {"seed": 0}, items())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["files"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert s.load("final", {"seed": 0}) is None and (tmp_path / ".damaged").is_dir()
+
+
+def test_unreadable_entry_is_a_store_error_and_stays_in_place(tmp_path, monkeypatch):
+    """Permissions or a disk error are not damage: say so, move nothing (root ignores chmod)."""
+    from fmnist_lib.errors import StoreError
+
+    s = ResultStore(tmp_path)
+    folder = s.save("final", {"seed": 0}, items())
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(store_mod, "file_digest", denied)
+    with pytest.raises(StoreError, match=f"^{folder}: cannot be read \\(Permission denied\\)"):
+        s.load("final", {"seed": 0})
+    assert folder.is_dir() and not (tmp_path / ".damaged").exists()
