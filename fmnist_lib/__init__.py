@@ -25,7 +25,8 @@ from .evaluation.stats import accuracy_ci, expected_calibration_error, mcnemar_e
 from .pipeline.store import ResultStore
 from .training import (baseline, build_model, evaluate, fit, load_weights, plot_learning_curves,
                        save_weights, seed_everything, train_step)
-from .tuning.grid_search import make_classifier, plot_cv_heatmaps, run_grid_search, validate_param_grid
+from .paper.tuning_plots import plot_cv_heatmaps
+from .tuning.grid_search import make_classifier, run_grid_search, validate_param_grid
 
 __version__ = "0.1.0"
 

@@ -15,7 +15,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-__all__ = ["BENCH", "cost_benchmark", "summarise", "speed_ratios", "speed_sentence", "cost_table"]
+from ..data import get_arrays
+from ..models import DISPLAY_NAMES, MODELS, model_summary
+
+__all__ = ["BENCH", "cost_benchmark", "efficiency_entry", "summarise", "speed_ratios", "speed_sentence",
+           "cost_table"]
 
 # what every repeat times (part of the efficiency stage's store key)
 BENCH = {"threads": 1, "train_batch": 64, "train_steps": 60, "infer_batch": 1024, "infer_images": 5120}
@@ -97,6 +101,18 @@ def cost_benchmark(factories: Mapping[str, Callable[[], nn.Module]], X: np.ndarr
     finally:
         torch.set_num_threads(threads)
     return pd.DataFrame(rows)
+
+
+def efficiency_entry(data: dict, repeats: int, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """The efficiency stage's items: ``"complexity"`` (model, conv_layers, fc_layers, parameters,
+    macs) and ``"timings"`` (:func:`cost_benchmark` of both models on the test images of
+    ``data``, ``{"subset", "val_fraction", "data_seed"}``)."""
+    X = get_arrays(val_fraction=data["val_fraction"], seed=data["data_seed"], subset=data["subset"])["test"][0]
+    rows = [{"model": DISPLAY_NAMES[n], **{k: v for k, v in model_summary(MODELS[n]()).items()
+                                           if k in ("conv_layers", "fc_layers", "parameters", "macs")}}
+            for n in MODELS]
+    timings = cost_benchmark({DISPLAY_NAMES[n]: MODELS[n] for n in MODELS}, X, repeats=repeats, seed=seed)
+    return {"complexity": pd.DataFrame(rows), "timings": timings}
 
 
 def summarise(timings: pd.DataFrame) -> pd.DataFrame:

@@ -131,7 +131,7 @@ def headline_table(profile=None) -> pd.DataFrame:
     are formatted here, so no column reaches the markdown writer as a float.
     """
     from ..pipeline import stages as study
-    from ..evaluation.comparison import comparison
+    from ..pipeline.stages import comparison
     from ..evaluation.metrics import roc_curves_ovr
 
     finals, grid = study.final_models(profile), study.grid_search(profile)

@@ -1,4 +1,4 @@
-"""Tables and figures of the grid search: the tidy results table, heatmaps, top configurations.
+"""Tables and figures of the grid search: heatmaps, top configurations, the chosen values.
 
 The report's functions take ``{name: table}`` (names as in ``models.MODELS``: ``"simple"``,
 ``"lenet"``) and optional display names.
@@ -12,27 +12,9 @@ import pandas as pd
 
 from ..models import DISPLAY_NAMES
 
-__all__ = ["LABELS", "results_table", "plot_cv_heatmaps", "top_configurations", "best_params_table"]
+__all__ = ["LABELS", "plot_cv_heatmaps", "top_configurations", "best_params_table"]
 
 LABELS = DISPLAY_NAMES
-
-
-def results_table(cv_results: dict[str, Any]) -> pd.DataFrame:
-    """``GridSearchCV.cv_results_`` as one row per configuration, best first (see ``run_grid_search``)."""
-    defaults = {"lr": 1e-3, "batch_size": 64, "optimizer__weight_decay": 0.0}  # make_classifier's
-    params = pd.DataFrame([{**defaults, **ps} for ps in cv_results["params"]])
-    table = pd.DataFrame({
-        "lr": params["lr"].astype(float),
-        "batch_size": params["batch_size"].astype(int),
-        "weight_decay": params["optimizer__weight_decay"].astype(float),
-        "mean_cv_acc": cv_results["mean_test_score"],
-        "std_cv_acc": cv_results["std_test_score"],
-        "mean_fit_time": cv_results["mean_fit_time"],
-        "rank": cv_results["rank_test_score"].astype(int),
-    })
-    table["failed"] = ~np.isfinite(table["mean_cv_acc"].to_numpy())
-    return table.sort_values(["rank", "lr", "batch_size", "weight_decay"], kind="stable",
-                             ignore_index=True)
 
 
 def _label(name: str, labels: dict[str, str] | None) -> str:

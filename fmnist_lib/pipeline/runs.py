@@ -22,7 +22,10 @@ from ..models import MODELS
 from .store import default_store
 from ..training import build_model, fit
 
-__all__ = ["run_config", "run_spec", "predict_logits", "train_run", "train_runs", "softmax"]
+__all__ = ["ENTRY", "data_spec", "run_config", "run_spec", "predict_logits", "train_run", "train_runs",
+           "softmax"]
+
+ENTRY = "run"  # the store entry of one run (baseline or tuned: the same recipe)
 
 
 def run_config(p: Profile, params: dict[str, Any], seed: int, progress: bool = False) -> TrainConfig:
@@ -32,13 +35,14 @@ def run_config(p: Profile, params: dict[str, Any], seed: int, progress: bool = F
                        patience=p.patience, lr_schedule=p.final_schedule, progress=progress)
 
 
-def _data_spec(p: Profile) -> dict:
+def data_spec(p: Profile) -> dict:
+    """The data every stage of profile ``p`` uses (part of every store key)."""
     return {"subset": p.subset, "val_fraction": p.val_fraction, "data_seed": p.seed}
 
 
 def run_spec(p: Profile, name: str, config: TrainConfig) -> dict:
     """The store key of one run: data, model, seed and recipe (not the progress bar)."""
-    return {**_data_spec(p), "model": name, "seed": config.seed,
+    return {**data_spec(p), "model": name, "seed": config.seed,
             "config": {k: v for k, v in asdict(config).items() if k != "progress"}}
 
 
@@ -115,21 +119,21 @@ def train_runs(p: Profile, jobs: list[tuple[str, TrainConfig]], n_jobs: int | No
     """
     store = default_store(p.name)
     specs = [run_spec(p, name, config) for name, config in jobs]
-    missing = list({store.path("final", s): (job, s) for job, s in zip(jobs, specs)
-                    if not store.exists("final", s)}.values())  # a run listed twice trains once
+    missing = list({store.path(ENTRY, s): (job, s) for job, s in zip(jobs, specs)
+                    if not store.exists(ENTRY, s)}.values())  # a run listed twice trains once
     workers = max(1, min(_cores(), p.n_jobs if n_jobs is None else n_jobs, len(missing)))
     if workers > 1:
         from joblib import Parallel, delayed
 
         results = Parallel(n_jobs=workers, backend="loky")(
-            delayed(train_run)(name, config, _data_spec(p)) for (name, config), _ in missing)
+            delayed(train_run)(name, config, data_spec(p)) for (name, config), _ in missing)
     else:
-        results = [train_run(name, config, _data_spec(p)) for (name, config), _ in missing]
+        results = [train_run(name, config, data_spec(p)) for (name, config), _ in missing]
     for (_, spec), items in zip(missing, results):
-        store.save("final", spec, {**items, "_seconds": items["seconds"]})
+        store.save(ENTRY, spec, {**items, "_seconds": items["seconds"]})
     out = []
     for (name, config), spec in zip(jobs, specs):
-        raw = store.load("final", spec)
+        raw = store.load(ENTRY, spec)
         model = MODELS[name]()
         model.load_state_dict(raw.pop("weights"))
         out.append({**raw, "seed": config.seed, "config": spec["config"], "model": model.eval(),

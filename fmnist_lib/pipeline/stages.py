@@ -1,9 +1,12 @@
 """The study, stage by stage: each stage is loaded from the result store or computed first.
 
-Chapters call these functions and nothing else computes: ``baseline_results``,
-``grid_search``, ``final_models``, ``efficiency``, ``gradcam_analysis``. Each takes a profile
-(name, ``Profile`` or ``None`` for the environment's choice) and computes whatever it
-depends on, so any chapter runs alone on a fresh clone.
+Chapters (through :mod:`fmnist_lib.paper`) call these functions and nothing else computes:
+``baseline_results``, ``grid_search``, ``final_models``, ``efficiency``, ``comparison``,
+``gradcam_analysis``. Each takes a profile (name, ``Profile`` or ``None`` for the
+environment's choice) and computes whatever it depends on, so any chapter runs alone on a
+fresh clone. What each stage stores, what it is computed from and the function computing it
+are declared once, in :mod:`fmnist_lib.pipeline.registry`; here each stage builds its spec
+and calls that function.
 """
 from __future__ import annotations
 
@@ -13,14 +16,16 @@ import time
 import numpy as np
 import pandas as pd
 
-from ..config import DEFAULTS, Profile, get_profile
-from ..data import get_arrays, stratified_subset
-from ..models import DISPLAY_NAMES, MODELS, model_summary
-from .runs import run_config, train_runs
+from ..config import DEFAULTS, EQUIVALENCE_MARGIN, Profile, get_profile
+from ..data import get_arrays
+from ..models import DISPLAY_NAMES
+from .registry import STAGES
+from .runs import data_spec, run_config, train_runs
 from .store import default_store
 
 __all__ = ["LABELS", "NAMES", "test_set", "val_labels", "baseline_results", "grid_search",
-           "final_models", "efficiency", "gradcam_analysis", "faithfulness", "stage_times", "run_all"]
+           "final_models", "efficiency", "comparison", "gradcam_analysis", "faithfulness", "stage_times",
+           "run_all"]
 
 NAMES = ("simple", "lenet")
 LABELS = DISPLAY_NAMES
@@ -29,10 +34,6 @@ LABELS = DISPLAY_NAMES
 def _progress() -> bool:
     """Progress bars on a terminal only: a rendered report should not contain them."""
     return sys.stderr.isatty()
-
-
-def _data_spec(p: Profile) -> dict:
-    return {"subset": p.subset, "val_fraction": p.val_fraction, "data_seed": p.seed}
 
 
 def test_set(profile: str | Profile | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +65,7 @@ def _runs(p: Profile, params: dict[str, dict]) -> dict[str, list[dict]]:
 
 
 def _grid_spec(p: Profile, name: str) -> dict:
-    return {**_data_spec(p), "model": name, "grid": p.grid, "grid_subset": p.grid_subset,
+    return {**data_spec(p), "model": name, "grid": p.grid, "grid_subset": p.grid_subset,
             "grid_epochs": p.grid_epochs, "schedule": p.final_schedule, "scored_on": "validation split"}
 
 
@@ -78,18 +79,15 @@ def grid_search(profile: str | Profile | None = None) -> dict[str, dict]:
         "seconds": float}}``.
     """
     from .cluster import grid_backend
-    from ..tuning.grid_search import run_grid_search
 
     p = get_profile(profile)
-    out = {}
+    stage, out = STAGES["grid"], {}
     for name in NAMES:
         def compute(name=name):
             # on $FMNIST_SCHEDULER's Dask cluster when set: same table, so same store key
-            table, best = run_grid_search(MODELS[name], p, n_jobs=p.n_jobs, verbose=_progress(),
-                                          **grid_backend())
-            return {"table": table, "best_params": best}
+            return stage.function()(name, p, verbose=_progress(), **grid_backend())
 
-        raw = default_store(p.name).get_or_compute("grid", _grid_spec(p, name), compute)
+        raw = default_store(p.name).get_or_compute(stage.name, _grid_spec(p, name), compute)
         out[name] = {"table": raw["table"], "best_params": raw["best_params"],
                      "seconds": raw["_seconds"]}
     return out
@@ -125,21 +123,13 @@ def efficiency(profile: str | Profile | None = None) -> dict:
         ``"timings"`` (DataFrame, one row per model, task and repeat) and ``"summary"``
         (DataFrame: median and IQR per model and task, see :func:`fmnist_lib.benchmark.summarise`).
     """
-    from ..evaluation.benchmark import BENCH, cost_benchmark, summarise
+    from ..evaluation.benchmark import BENCH, summarise
 
     p = get_profile(profile)
-    X, _ = test_set(p)
     spec = {"repeats": p.bench_repeats, **BENCH}
-
-    def compute():
-        rows = [{"model": LABELS[n], **{k: v for k, v in model_summary(MODELS[n]()).items()
-                                        if k in ("conv_layers", "fc_layers", "parameters", "macs")}}
-                for n in NAMES]
-        timings = cost_benchmark({LABELS[n]: MODELS[n] for n in NAMES}, X, repeats=p.bench_repeats,
-                                 seed=p.seed)
-        return {"complexity": pd.DataFrame(rows), "timings": timings}
-
-    raw = default_store(p.name).get_or_compute("efficiency", spec, compute)
+    stage = STAGES["efficiency"]
+    raw = default_store(p.name).get_or_compute(
+        stage.name, spec, lambda: stage.function()(data_spec(p), repeats=p.bench_repeats, seed=p.seed))
     return {"complexity": raw["complexity"], "timings": raw["timings"],
             "summary": summarise(raw["timings"])}
 
@@ -147,22 +137,33 @@ def efficiency(profile: str | Profile | None = None) -> dict:
 def gradcam_analysis(profile: str | Profile | None = None) -> dict:
     """Grad-CAM and HiResCAM of every final model on stratified test images: agreement within
     and across models and by chance, perturbation tests, randomisation check
-    (``gradcam_study.analyse``; plus ``"indices"``, the test images used).
+    (``saliency.study.analyse``; plus ``"indices"``, the test images used).
     """
-    from ..saliency.study import analyse
-
     p = get_profile(profile)
     finals = final_models(p)
     X, y = test_set(p)
-    spec = {**_data_spec(p), "n": p.agreement_images,
+    spec = {**data_spec(p), "n": p.agreement_images,
             "finals": {n: [r["config"] for r in runs] for n, runs in finals.items()}}
 
-    def compute():
-        idx = stratified_subset(y, p.agreement_images, seed=p.seed)
-        runs = {n: [r["model"] for r in finals[n]] for n in NAMES}
-        return {"indices": idx, **analyse(runs, X[idx], seed=p.seed)}
+    stage = STAGES["gradcam"]
+    runs = {n: [r["model"] for r in finals[n]] for n in NAMES}
+    return default_store(p.name).get_or_compute(
+        stage.name, spec, lambda: stage.function()(runs, X, y, p.agreement_images, seed=p.seed))
 
-    return default_store(p.name).get_or_compute("gradcam", spec, compute)
+
+def comparison(profile: str | Profile | None = None) -> dict:
+    """Every statistic of the comparison (:func:`fmnist_lib.evaluation.comparison.compare`),
+    computed from the baseline and final runs, stored and keyed by their recipes."""
+    p = get_profile(profile)
+    finals, base = final_models(p), baseline_results(p)
+    _, y = test_set(p)
+    y_val = val_labels(p)
+    spec = {"finals": {n: [r["config"] for r in rs] for n, rs in finals.items()},
+            "baseline": {n: [r["config"] for r in rs] for n, rs in base.items()},
+            "data": data_spec(p), "n_boot": p.n_boot, "margin": EQUIVALENCE_MARGIN}
+    stage = STAGES["comparison"]
+    return default_store(p.name).get_or_compute(
+        stage.name, spec, lambda: stage.function()(y, y_val, base, finals, EQUIVALENCE_MARGIN, p.n_boot, p.seed))
 
 
 def faithfulness(profile: str | Profile | None = None) -> pd.DataFrame:
@@ -185,17 +186,13 @@ def stage_times(profile: str | Profile | None = None) -> pd.DataFrame:
 
 
 def run_all(profile: str | Profile | None = None, echo=print) -> dict[str, float]:
-    """Compute (or load) every stage, printing each stage's wall time and the headline."""
-    from ..evaluation.comparison import comparison
-
+    """Compute (or load) every declared stage, printing each one's wall time and the headline."""
     p = get_profile(profile)
     times = {}
-    for stage, fn in (("baseline", baseline_results), ("grid search", grid_search),
-                      ("final models", final_models), ("efficiency", efficiency),
-                      ("comparison", comparison), ("grad-cam", gradcam_analysis)):
+    for loader in (name for stage in STAGES.values() for name in stage.loaders):
         start = time.perf_counter()
-        fn(p)
-        times[stage] = time.perf_counter() - start
-        echo(f"[{p.name}] {stage:<13} {times[stage]:8.1f} s")
+        globals()[loader](p)
+        times[loader] = time.perf_counter() - start
+        echo(f"[{p.name}] {loader:<17} {times[loader]:8.1f} s")
     echo(comparison(p)["accuracy"].to_string(index=False))
     return times

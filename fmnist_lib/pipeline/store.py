@@ -1,15 +1,16 @@
 """A result store keyed by what produced each result, so every chapter can run alone.
 
 An entry is a folder ``results/<profile>/<name>-<key>/`` where ``key`` hashes the entry's
-spec (profile settings, hyperparameters, seed), the library version and its source code.
-A changed config or library therefore never reads a stale entry. Entries are written to a
+spec (profile settings, hyperparameters, seed), the library version and the source of the
+code that computes it (:func:`fmnist_lib.pipeline.registry.stage_source`). A changed config
+or changed computing code therefore never reads a stale entry. Entries are written to a
 temporary folder and renamed into place, so an interrupted run leaves no half entry.
 
 Values are stored by type, never pickled: DataFrames as CSV, arrays as ``.npy``
 (``allow_pickle=False``), state dicts as ``.pt`` (loaded with ``weights_only=True``), and
 everything else as JSON. The manifest records each file's size and SHA-256; reading verifies
 them, and a damaged entry is reported, moved to ``.damaged/`` and recomputed, never returned.
-Listing and pruning stale entries live in :mod:`fmnist_lib.store_admin`.
+Listing and pruning stale entries live in :mod:`fmnist_lib.pipeline.store_admin`.
 """
 from __future__ import annotations
 
@@ -31,30 +32,17 @@ import torch
 
 from ..config import project_root
 from ..errors import StoreError
+from .registry import entry_source
 
 __all__ = ["ResultStore", "project_root", "default_store", "results_root", "source_hash"]
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]  # fmnist_lib/
 FORMAT = 2  # manifest format: 2 records the size and SHA-256 of every file
 DAMAGED = ".damaged"  # damaged entries are moved here, under the profile's folder
 log = logging.getLogger(__name__)
 
-# Modules that only draw, format or administer, or say where work runs: editing them never
-# changes a stored result.
-PRESENTATION = {"paper/evaluation_plots.py", "paper/tuning_plots.py", "paper/gradcam_plots.py", "paper/report.py",
-                "__main__.py", "errors.py", "pipeline/store_admin.py", "paper/summary.py",
-                "pipeline/cluster.py"}  # where the grid search runs, not what it computes
-
-
-@functools.lru_cache(maxsize=1)
-def source_hash() -> str:
-    """Hash of the library's computing modules: results change when the code that made them does."""
-    h = hashlib.sha256()
-    for path in sorted(p for p in PACKAGE_DIR.rglob("*.py")
-                       if p.relative_to(PACKAGE_DIR).as_posix() not in PRESENTATION):
-        h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
+def source_hash(name: str) -> str:
+    """Hash of the code that computes entries called ``name`` (see :mod:`fmnist_lib.pipeline.registry`)."""
+    return entry_source(name)
 
 
 def file_digest(path: Path) -> dict[str, Any]:
@@ -88,11 +76,11 @@ class ResultStore:
         self.root = Path(root)
 
     def key(self, name: str, spec: dict[str, Any]) -> str:
-        """16 hex digits hashing ``name``, ``spec``, the library version and source."""
+        """16 hex digits hashing ``name``, ``spec``, the library version and ``source_hash(name)``."""
         from .. import __version__
 
         payload = json.dumps({"name": name, "spec": spec, "version": __version__,
-                              "source": source_hash()}, sort_keys=True, default=str)
+                              "source": source_hash(name)}, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def path(self, name: str, spec: dict[str, Any]) -> Path:
@@ -115,7 +103,7 @@ class ResultStore:
         tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
         manifest: dict[str, Any] = {"format": FORMAT, "name": name, "spec": spec, "files": {},
                                     "json": {}, "checksums": {}, "version": __version__,
-                                    "source": source_hash(), "written": time.strftime("%Y-%m-%d %H:%M:%S")}
+                                    "source": source_hash(name), "written": time.strftime("%Y-%m-%d %H:%M:%S")}
         try:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)

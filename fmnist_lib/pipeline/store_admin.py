@@ -73,7 +73,7 @@ def _status(store: ResultStore, folder: Path) -> tuple[str, str]:
 
     if manifest.get("version") != __version__:
         return "stale", f"made by library {manifest.get('version')} (now {__version__})"
-    return "stale", f"made by other library sources ({manifest.get('source')}, now {source_hash()})"
+    return "stale", f"made by other library sources ({manifest.get('source')}, now {source_hash(manifest['name'])})"
 
 
 def scan(store: ResultStore) -> list[Entry]:

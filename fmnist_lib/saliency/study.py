@@ -1,5 +1,5 @@
 """The Grad-CAM stage's computation: maps of every seed, agreement against references,
-perturbation tests and the randomisation check (``study.gradcam_analysis`` stores the result).
+perturbation tests and the randomisation check (``pipeline.stages.gradcam_analysis`` stores the result).
 
 Sizes are capped so the stage stays within about two minutes of the full profile on two
 cores: agreement on every analysed image, perturbation tests with black, mean and blur fills
@@ -11,12 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..data import stratified_subset
 from .gradcam import METHODS, compute_cams
 from .agreement import background_share, frame_share, reference_agreement
 from .perturb import FILLS, curve_areas, perturbation_curves, random_ranking, rank_pixels
 from .sanity import cascading_randomisation
 
-__all__ = ["FAITH_IMAGES", "ROAD_IMAGES", "RANDOMISATION_IMAGES", "analyse"]
+__all__ = ["FAITH_IMAGES", "ROAD_IMAGES", "RANDOMISATION_IMAGES", "analyse", "gradcam_entry"]
 
 FAITH_IMAGES, ROAD_IMAGES, RANDOMISATION_IMAGES = 200, 50, 100
 STEPS, ROAD_STEPS = 9, 6
@@ -85,3 +86,10 @@ def analyse(runs: dict[str, list], X: np.ndarray, seed: int = 0) -> dict:
     items["faith_areas"] = pd.concat(areas, ignore_index=True)
     items["randomisation"] = pd.concat(rand, ignore_index=True)
     return items
+
+
+def gradcam_entry(runs: dict[str, list], X_test: np.ndarray, y_test: np.ndarray, n: int, seed: int = 0) -> dict:
+    """The Grad-CAM stage's items: ``n`` stratified test images (``"indices"``) and
+    :func:`analyse` of ``runs`` (``{name: [model per seed]}``) on them."""
+    idx = stratified_subset(y_test, n, seed=seed)
+    return {"indices": idx, **analyse(runs, X_test[idx], seed=seed)}

@@ -3,7 +3,7 @@
 The same grid (``PARAM_GRID``) and the same optimiser (Adam, L2 through
 ``optimizer__weight_decay``) serve both models. Each fit is seeded inside itself (initial
 weights and batch order), so the results table does not depend on which process or Dask
-worker ran it. Figures and tables of the search live in :mod:`fmnist_lib.tuning_plots`.
+worker ran it. Figures and tables of the search live in :mod:`fmnist_lib.paper.tuning_plots`.
 """
 from __future__ import annotations
 
@@ -26,13 +26,12 @@ from ..config import PARAM_GRID, Profile, get_profile
 from .search_space import GRID_KEYS, edge_sentence, grid_edges, validate_param_grid
 from ..data import get_arrays, stratified_subset
 from ..training import default_device
-from ..paper.tuning_plots import best_params_table, plot_cv_heatmaps, results_table, top_configurations
+from ..models import MODELS
 
 __all__ = [
     "PARAM_GRID", "GRID_KEYS", "TensorBatches", "FitSetup", "StopOnDivergence", "ChannelsLast",
     "validate_param_grid", "grid_edges", "edge_sentence", "make_classifier", "search_data",
-    "run_grid_search",
-    "results_table", "plot_cv_heatmaps", "top_configurations", "best_params_table",
+    "run_grid_search", "results_table", "grid_entry",
 ]
 
 class TensorBatches:
@@ -187,6 +186,24 @@ def search_data(profile: str | Profile | None = None) -> tuple[np.ndarray, np.nd
     return np.concatenate([Xt[idx], Xv]), np.concatenate([yt[idx], yv]), fold
 
 
+def results_table(cv_results: dict[str, Any]) -> pd.DataFrame:
+    """``GridSearchCV.cv_results_`` as one row per configuration, best first (see ``run_grid_search``)."""
+    defaults = {"lr": 1e-3, "batch_size": 64, "optimizer__weight_decay": 0.0}  # make_classifier's
+    params = pd.DataFrame([{**defaults, **ps} for ps in cv_results["params"]])
+    table = pd.DataFrame({
+        "lr": params["lr"].astype(float),
+        "batch_size": params["batch_size"].astype(int),
+        "weight_decay": params["optimizer__weight_decay"].astype(float),
+        "mean_cv_acc": cv_results["mean_test_score"],
+        "std_cv_acc": cv_results["std_test_score"],
+        "mean_fit_time": cv_results["mean_fit_time"],
+        "rank": cv_results["rank_test_score"].astype(int),
+    })
+    table["failed"] = ~np.isfinite(table["mean_cv_acc"].to_numpy())
+    return table.sort_values(["rank", "lr", "batch_size", "weight_decay"], kind="stable",
+                             ignore_index=True)
+
+
 def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
@@ -288,3 +305,10 @@ def run_grid_search(model_cls: type[torch.nn.Module], profile: str | Profile | N
     best = {k: v.item() if isinstance(v, np.generic) else v  # plain numbers: stored as JSON
             for k, v in {**defaults, **search.best_params_}.items()}
     return table, best
+
+
+def grid_entry(name: str, profile: Profile, verbose: bool = False, **backend) -> dict[str, Any]:
+    """The grid stage's items for model ``name``: ``{"table", "best_params"}`` of
+    :func:`run_grid_search` (``backend``: where the fits run, never what they compute)."""
+    table, best = run_grid_search(MODELS[name], profile, n_jobs=profile.n_jobs, verbose=verbose, **backend)
+    return {"table": table, "best_params": best}

@@ -42,7 +42,7 @@ def test_key_changes_with_spec_and_name(tmp_path):
 def test_key_changes_with_library_source(tmp_path, monkeypatch):
     s = ResultStore(tmp_path)
     before = s.key("final", {"seed": 0})
-    monkeypatch.setattr(store_mod, "source_hash", lambda: "0" * 16)
+    monkeypatch.setattr(store_mod, "source_hash", lambda name: "0" * 16)
     assert s.key("final", {"seed": 0}) != before
 
 
@@ -284,7 +284,7 @@ def _store_with_every_status(tmp_path, monkeypatch):
     _damage_truncate(damaged)
     aside = s.save("final", {"seed": 1}, items())
     s.set_aside(aside, "test")
-    monkeypatch.setattr(store_mod, "source_hash", lambda: "0" * 16)
+    monkeypatch.setattr(store_mod, "source_hash", lambda name: "0" * 16)
     stale = s.save("grid", {"lr": 1}, {"acc": 0.4})  # same spec, older library sources
     monkeypatch.undo()
     partial = tmp_path / ".final-0123456789abcdef.tmp-999999999"

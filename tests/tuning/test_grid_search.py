@@ -14,6 +14,7 @@ from sklearn.model_selection import GridSearchCV
 
 from fmnist_lib import config
 from fmnist_lib.tuning import grid_search as tuning
+from fmnist_lib.paper import tuning_plots
 from fmnist_lib.config import get_profile
 from fmnist_lib.models import LeNet5, SimpleCNN
 
@@ -300,7 +301,7 @@ def fake_table(offset: float, fail: tuple | None = None) -> pd.DataFrame:
 
 def test_heatmaps_share_one_colour_scale():
     tables = {"simple": fake_table(0.0, fail=(3e-3, 64, 0.0)), "lenet": fake_table(0.1)}
-    fig = tuning.plot_cv_heatmaps(tables, labels={"simple": "Simple CNN", "lenet": "LeNet-5"})
+    fig = tuning_plots.plot_cv_heatmaps(tables, labels={"simple": "Simple CNN", "lenet": "LeNet-5"})
     panels = [ax for ax in fig.axes if ax.images]
     assert len(panels) == 4  # 2 models x 2 batch sizes
     assert len({ax.images[0].get_clim() for ax in panels}) == 1
@@ -315,14 +316,14 @@ def test_heatmaps_share_one_colour_scale():
 
 def test_top_configurations_and_best_params_table():
     tables = {"simple": fake_table(0.0, fail=(3e-3, 64, 0.0)), "lenet": fake_table(0.1)}
-    top = tuning.top_configurations(tables, k=3)
+    top = tuning_plots.top_configurations(tables, k=3)
     assert list(top["model"]) == ["Simple CNN"] * 3 + ["LeNet-5"] * 3
     assert not top.isna().any().any()  # the failed configuration is never "top"
     for _, part in top.groupby("model"):
         assert part["mean_cv_acc"].is_monotonic_decreasing and part["rank"].iloc[0] == 1
     best = {"simple": {"lr": 3e-3, "batch_size": 32, "optimizer__weight_decay": 0.0},
             "lenet": {"lr": 1e-3, "batch_size": 64, "optimizer__weight_decay": 1e-4}}
-    table = tuning.best_params_table(best)
+    table = tuning_plots.best_params_table(best)
     assert table.to_dict("records") == [
         {"model": "Simple CNN", "lr": 3e-3, "batch_size": 32, "weight_decay": 0.0},
         {"model": "LeNet-5", "lr": 1e-3, "batch_size": 64, "weight_decay": 1e-4}]
