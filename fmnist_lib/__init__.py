@@ -1,55 +1,64 @@
-"""fmnist_lib: everything the fmnist-cnn-report paper computes.
+"""fmnist_lib: everything the fmnist-cnn-report paper computes, and the paper's figures,
+tables and sentences.
 
-Data flows one way: ``data`` -> ``models`` + ``training`` -> ``tuning`` -> ``metrics`` /
-``gradcam`` -> the report's chapters (through ``study`` and its result store).
+Data flows one way (see ARCHITECTURE.md): ``data`` -> ``models`` + ``training`` ->
+``tuning/`` -> ``evaluation/`` and ``saliency/`` -> ``pipeline/`` (stages, result store) ->
+``paper/`` -> the chapters. Importing the package imports none of them: the names below are
+loaded on first use, so ``python -m fmnist_lib store list`` starts without torch.
 """
-from .evaluation.auc_bootstrap import auc_differences
-from .evaluation.benchmark import cost_benchmark
-from .evaluation.calibration import fit_temperature
-from .config import (DEFAULTS, EQUIVALENCE_MARGIN, PARAM_GRID, PROFILES, Profile, TrainConfig, get_profile,
-                     project_root)
-from .data import (CLASSES, TensorLoader, get_arrays, get_data_loaders, load_fashion_mnist,
-                   normalisation_stats)
-from .evaluation.equivalence import accuracy_difference, hierarchical_bootstrap, tost_verdict
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from .errors import ConfigError, DataError, FmnistError, StoreError, install_ipython_handler
-from .paper.evaluation_plots import (plot_confident_mistakes, plot_confusion_matrices, plot_reliability,
-                               plot_roc_comparison, plot_roc_ovr)
-from .saliency.gradcam import CAMResult, GradCAM, HiResCAM, compute_cams
-from .saliency.agreement import agreement_by_class, cam_agreement, reference_agreement
-from .saliency.perturb import perturbation_curves, rank_pixels
-from .saliency.sanity import cascading_randomisation
-from .paper.gradcam_plots import comparison_grid, overlay
-from .evaluation.metrics import auc_table, classification_table, predict_proba, roc_curves_ovr
-from .models import DISPLAY_NAMES, MODELS, LeNet5, SimpleCNN, model_summary
-from .evaluation.stats import accuracy_ci, expected_calibration_error, mcnemar_exact
-from .pipeline.store import ResultStore
-from .training import (baseline, build_model, evaluate, fit, load_weights, plot_learning_curves,
-                       save_weights, seed_everything, train_step)
-from .paper.tuning_plots import plot_cv_heatmaps
-from .tuning.grid_search import make_classifier, run_grid_search, validate_param_grid
 
 __version__ = "0.1.0"
 
-install_ipython_handler()  # in Jupyter (chapters rendered by Quarto): one-line user errors
+# public name -> the module that defines it
+_EXPORTS = {
+    **dict.fromkeys(["DEFAULTS", "EQUIVALENCE_MARGIN", "PARAM_GRID", "PROFILES", "Profile", "TrainConfig",
+                     "get_profile", "project_root"], "config"),
+    **dict.fromkeys(["CLASSES", "TensorLoader", "get_arrays", "get_data_loaders", "load_fashion_mnist",
+                     "normalisation_stats"], "data"),
+    **dict.fromkeys(["DISPLAY_NAMES", "MODELS", "LeNet5", "SimpleCNN", "model_summary"], "models"),
+    **dict.fromkeys(["build_model", "evaluate", "fit", "load_weights", "plot_learning_curves", "save_weights",
+                     "train_step"],
+                    "training"),
+    **dict.fromkeys(["make_classifier", "run_grid_search"], "tuning.grid_search"),
+    "validate_param_grid": "tuning.search_space",
+    **dict.fromkeys(["auc_table", "classification_table", "predict_proba", "roc_curves_ovr"], "evaluation.metrics"),
+    **dict.fromkeys(["accuracy_ci", "expected_calibration_error", "mcnemar_exact"], "evaluation.stats"),
+    **dict.fromkeys(["accuracy_difference", "hierarchical_bootstrap", "tost_verdict"], "evaluation.equivalence"),
+    "auc_differences": "evaluation.auc_bootstrap",
+    "fit_temperature": "evaluation.calibration",
+    "cost_benchmark": "evaluation.benchmark",
+    **dict.fromkeys(["CAMResult", "GradCAM", "HiResCAM", "compute_cams"], "saliency.gradcam"),
+    **dict.fromkeys(["agreement_by_class", "cam_agreement", "reference_agreement"], "saliency.agreement"),
+    **dict.fromkeys(["perturbation_curves", "rank_pixels"], "saliency.perturb"),
+    "cascading_randomisation": "saliency.sanity",
+    "ResultStore": "pipeline.store",
+}
+# modules and subpackages reachable as attributes (``fmnist_lib.models``, ``fmnist_lib.paper``)
+_MODULES = ("config", "data", "errors", "models", "training", "tuning", "evaluation", "saliency", "pipeline",
+            "paper")
 
-__all__ = [
-    "auc_differences", "cost_benchmark", "fit_temperature",
-    "DEFAULTS", "EQUIVALENCE_MARGIN", "PARAM_GRID", "PROFILES", "Profile", "TrainConfig", "get_profile",
-    "project_root", "accuracy_difference", "hierarchical_bootstrap", "tost_verdict",
-    "FmnistError", "ConfigError", "DataError", "StoreError",
-    "CLASSES", "TensorLoader", "get_arrays", "get_data_loaders",
-    "load_fashion_mnist", "normalisation_stats",
-    "plot_confident_mistakes", "plot_confusion_matrices", "plot_reliability",
-    "plot_roc_comparison", "plot_roc_ovr",
-    "CAMResult", "GradCAM", "HiResCAM", "compute_cams",
-    "agreement_by_class", "cam_agreement", "reference_agreement",
-    "perturbation_curves", "rank_pixels", "cascading_randomisation",
-    "comparison_grid", "overlay",
-    "auc_table", "classification_table", "predict_proba", "roc_curves_ovr",
-    "DISPLAY_NAMES", "MODELS", "LeNet5", "SimpleCNN", "model_summary",
-    "accuracy_ci", "expected_calibration_error", "mcnemar_exact",
-    "ResultStore",
-    "baseline", "build_model", "evaluate", "fit", "load_weights", "plot_learning_curves",
-    "save_weights", "seed_everything", "train_step",
-    "make_classifier", "plot_cv_heatmaps", "run_grid_search", "validate_param_grid",
-]
+__all__ = ["__version__", "FmnistError", "ConfigError", "DataError", "StoreError", *_EXPORTS, *_MODULES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # the next access is a plain lookup
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+install_ipython_handler()  # in Jupyter (chapters rendered by Quarto): one-line user errors

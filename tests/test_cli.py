@@ -136,3 +136,18 @@ def test_store_list_and_prune(env, tmp_path, capsys):
     assert "removed 1 entries" in capsys.readouterr().out and not folder.exists()
     assert cli.main(["store", "list", "--profile", "quick"]) == 0
     assert capsys.readouterr().out.startswith("no entries in")
+
+
+def test_store_commands_import_no_heavy_library(env, tmp_path):
+    # listing a folder needs json and hashlib, not torch, pandas, scikit-learn or matplotlib
+    store = store_mod.ResultStore(tmp_path / "results" / "quick")
+    store.save("grid", {"lr": 1}, {"acc": 0.5})
+    code = ("import sys; from fmnist_lib.__main__ import main; rc = main(['store', 'list']); "
+            "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'torch', 'numpy', 'pandas', 'sklearn', 'skorch', 'matplotlib', 'seaborn', 'scipy'}); "
+            "print(rc, heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout
+    assert "grid-" in out.stdout and "current" in out.stdout

@@ -26,10 +26,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-import pandas as pd
-import torch
-
+# numpy, pandas and torch are imported where values are written or read, so listing and
+# pruning the store (``python -m fmnist_lib store list``) never imports them.
 from ..config import project_root
 from ..errors import StoreError
 from .registry import entry_source
@@ -59,6 +57,8 @@ class DamagedEntry(Exception):
 
 
 def _is_state_dict(value: Any) -> bool:
+    import torch
+
     return isinstance(value, dict) and bool(value) and all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
 
@@ -97,6 +97,10 @@ class ResultStore:
         StoreError
             When the folder cannot be written (permissions, full disk, a file in the way).
         """
+        import numpy as np
+        import pandas as pd
+        import torch
+
         from .. import __version__
 
         final = self.path(name, spec)
@@ -194,6 +198,10 @@ class ResultStore:
         folder = self.path(name, spec)
         if not folder.exists():
             return None
+        import numpy as np
+        import pandas as pd
+        import torch
+
         try:
             manifest = self.verify(folder)
             out = dict(manifest["json"])
