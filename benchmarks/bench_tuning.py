@@ -31,7 +31,7 @@ from fmnist_lib.tuning import grid_search as tuning
 from fmnist_lib.config import get_profile
 from fmnist_lib.data import TensorLoader
 from fmnist_lib.models import LeNet5, SimpleCNN
-from fmnist_lib.training import _step
+from fmnist_lib.training import train_step as _step
 
 
 def _fit_seconds(net: NeuralNetClassifier, X: np.ndarray, y: np.ndarray) -> float:

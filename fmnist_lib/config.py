@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["project_root", "TrainConfig", "Profile", "PROFILES", "PARAM_GRID", "QUICK_GRID", "DEFAULTS",
+__all__ = ["project_root", "cores", "TrainConfig", "Profile", "PROFILES", "PARAM_GRID", "QUICK_GRID", "DEFAULTS",
            "EQUIVALENCE_MARGIN", "get_profile"]
 
 
@@ -190,6 +190,11 @@ def get_profile(name: str | Profile | None = None) -> Profile:
                           f"Valid profiles: {', '.join(sorted(PROFILES))}. Pick one with "
                           "FMNIST_PROFILE=quick, --profile quick or `quarto render --profile quick`.")
     return PROFILES[name]
+
+
+def cores() -> int:
+    """CPU cores this process may run on (its affinity where the OS tells, else all)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def project_root(start: Path | None = None) -> Path:

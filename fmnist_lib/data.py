@@ -250,18 +250,19 @@ class TensorLoader:
     Parameters
     ----------
     X : Tensor, shape (N, 1, H, W)
-    y : Tensor, shape (N,)
+    y : Tensor, shape (N,), or None
+        ``None`` yields ``(x, None)`` batches (prediction).
     batch_size : int
     shuffle : bool
         Draw a new permutation at every ``iter()``, reproducibly from ``seed``.
     seed : int
     """
 
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int,
+    def __init__(self, X: torch.Tensor, y: torch.Tensor | None, batch_size: int,
                  shuffle: bool = False, seed: int = 0) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
-        if len(X) != len(y):
+        if y is not None and len(X) != len(y):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}.")
         self.X, self.y, self.batch_size, self.shuffle = X, y, batch_size, shuffle
         self.generator = torch.Generator().manual_seed(seed)
@@ -273,11 +274,11 @@ class TensorLoader:
         n, bs = len(self.X), self.batch_size
         if self.shuffle:
             perm = torch.randperm(n, generator=self.generator).to(self.X.device)
-            X, y = self.X[perm], self.y[perm]  # one gather per epoch, then contiguous slices
+            X, y = self.X[perm], (None if self.y is None else self.y[perm])  # one gather per epoch
         else:
             X, y = self.X, self.y
         for start in range(0, n, bs):
-            yield X[start:start + bs], y[start:start + bs]
+            yield X[start:start + bs], (None if y is None else y[start:start + bs])
 
 
 def get_data_loaders(batch_size: int, *, val_fraction: float = 0.1, seed: int = 0,

@@ -153,6 +153,11 @@ MODELS = {"simple": SimpleCNN, "lenet": LeNet5}
 DISPLAY_NAMES = {"simple": "Simple CNN", "lenet": "LeNet-5"}  # how the report names them
 
 
+def display_name(name: str) -> str:
+    """``"simple" -> "Simple CNN"``, ``"lenet" -> "LeNet-5"``; any other name unchanged."""
+    return DISPLAY_NAMES.get(name, name)
+
+
 def count_macs(model: nn.Module) -> int:
     """Multiply-adds of conv and linear layers for one 1x28x28 image (forward pass)."""
     macs, hooks = [], []

@@ -1,15 +1,13 @@
-"""Training: one step, evaluation, ``fit`` with history, weights on disk, the baseline."""
+"""Training: one step, evaluation, ``fit`` with history, weights on disk."""
 from __future__ import annotations
 
 import copy
 import os
-import random
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterable
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -20,8 +18,8 @@ from .data import TensorLoader
 from .models import MODELS
 
 __all__ = [
-    "default_device", "seed_everything", "build_model", "train_step", "evaluate", "fit",
-    "save_weights", "load_weights", "baseline", "plot_learning_curves",
+    "default_device", "build_model", "train_step", "evaluate", "fit", "save_weights", "load_weights",
+    "plot_learning_curves",
 ]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -34,13 +32,6 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
 def build_model(name: str, seed: int = 0, **kwargs) -> nn.Module:
     """``MODELS[name](**kwargs)`` initialised from ``seed`` (``name``: ``"simple"`` or ``"lenet"``)."""
     if name not in MODELS:
@@ -50,13 +41,12 @@ def build_model(name: str, seed: int = 0, **kwargs) -> nn.Module:
 
 
 def train_step(model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer,
-               loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> float:
-    """One optimisation step on ``batch = (x (B, 1, 28, 28), y (B,))``; returns the batch loss."""
-    return _step(model, batch, optimizer, loss_fn)[0].item()
+               loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step on ``batch = (x (B, 1, 28, 28), y (B,))``, as ``fit`` runs it per batch.
 
-
-def _step(model, batch, optimizer, loss_fn) -> tuple[torch.Tensor, torch.Tensor]:
-    """The step itself; returns the detached loss and logits without a host sync."""
+    Returns the detached batch loss (a 0-d tensor: ``.item()`` it for a float) and logits
+    ``(B, 10)``, without a host sync, so an epoch syncs once.
+    """
     x, y = batch
     optimizer.zero_grad(set_to_none=True)
     logits = model(x)
@@ -121,7 +111,7 @@ def _train_epoch(model, train, optimizer, loss_fn, device) -> tuple[float, float
     loss_sum, correct, n = torch.zeros((), device=device), torch.zeros((), device=device), 0
     for x, y in train:
         x, y = x.to(device), y.to(device)  # no-ops for a TensorLoader on ``device``
-        loss, logits = _step(model, (x, y), optimizer, loss_fn)
+        loss, logits = train_step(model, (x, y), optimizer, loss_fn)
         loss_sum += loss * len(y)
         correct += (logits.argmax(1) == y).sum()
         n += len(y)
@@ -221,28 +211,6 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     state = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return model
-
-
-def baseline(loaders: tuple, config: TrainConfig | None = None,
-             models: tuple[str, ...] = ("simple", "lenet")) -> dict[str, dict]:
-    """Train each model with identical default hyperparameters (Adam, lr 1e-3, batch 64).
-
-    Returns
-    -------
-    dict
-        ``{name: {"model", "history" (DataFrame), "test_acc", "test_loss", "seconds"}}``.
-    """
-    config = config or TrainConfig()
-    out = {}
-    for name in models:
-        model = build_model(name, seed=config.seed)
-        start = time.perf_counter()
-        history = fit(model, loaders, config)
-        seconds = time.perf_counter() - start
-        test_loss, test_acc = evaluate(model, loaders[2])
-        out[name] = dict(model=model, history=history, test_acc=test_acc, test_loss=test_loss,
-                         seconds=seconds)
-    return out
 
 
 def plot_learning_curves(histories: dict[str, pd.DataFrame], labels: dict[str, str] | None = None):

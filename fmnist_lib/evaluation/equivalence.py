@@ -19,7 +19,7 @@ from .metrics import check_labels
 from .stats import accuracy_ci, mcnemar_exact
 
 __all__ = ["image_counts", "hierarchical_bootstrap", "percentile_ci", "accuracy_difference",
-           "tost_verdict", "equivalence_sentence", "effect_verdict", "tuning_sentence",
+           "tost_verdict", "equivalence_sentence", "effect_verdict",
            "mcnemar_seed_pairs", "mcnemar_sentence", "mcnemar_pivot", "ensemble_proba", "accuracy_table"]
 
 
@@ -151,15 +151,6 @@ def effect_verdict(low: float, high: float) -> str:
     if low > high:
         raise ValueError(f"The interval's low end {low} exceeds its high end {high}.")
     return "improved" if low > 0 else "worsened" if high < 0 else "unclear"
-
-
-def tuning_sentence(model: str, diff: float, low: float, high: float) -> str:
-    """What tuning did to ``model``: tuned minus default accuracy with its 95 % interval."""
-    verdict = effect_verdict(low, high)
-    what = {"improved": "tuning improved it", "worsened": "tuning made it worse",
-            "unclear": "the effect of tuning is not distinguishable from seed and test-set noise"}[verdict]
-    return (f"For {model}, tuned minus default accuracy is {100 * diff:+.2f} pp "
-            f"(95 % CI [{100 * low:+.2f}, {100 * high:+.2f}]): {what}")
 
 
 def mcnemar_seed_pairs(y_true: object, probas: Mapping[str, Sequence[np.ndarray]]) -> pd.DataFrame:

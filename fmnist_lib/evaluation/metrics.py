@@ -1,4 +1,4 @@
-"""Test-set metrics: probabilities, one-vs-rest ROC, per-class tables, confusions, speed.
+"""Test-set metrics: one-vs-rest ROC, per-class tables, confusions, the most confident mistakes.
 
 Every score goes through :func:`check_labels` / :func:`check_proba`: a wrong shape, a label
 outside 0..9 or rows that are not probabilities raise a clear ``ValueError``. Inputs are
@@ -6,30 +6,21 @@ never modified.
 """
 from __future__ import annotations
 
-import time
 from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.metrics import auc, classification_report, confusion_matrix, roc_curve
 from sklearn.preprocessing import label_binarize
-from torch import nn
 
 from ..data import CLASSES
-from ..models import DISPLAY_NAMES
+from ..models import DISPLAY_NAMES, display_name
 
-__all__ = ["DISPLAY_NAMES", "display_name", "pair_order", "check_labels", "check_proba", "predict_proba",
-           "roc_curves_ovr", "classification_table", "confusion", "auc_table",
-           "most_confident_mistakes", "inference_speed"]
+__all__ = ["pair_order", "check_labels", "check_proba", "roc_curves_ovr", "classification_table", "confusion",
+           "most_confident_mistakes"]
 
 N_CLASSES = len(CLASSES)
 SUM_ATOL = 1e-4  # float32 softmax rows sum to 1 within ~1e-6; a real error is far larger
-
-
-def display_name(name: str) -> str:
-    """``"simple" -> "Simple CNN"``, ``"lenet" -> "LeNet-5"``; any other name unchanged."""
-    return DISPLAY_NAMES.get(name, name)
 
 
 def pair_order(names: Iterable[str]) -> tuple[str, str]:
@@ -104,51 +95,6 @@ def _check_preds(y_true: object, preds: Mapping[str, object]) -> tuple[np.ndarra
                              f"{len(pred)} predictions.")
         out[name] = pred
     return y, out
-
-
-def _batches(X_or_loader: object, batch_size: int) -> Iterable[torch.Tensor]:
-    if isinstance(X_or_loader, (np.ndarray, torch.Tensor)):
-        X = torch.as_tensor(X_or_loader)
-        if X.ndim != 4 or tuple(X.shape[1:]) != (1, 28, 28) or len(X) == 0:
-            raise ValueError(f"X must have shape (N, 1, 28, 28) with N >= 1, got {tuple(X.shape)}.")
-        return (X[i:i + batch_size] for i in range(0, len(X), batch_size))
-    # a loader: (x, y) batches, or bare x batches
-    return (b[0] if isinstance(b, (tuple, list)) else b for b in X_or_loader)
-
-
-def predict_proba(model: nn.Module, X_or_loader: object, batch_size: int = 1024) -> np.ndarray:
-    """Softmax probabilities of ``model``, batched, without gradients, on the model's device.
-
-    Parameters
-    ----------
-    model : nn.Module
-        Returns logits; evaluated in eval mode, then restored to the mode it was in.
-    X_or_loader : ndarray or Tensor, shape (N, 1, 28, 28), or an iterable of batches
-        Normalised images, or a loader yielding ``(x, y)`` (or ``x``) batches.
-    batch_size : int
-        Batch size for array input.
-
-    Returns
-    -------
-    ndarray, shape (N, 10), float64
-        Rows sum to 1; ``argmax(1)`` is the model's predicted class.
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    chunks = []
-    try:
-        with torch.inference_mode():
-            for x in _batches(X_or_loader, batch_size):
-                logits = model(x.to(device, torch.float32))  # (B, 10)
-                chunks.append(torch.softmax(logits.double(), dim=1).cpu().numpy())
-    finally:
-        model.train(was_training)
-    if not chunks:
-        raise ValueError("predict_proba() got no images (an empty loader).")
-    return np.concatenate(chunks)
 
 
 def roc_curves_ovr(y_true: object, y_proba: object) -> dict:
@@ -239,30 +185,6 @@ def confusion(y_true: object, y_pred: object, normalize: str | None = None) -> n
     return confusion_matrix(y, preds["y_pred"], labels=np.arange(N_CLASSES), normalize=normalize)
 
 
-def auc_table(y_true: object, probas: Mapping[str, object]) -> pd.DataFrame:
-    """Per-class one-vs-rest AUC of two models and their difference, largest loss first.
-
-    Parameters
-    ----------
-    y_true : array-like, shape (n,)
-    probas : dict
-        ``{"simple": y_proba (n, 10), "lenet": y_proba (n, 10)}`` (short or display names).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Ten rows: ``class``, each model's AUC (display names, simplified model first) and
-        ``LeNet-5 − Simple CNN``, sorted descending: the simplified model's largest loss first.
-    """
-    simple, ref = pair_order(probas)
-    aucs = {name: roc_curves_ovr(y_true, probas[name]) for name in (simple, ref)}
-    s, r = display_name(simple), display_name(ref)
-    table = pd.DataFrame({"class": list(CLASSES), s: [aucs[simple][k]["auc"] for k in range(N_CLASSES)],
-                          r: [aucs[ref][k]["auc"] for k in range(N_CLASSES)]})
-    table[f"{r} − {s}"] = table[r] - table[s]
-    return table.sort_values(f"{r} − {s}", ascending=False, kind="stable").reset_index(drop=True)
-
-
 def most_confident_mistakes(y_true: object, y_proba: object, k: int = 8) -> np.ndarray:
     """Indices of the ``k`` wrong predictions with the highest predicted probability.
 
@@ -280,19 +202,3 @@ def most_confident_mistakes(y_true: object, y_proba: object, k: int = 8) -> np.n
     return wrong[order[:k]].astype(np.int64)
 
 
-def inference_speed(model: nn.Module, X: object, batch_size: int = 1024, repeats: int = 3) -> float:
-    """Images per second of :func:`predict_proba` over ``X`` (best of ``repeats``, after a warm-up).
-
-    ``X (N, 1, 28, 28)`` is first moved to the model's device, so the time covers the forward
-    pass, the softmax and the copy of the probabilities back to the host.
-    """
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}.")
-    X = torch.as_tensor(X, dtype=torch.float32).to(next(model.parameters()).device)
-    predict_proba(model, X[:batch_size], batch_size)  # warm-up: allocator, kernels
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        predict_proba(model, X, batch_size)  # ends in a host copy, so CUDA work is finished
-        best = min(best, time.perf_counter() - start)
-    return len(X) / best

@@ -15,7 +15,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from ..data import CLASSES
-from ..evaluation.metrics import (_check_preds, check_proba, confusion, display_name,
+from ..models import display_name
+from ..evaluation.metrics import (_check_preds, check_proba, confusion,
                       most_confident_mistakes, pair_order, roc_curves_ovr)
 from ..evaluation.stats import expected_calibration_error, reliability_curve
 

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from ..data import CLASSES, normalisation_stats
-from ..saliency.gradcam import DISPLAY_NAMES, CAMResult
+from ..models import DISPLAY_NAMES
+from ..saliency.gradcam import CAMResult
 
 __all__ = ["overlay", "comparison_grid", "pick_one_per_class", "pick_disagreements"]
 

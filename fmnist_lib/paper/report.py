@@ -142,7 +142,7 @@ def headline_table(profile=None) -> pd.DataFrame:
     _, y = study.test_set(profile)
     rows = []
     for name, runs in finals.items():
-        label, best = study.LABELS[name], grid[name]["best_params"]
+        label, best = DISPLAY_NAMES[name], grid[name]["best_params"]
         auc = np.mean([roc_curves_ovr(y, r["test_proba"])["macro"]["auc"] for r in runs])
         rows.append({
             "model": label,

@@ -5,20 +5,17 @@ The report's functions take ``{name: table}`` (names as in ``models.MODELS``: ``
 """
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..models import DISPLAY_NAMES
 
-__all__ = ["LABELS", "plot_cv_heatmaps", "top_configurations", "best_params_table"]
-
-LABELS = DISPLAY_NAMES
+__all__ = ["plot_cv_heatmaps", "top_configurations", "best_params_table"]
 
 
 def _label(name: str, labels: dict[str, str] | None) -> str:
-    return {**LABELS, **(labels or {})}.get(name, name)
+    return {**DISPLAY_NAMES, **(labels or {})}.get(name, name)
 
 
 def plot_cv_heatmaps(tables: dict[str, pd.DataFrame], labels: dict[str, str] | None = None):

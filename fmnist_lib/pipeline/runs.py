@@ -8,7 +8,6 @@ beside it: a parallel run equals a serial one for the same seed.
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..config import Profile, TrainConfig
+from ..config import Profile, TrainConfig, cores
 from ..data import get_data_loaders
 from ..models import MODELS
 from .store import default_store
@@ -96,10 +95,6 @@ def train_run(name: str, config: TrainConfig, data: dict) -> dict[str, Any]:
         torch.set_num_threads(threads)
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def train_runs(p: Profile, jobs: list[tuple[str, TrainConfig]], n_jobs: int | None = None) -> list[dict]:
     """Load or train each ``(name, config)`` run; missing ones in parallel processes.
 
@@ -121,7 +116,7 @@ def train_runs(p: Profile, jobs: list[tuple[str, TrainConfig]], n_jobs: int | No
     specs = [run_spec(p, name, config) for name, config in jobs]
     missing = list({store.path(ENTRY, s): (job, s) for job, s in zip(jobs, specs)
                     if not store.exists(ENTRY, s)}.values())  # a run listed twice trains once
-    workers = max(1, min(_cores(), p.n_jobs if n_jobs is None else n_jobs, len(missing)))
+    workers = max(1, min(cores(), p.n_jobs if n_jobs is None else n_jobs, len(missing)))
     if workers > 1:
         from joblib import Parallel, delayed
 

@@ -23,12 +23,11 @@ from .registry import STAGES
 from .runs import data_spec, run_config, train_runs
 from .store import default_store
 
-__all__ = ["LABELS", "NAMES", "test_set", "val_labels", "baseline_results", "grid_search",
+__all__ = ["NAMES", "test_set", "val_labels", "baseline_results", "grid_search",
            "final_models", "efficiency", "comparison", "gradcam_analysis", "faithfulness", "stage_times",
            "run_all"]
 
 NAMES = ("simple", "lenet")
-LABELS = DISPLAY_NAMES
 
 
 def _progress() -> bool:
@@ -178,9 +177,9 @@ def faithfulness(profile: str | Profile | None = None) -> pd.DataFrame:
 def stage_times(profile: str | Profile | None = None) -> pd.DataFrame:
     """Training time of each stage as stored with its results, in core-seconds (for the appendix)."""
     p = get_profile(profile)
-    rows = [("baseline", sum(r["seconds"] for r in runs), LABELS[n]) for n, runs in baseline_results(p).items()]
-    rows += [("grid search", float(g["table"]["mean_fit_time"].sum()), LABELS[n]) for n, g in grid_search(p).items()]
-    rows += [("final models", sum(r["seconds"] for r in runs), LABELS[n])
+    rows = [("baseline", sum(r["seconds"] for r in runs), DISPLAY_NAMES[n]) for n, runs in baseline_results(p).items()]
+    rows += [("grid search", float(g["table"]["mean_fit_time"].sum()), DISPLAY_NAMES[n]) for n, g in grid_search(p).items()]
+    rows += [("final models", sum(r["seconds"] for r in runs), DISPLAY_NAMES[n])
              for n, runs in final_models(p).items()]
     return pd.DataFrame(rows, columns=["stage", "seconds", "model"])
 

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import nn
 
 from ..data import CLASSES, normalisation_stats
 from .faithfulness import mean_ci
 from .result import _check_images
 from ..models import DISPLAY_NAMES
 
-__all__ = ["cam_agreement", "agreement_by_class", "plot_agreement", "background_share",
+__all__ = ["row_pearson", "cam_agreement", "agreement_by_class", "plot_agreement", "background_share",
            "frame_share", "reference_agreement", "agreement_reference_table", "same_parts_answer",
            "seeds_phrase", "background_base_rate"]
 
@@ -66,12 +64,18 @@ def cam_agreement(maps_a, maps_b, top: float = 0.2) -> pd.DataFrame:
     return _agreement(a, b, _top_mask(a, k, seed=1), _top_mask(b, k, seed=2))  # independent ties
 
 
-def _agreement(a: np.ndarray, b: np.ndarray, top_a: np.ndarray, top_b: np.ndarray) -> pd.DataFrame:
-    """Pearson of flat maps (n, P) and IoU of their top masks (n, P)."""
+def row_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each row of ``a`` (n, P) with the same row of ``b``: ``(n,)``,
+    NaN where a row is constant."""
     ac, bc = a - a.mean(1, keepdims=True), b - b.mean(1, keepdims=True)
     denom = np.sqrt((ac ** 2).sum(1) * (bc ** 2).sum(1))
     with np.errstate(invalid="ignore", divide="ignore"):
-        pearson = np.where(denom > 0, (ac * bc).sum(1) / denom, np.nan)
+        return np.where(denom > 0, (ac * bc).sum(1) / denom, np.nan)
+
+
+def _agreement(a: np.ndarray, b: np.ndarray, top_a: np.ndarray, top_b: np.ndarray) -> pd.DataFrame:
+    """Pearson of flat maps (n, P) and IoU of their top masks (n, P)."""
+    pearson = row_pearson(a, b)
     inter = (top_a & top_b).sum(1)
     union = top_a.sum(1) + top_b.sum(1) - inter
     return pd.DataFrame({"pearson": np.clip(pearson, -1.0, 1.0), "iou": inter / union})

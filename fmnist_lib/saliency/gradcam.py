@@ -38,9 +38,8 @@ from torch import nn
 
 from .geometry import layer_geometry, upsample
 from .result import CAMResult, Targets, _check_images, _check_targets
-from ..models import DISPLAY_NAMES
 
-__all__ = ["DISPLAY_NAMES", "CAMResult", "GradCAM", "HiResCAM", "METHODS", "compute_cams"]
+__all__ = ["CAMResult", "GradCAM", "HiResCAM", "METHODS", "compute_cams"]
 
 class GradCAM:
     """Grad-CAM on one layer; use it as a context manager so its hook is always released.

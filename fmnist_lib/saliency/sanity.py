@@ -16,6 +16,7 @@ import torch
 from scipy.stats import rankdata
 from torch import nn
 
+from .agreement import row_pearson
 from .gradcam import compute_cams
 from .faithfulness import mean_ci
 
@@ -40,11 +41,7 @@ def rank_correlation(maps_a, maps_b) -> np.ndarray:
     b = np.asarray(maps_b, np.float64).reshape(len(maps_b), -1)
     if a.shape != b.shape:
         raise ValueError(f"maps_a {a.shape} and maps_b {b.shape} differ.")
-    ra, rb = rankdata(a, axis=1), rankdata(b, axis=1)
-    ra, rb = ra - ra.mean(1, keepdims=True), rb - rb.mean(1, keepdims=True)
-    denom = np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, (ra * rb).sum(1) / denom, np.nan)
+    return row_pearson(rankdata(a, axis=1), rankdata(b, axis=1))  # Spearman: Pearson of ranks
 
 
 def cascading_randomisation(model: nn.Module, X, targets, method: str = "gradcam",

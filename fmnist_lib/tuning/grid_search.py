@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import warnings
-from typing import Any, Iterator
+from typing import Any
 
 import joblib
 import numpy as np
@@ -22,9 +21,9 @@ from skorch.callbacks import Callback, LRScheduler
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import GridSearchCV, PredefinedSplit
 
-from ..config import PARAM_GRID, Profile, get_profile
+from ..config import DEFAULTS, PARAM_GRID, Profile, cores, get_profile
 from .search_space import GRID_KEYS, edge_sentence, grid_edges, validate_param_grid
-from ..data import get_arrays, stratified_subset
+from ..data import TensorLoader, get_arrays, stratified_subset
 from ..training import default_device
 from ..models import MODELS
 
@@ -34,8 +33,8 @@ __all__ = [
     "run_grid_search", "results_table", "grid_entry",
 ]
 
-class TensorBatches:
-    """skorch iterator that slices batches from the dataset's arrays, held as tensors.
+class TensorBatches(TensorLoader):
+    """skorch iterator: a :class:`~fmnist_lib.data.TensorLoader` over a skorch dataset's arrays.
 
     skorch's default (a ``DataLoader`` over ``skorch.dataset.Dataset``) indexes and collates
     every image on its own; this gathers once per epoch, then slices. Pass it as
@@ -59,21 +58,9 @@ class TensorBatches:
             dataset, idx = dataset.dataset, torch.as_tensor(dataset.indices)
         if not hasattr(dataset, "X"):
             raise TypeError(f"TensorBatches needs a dataset with arrays X and y, got {type(dataset).__name__}.")
-        self.X = torch.as_tensor(dataset.X)[idx].to(device)  # no copy for a float32 ndarray on the CPU
-        self.y = None if dataset.y is None else torch.as_tensor(dataset.y)[idx].to(self.X.device)
-        self.batch_size, self.shuffle = batch_size, shuffle
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def __len__(self) -> int:
-        return (len(self.X) + self.batch_size - 1) // self.batch_size
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-        X, y, bs = self.X, self.y, self.batch_size
-        if self.shuffle:
-            perm = torch.randperm(len(X), generator=self.generator).to(X.device)
-            X, y = X[perm], (None if y is None else y[perm])  # one gather per epoch
-        for start in range(0, len(X), bs):
-            yield X[start:start + bs], (None if y is None else y[start:start + bs])
+        X = torch.as_tensor(dataset.X)[idx].to(device)  # no copy for a float32 ndarray on the CPU
+        y = None if dataset.y is None else torch.as_tensor(dataset.y)[idx].to(X.device)
+        super().__init__(X, y, batch_size, shuffle=shuffle, seed=seed)
 
 
 class FitSetup(Callback):
@@ -154,7 +141,7 @@ def make_classifier(model_cls: type[torch.nn.Module], *, seed: int = 0, max_epoc
                                                 T_max=max_epochs, step_every="epoch")))
     params = dict(
         module=model_cls, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam,
-        lr=1e-3, batch_size=64, max_epochs=max_epochs, optimizer__weight_decay=0.0,
+        **DEFAULTS, max_epochs=max_epochs,
         optimizer__foreach=True,  # one fused-list Adam update per step, not one per tensor
         train_split=None, device=device, verbose=0,
         iterator_train=TensorBatches, iterator_train__shuffle=True, iterator_train__seed=seed,
@@ -188,8 +175,7 @@ def search_data(profile: str | Profile | None = None) -> tuple[np.ndarray, np.nd
 
 def results_table(cv_results: dict[str, Any]) -> pd.DataFrame:
     """``GridSearchCV.cv_results_`` as one row per configuration, best first (see ``run_grid_search``)."""
-    defaults = {"lr": 1e-3, "batch_size": 64, "optimizer__weight_decay": 0.0}  # make_classifier's
-    params = pd.DataFrame([{**defaults, **ps} for ps in cv_results["params"]])
+    params = pd.DataFrame([{**DEFAULTS, **ps} for ps in cv_results["params"]])  # make_classifier's defaults
     table = pd.DataFrame({
         "lr": params["lr"].astype(float),
         "batch_size": params["batch_size"].astype(int),
@@ -202,10 +188,6 @@ def results_table(cv_results: dict[str, Any]) -> pd.DataFrame:
     table["failed"] = ~np.isfinite(table["mean_cv_acc"].to_numpy())
     return table.sort_values(["rank", "lr", "batch_size", "weight_decay"], kind="stable",
                              ignore_index=True)
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 @contextlib.contextmanager
@@ -281,7 +263,7 @@ def run_grid_search(model_cls: type[torch.nn.Module], profile: str | Profile | N
     if X is None:
         X, y, test_fold = search_data(p)
     remote = scheduler is not None  # its workers' cores are its own business
-    workers = n_jobs if remote else min(_cores(), _cores() if n_jobs == -1 else n_jobs)
+    workers = n_jobs if remote else min(cores(), cores() if n_jobs == -1 else n_jobs)
     net = make_classifier(model_cls, seed=p.seed, max_epochs=p.grid_epochs, threads=1,
                           schedule=p.final_schedule)
     search = GridSearchCV(net, grid, scoring="accuracy", refit=False, error_score=np.nan,

@@ -89,12 +89,6 @@ def test_accuracy_difference_needs_matching_seeds_and_a_margin():
         eq.accuracy_difference(y, [onehot(y)], [onehot(y)], 0.0)
 
 
-@pytest.mark.parametrize("low, high, word", [(0.001, 0.01, "improved it"), (-0.01, -0.001, "made it worse"),
-                                             (-0.002, 0.004, "not distinguishable")])
-def test_tuning_sentence_each_side(low, high, word):
-    assert word in eq.tuning_sentence("LeNet-5", (low + high) / 2, low, high)
-
-
 def test_mcnemar_seed_pairs_counts_every_pair_and_matches_the_single_test():
     from fmnist_lib.evaluation.stats import mcnemar_exact
 

@@ -1,15 +1,13 @@
-"""metrics: ROC against scikit-learn, predict_proba, tables, validation, no mutation."""
+"""metrics: ROC against scikit-learn, tables, validation, no mutation."""
 import re
 
 import numpy as np
 import pytest
-import torch
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 from sklearn.preprocessing import label_binarize
 
 from fmnist_lib.evaluation import metrics
-from fmnist_lib.data import CLASSES, TensorLoader
-from fmnist_lib.models import SimpleCNN
+from fmnist_lib.data import CLASSES
 
 
 def tied_probas(n=400, pool=25, seed=0):
@@ -98,7 +96,6 @@ def test_check_proba_accepts_float32_softmax():
 
 @pytest.mark.parametrize("func", [
     lambda y, p: metrics.roc_curves_ovr(y, p),
-    lambda y, p: metrics.auc_table(y, {"simple": p, "lenet": p}),
     lambda y, p: metrics.most_confident_mistakes(y, p),
     lambda y, p: metrics.classification_table(y, {"simple": p.argmax(1)}),
     lambda y, p: metrics.confusion(y, p.argmax(1)),
@@ -116,7 +113,7 @@ def test_inputs_are_not_mutated():
     p32 = p.astype(np.float32)
     y0, p0, p320 = y.copy(), p.copy(), p32.copy()
     metrics.roc_curves_ovr(y, p)
-    metrics.auc_table(y, {"simple": p32, "lenet": p})
+    metrics.roc_curves_ovr(y, p32)
     metrics.most_confident_mistakes(y, p, k=5)
     preds = {"simple": p.argmax(1), "lenet": p32.argmax(1)}
     preds0 = {k: v.copy() for k, v in preds.items()}
@@ -127,54 +124,6 @@ def test_inputs_are_not_mutated():
     np.testing.assert_array_equal(p32, p320)
     for k in preds:
         np.testing.assert_array_equal(preds[k], preds0[k])
-
-
-# --- predict_proba -----------------------------------------------------------------------
-
-@pytest.fixture
-def model():
-    return SimpleCNN(width=4, dropout=0.5)  # dropout: train and eval mode differ
-
-
-def test_predict_proba_rows_sum_to_1_and_argmax_matches_model(model):
-    X = torch.randn(37, 1, 28, 28)
-    proba = metrics.predict_proba(model, X, batch_size=8)
-    assert proba.shape == (37, 10)
-    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-12)
-    model.eval()
-    with torch.no_grad():
-        logits = model(X)
-    np.testing.assert_array_equal(proba.argmax(1), logits.argmax(1).numpy())
-    np.testing.assert_allclose(proba, torch.softmax(logits, 1).numpy(), atol=1e-6)
-
-
-def test_predict_proba_same_for_array_tensor_and_loader_and_restores_mode(model):
-    X, y = torch.randn(30, 1, 28, 28), torch.randint(0, 10, (30,))
-    model.train()
-    a = metrics.predict_proba(model, X.numpy(), batch_size=7)
-    assert model.training  # mode restored
-    b = metrics.predict_proba(model, X)
-    c = metrics.predict_proba(model, TensorLoader(X, y, batch_size=4))
-    np.testing.assert_allclose(a, b, atol=1e-6)  # and deterministic: eval mode, no dropout
-    np.testing.assert_allclose(a, c, atol=1e-6)
-    model.eval()
-    metrics.predict_proba(model, X)
-    assert not model.training
-    assert all(p.grad is None for p in model.parameters())
-
-
-def test_predict_proba_bad_input(model):
-    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
-        metrics.predict_proba(model, np.zeros((4, 28, 28), dtype=np.float32))
-    with pytest.raises(ValueError, match="no images"):
-        metrics.predict_proba(model, [])
-
-
-def test_inference_speed_is_positive_and_restores_mode(model):
-    model.train()
-    speed = metrics.inference_speed(model, torch.randn(16, 1, 28, 28), batch_size=8, repeats=2)
-    assert speed > 0 and np.isfinite(speed)
-    assert model.training
 
 
 # --- tables ------------------------------------------------------------------------------
@@ -215,22 +164,6 @@ def test_confusion_counts_and_row_normalisation():
     np.testing.assert_allclose(rows, expected / expected.sum(1, keepdims=True))
     with pytest.raises(ValueError, match="normalize"):
         metrics.confusion(y, pred, normalize="rows")
-
-
-def test_auc_table_puts_the_largest_loss_first():
-    y = np.repeat(np.arange(10), 20)
-    lenet = peaked_probas(y, 4.0, 1)
-    simple = lenet.copy()
-    rng = np.random.default_rng(5)
-    simple[y == 6] = rng.dirichlet(np.ones(10), size=20)  # Shirt: the simple model guesses
-    for order in ({"simple": simple, "lenet": lenet}, {"lenet": lenet, "simple": simple}):
-        table = metrics.auc_table(y, order)
-        assert list(table.columns) == ["class", "Simple CNN", "LeNet-5", "LeNet-5 − Simple CNN"]
-        assert table["class"].iloc[0] == "Shirt"
-        assert table["LeNet-5 − Simple CNN"].iloc[0] > 0.01
-        assert np.all(np.diff(table["LeNet-5 − Simple CNN"]) <= 0)
-        np.testing.assert_allclose(table["LeNet-5 − Simple CNN"], table["LeNet-5"] - table["Simple CNN"])
-        assert sorted(table["class"]) == sorted(CLASSES)
 
 
 def test_most_confident_mistakes_hand_worked():

@@ -53,3 +53,16 @@ def test_softmax_rows_sum_to_one_and_keep_the_argmax():
     z = np.random.default_rng(0).normal(size=(20, 10)) * 30
     p = runs.softmax(z)
     assert np.allclose(p.sum(1), 1) and np.array_equal(p.argmax(1), z.argmax(1))
+
+
+def test_predict_logits_are_the_models_logits_in_eval_mode():
+    from fmnist_lib.data import TensorLoader
+    from fmnist_lib.models import SimpleCNN
+
+    model = SimpleCNN(width=4, dropout=0.5).train()  # dropout: train and eval mode differ
+    X, y = torch.randn(37, 1, 28, 28), torch.randint(0, 10, (37,))
+    logits = runs.predict_logits(model, TensorLoader(X, y, batch_size=8))
+    assert logits.shape == (37, 10) and logits.dtype == np.float32 and not model.training
+    with torch.no_grad():
+        np.testing.assert_allclose(logits, model(X).numpy(), atol=1e-5)  # batches of 8 vs one of 37
+    np.testing.assert_allclose(runs.softmax(logits).sum(1), 1.0, atol=1e-12)
