@@ -94,7 +94,19 @@ def _module_file(module: str, package_dir: Path) -> Path | None:
     return init if init.is_file() else None
 
 
-def module_imports(module: str, package_dir: Path = PACKAGE_DIR) -> set[str]:
+def _statements(tree: ast.Module):
+    """Every statement of ``tree``, nested ones (in functions, classes, if/try/with) included;
+    expressions are not entered (an import is a statement), which keeps ``store list`` fast."""
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        yield node
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            todo.extend(getattr(node, field, ()))
+
+
+@functools.lru_cache(maxsize=None)
+def module_imports(module: str, package_dir: Path = PACKAGE_DIR) -> frozenset[str]:
     """The ``fmnist_lib`` modules that ``module``'s source imports, anywhere in the file."""
     path = _module_file(module, package_dir)
     if path is None:
@@ -102,7 +114,7 @@ def module_imports(module: str, package_dir: Path = PACKAGE_DIR) -> set[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     here = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
     out = set()
-    for node in ast.walk(tree):
+    for node in _statements(tree):
         if isinstance(node, ast.ImportFrom):
             base = here[:len(here) - node.level + 1] if node.level else []
             target = base + (node.module.split(".") if node.module else [])
@@ -113,7 +125,7 @@ def module_imports(module: str, package_dir: Path = PACKAGE_DIR) -> set[str]:
                 out.add(sub if _module_file(sub, package_dir) else ".".join(target))
         elif isinstance(node, ast.Import):
             out.update(a.name for a in node.names if a.name.split(".")[0] == PACKAGE)
-    return out
+    return frozenset(out)
 
 
 def closure(module: str, package_dir: Path = PACKAGE_DIR) -> set[str]:

@@ -54,6 +54,7 @@ def test_an_edit_rekeys_only_the_stages_that_run_it(package_copy, rel, expected)
     before = sources(package_copy)
     append(package_copy, rel)
     registry.stage_source.cache_clear()
+    registry.module_imports.cache_clear()
     assert changed(before, sources(package_copy)) == expected
 
 
@@ -64,6 +65,7 @@ def test_an_edit_of_fit_retrains(package_copy):
     assert "def fit(" in text
     path.write_text(text.replace("def fit(", "def fit(  # edited\n        ", 1))
     registry.stage_source.cache_clear()
+    registry.module_imports.cache_clear()
     assert changed(before, sources(package_copy)) >= {"run", "grid", "comparison", "gradcam"}
 
 
