@@ -1,10 +1,11 @@
-"""The grid search on an existing Dask cluster: ``--scheduler`` or ``FMNIST_SCHEDULER``.
+"""Independent training on an existing Dask cluster: ``--scheduler`` or ``FMNIST_SCHEDULER``.
 
 ``python -m fmnist_lib run --scheduler tcp://HOST:PORT`` (or ``FMNIST_SCHEDULER=tcp://HOST:PORT``
-for ``make report`` and ``quarto render``) sends the fits of the cross-validated search to the
-cluster behind that scheduler. Every fit is seeded inside itself, so the table is the one a run
-on this machine gives, and the result store keys it the same way: where it ran is not part of
-what it is. Every other stage runs here.
+for ``make report`` and ``quarto render``) sends the fits of the cross-validated search and the
+seed runs (baseline and tuned finals) to the cluster behind that scheduler. Every fit is seeded
+inside itself and trains on one torch thread, so its numbers are the ones a run on this machine
+gives, and the result store keys them the same way: where it ran is not part of what it is.
+Every other stage (the store, calibration, Grad-CAM, the figures) runs here.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 from ..errors import ConfigError
 
 __all__ = ["ENV", "SchedulerUnreachable", "scheduler_address", "check_scheduler", "use_scheduler",
-           "grid_backend"]
+           "grid_backend", "run_on_cluster"]
 
 ENV = "FMNIST_SCHEDULER"
 _FIX = (f"Start the cluster first (`dask scheduler` on one machine, `dask worker ADDRESS` on each "
@@ -131,3 +132,16 @@ def grid_backend(address: str | None = None) -> dict[str, str]:
         return {}
     check_scheduler(address)
     return {"backend": "dask", "scheduler": address}
+
+
+def run_on_cluster(address: str, func, arguments: list[tuple]) -> list:
+    """``[func(*args) for args in arguments]``, each call a task on the cluster at ``address``.
+
+    The results come back in order; the first task that raises re-raises here. ``func`` must be
+    importable on the workers (``fmnist_lib`` installed or on their ``PYTHONPATH``).
+    """
+    from dask.distributed import Client
+
+    with Client(address, set_as_default=False, timeout=30) as client:
+        futures = [client.submit(func, *args, pure=False) for args in arguments]
+        return client.gather(futures)

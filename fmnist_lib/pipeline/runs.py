@@ -2,9 +2,10 @@
 
 Every compared run (the baseline's defaults and the tuned finals, each seed) follows one
 recipe: :func:`run_config`. Runs that are not in the result store yet are trained in joblib
-(loky) worker processes with one torch thread each, and the parent writes each result to the
-store (atomically, keyed by the run's spec), so a run's numbers do not depend on how many ran
-beside it: a parallel run equals a serial one for the same seed.
+(loky) worker processes with one torch thread each, or as tasks on the Dask cluster of
+``--scheduler`` / ``$FMNIST_SCHEDULER`` (:mod:`fmnist_lib.cluster`), and the parent writes each
+result to the store (atomically, keyed by the run's spec), so a run's numbers do not depend on
+how many ran beside it or where: a parallel or remote run equals a serial one for the same seed.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import torch
 from ..config import Profile, TrainConfig, cores
 from ..data import get_data_loaders
 from ..models import MODELS
+from .cluster import check_scheduler, run_on_cluster, scheduler_address
 from .store import default_store
 from ..training import build_model, fit
 
@@ -95,7 +97,8 @@ def train_run(name: str, config: TrainConfig, data: dict) -> dict[str, Any]:
         torch.set_num_threads(threads)
 
 
-def train_runs(p: Profile, jobs: list[tuple[str, TrainConfig]], n_jobs: int | None = None) -> list[dict]:
+def train_runs(p: Profile, jobs: list[tuple[str, TrainConfig]], n_jobs: int | None = None,
+               scheduler: str | None = None) -> list[dict]:
     """Load or train each ``(name, config)`` run; missing ones in parallel processes.
 
     Parameters
@@ -104,6 +107,10 @@ def train_runs(p: Profile, jobs: list[tuple[str, TrainConfig]], n_jobs: int | No
     jobs : list of (str, TrainConfig)
     n_jobs : int, optional
         Worker processes (default ``p.n_jobs``, at most one per core); 1 trains in this process.
+        Not used when a scheduler is set.
+    scheduler : str, optional
+        A Dask scheduler's address (default ``$FMNIST_SCHEDULER``): the missing runs become
+        tasks on its cluster, one per run, checked to answer before any is sent.
 
     Returns
     -------
@@ -116,8 +123,13 @@ def train_runs(p: Profile, jobs: list[tuple[str, TrainConfig]], n_jobs: int | No
     specs = [run_spec(p, name, config) for name, config in jobs]
     missing = list({store.path(ENTRY, s): (job, s) for job, s in zip(jobs, specs)
                     if not store.exists(ENTRY, s)}.values())  # a run listed twice trains once
+    address = scheduler_address(scheduler)
     workers = max(1, min(cores(), p.n_jobs if n_jobs is None else n_jobs, len(missing)))
-    if workers > 1:
+    if address is not None and missing:
+        check_scheduler(address)
+        results = run_on_cluster(address, train_run,
+                                 [(name, config, data_spec(p)) for (name, config), _ in missing])
+    elif workers > 1:
         from joblib import Parallel, delayed
 
         results = Parallel(n_jobs=workers, backend="loky")(

@@ -1,4 +1,4 @@
-"""fmnist_lib.pipeline.cluster and ``--scheduler``: the grid search on an existing Dask cluster.
+"""fmnist_lib.pipeline.cluster and ``--scheduler``: the grid search and the seed runs on a Dask cluster.
 
 The cluster is real: a ``dask scheduler`` and two ``dask worker`` processes started by the test
 on 127.0.0.1 (free ports, one thread each), always ended in teardown.
@@ -12,10 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from fmnist_lib.pipeline import cluster
+from fmnist_lib.pipeline import cluster, runs
 from fmnist_lib.pipeline import stages as study
 from fmnist_lib.tuning import grid_search as tuning
 from fmnist_lib.__main__ import main
@@ -193,3 +195,37 @@ def test_cli_grid_search_on_a_dask_cluster_equals_a_serial_run(dask_cluster, tmp
         pd.testing.assert_frame_equal(stable(result["table"]), stable(serial), check_dtype=False)
         assert result["best_params"] == best
     assert on_cluster["simple"]["table"]["mean_cv_acc"].nunique() > 1  # something to compare
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_cli_seed_runs_on_a_dask_cluster_equal_local_runs(dask_cluster, tmp_path, monkeypatch):
+    tiny = dataclasses.replace(get_profile("quick"), subset=1000, final_epochs=1, seeds=(0, 1))
+    monkeypatch.setenv("FMNIST_RESULTS", str(tmp_path / "cluster"))
+    trained_here = []
+    train_run = runs.train_run
+    monkeypatch.setattr(runs, "train_run", lambda *a: trained_here.append(a) or train_run(*a))
+    # the CLI path: --scheduler is checked, then reaches the study's seed runs (the baseline)
+    monkeypatch.setattr(study, "run_all", lambda p: study.baseline_results(tiny))
+    assert main(["run", "--profile", "quick", "--scheduler", dask_cluster]) == 0
+    assert trained_here == []  # the patched function lives here: the workers ran the original
+    executed = _tasks_run_by_workers(dask_cluster)
+    assert len(executed) == 2 and all(n > 0 for n in executed.values()), executed  # both trained
+    assert sum(executed.values()) == 2 * len(tiny.seeds)  # one task per run
+
+    del os.environ[cluster.ENV]
+    monkeypatch.setattr(runs, "train_run", train_run)
+    on_cluster = study.baseline_results(tiny)  # loaded from the store: nothing trains again
+    monkeypatch.setenv("FMNIST_RESULTS", str(tmp_path / "local"))
+    local = study.baseline_results(tiny)  # trained in this machine's processes
+    stored = {d: sorted(f.name for f in (tmp_path / d / "quick").glob("final-*")) for d in ("cluster", "local")}
+    assert stored["cluster"] == stored["local"] and len(stored["local"]) == 2 * len(tiny.seeds)
+    for name in on_cluster:
+        for a, b in zip(on_cluster[name], local[name], strict=True):
+            assert np.array_equal(a["test_logits"], b["test_logits"])  # bit-identical
+            assert np.array_equal(a["val_logits"], b["val_logits"])
+            a_state, b_state = a["model"].state_dict(), b["model"].state_dict()
+            assert all(torch.equal(v, b_state[k]) for k, v in a_state.items())
+            pd.testing.assert_frame_equal(a["history"].drop(columns="seconds"),
+                                          b["history"].drop(columns="seconds"))
+    assert not np.array_equal(on_cluster["lenet"][0]["test_logits"], on_cluster["lenet"][1]["test_logits"])
