@@ -1,4 +1,6 @@
 """fmnist_lib.models: shapes, gradients, sizes and the 'strictly simpler' claim."""
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -142,3 +144,23 @@ def test_background_constant_is_normalised_black():
 
     mean, std = normalisation_stats()
     assert abs(BACKGROUND - (0.0 - mean) / std) < 1e-9
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_simple_cnn_channels_last_equals_the_contiguous_model(dropout):
+    """The channels-last classifier path (flatten in memory order, permuted weight columns)
+    gives the contiguous model's logits and gradients, up to the order of the sums."""
+    torch.manual_seed(0)
+    contiguous = SimpleCNN(width=8, dropout=dropout)
+    channels_last = copy.deepcopy(contiguous).to(memory_format=torch.channels_last)
+    x, y = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    logits = []
+    for model in (contiguous, channels_last):
+        torch.manual_seed(1)  # the same dropout draws
+        logits.append(model(x))
+        nn.functional.cross_entropy(logits[-1], y).backward()
+    assert torch.allclose(logits[1], logits[0], atol=1e-5)
+    assert torch.allclose(channels_last.eval()(x), contiguous.eval()(x), atol=1e-5)
+    for (name, a), b in zip(contiguous.named_parameters(), channels_last.parameters()):
+        assert torch.allclose(a.grad, b.grad, atol=1e-6), name
+    assert contiguous.state_dict().keys() == channels_last.state_dict().keys()

@@ -207,3 +207,27 @@ def test_cosine_schedule_anneals_the_learning_rate(synthetic, monkeypatch):
     seen.clear()
     fit(build_model("simple"), synthetic, TrainConfig(epochs=2, lr=1e-2, **QUIET))
     assert set(seen) == {1e-2}  # the default keeps it constant
+
+
+# ---------------------------------------------------------------- the GPU path
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason="needs a CUDA device (none on this machine): checks that fit trains "
+                           "on the GPU with the data resident there")
+@pytest.mark.parametrize("name", ["simple", "lenet"])
+def test_fit_on_cuda_keeps_data_and_model_on_the_device(name):
+    torch.manual_seed(0)
+    X = torch.randn(512, 1, 28, 28)
+    y = (X.mean(dim=(1, 2, 3)) > 0).long()  # learnable: the sign of the mean pixel
+    cuda = torch.device("cuda")
+    train = TensorLoader(X.to(cuda), y.to(cuda), 64, shuffle=True)
+    val = TensorLoader(X[:256].to(cuda), y[:256].to(cuda), 64)
+    assert next(iter(train))[0].device.type == "cuda"  # batches are sliced on the device
+    model = build_model(name, seed=0)
+    history = fit(model, (train, val), TrainConfig(epochs=4, lr=3e-3, **QUIET))
+    assert all(p.device.type == "cuda" for p in model.parameters())
+    assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+    loss, acc = evaluate(model, val)
+    assert acc > 0.8 and loss == pytest.approx(history["val_loss"].iloc[-1], rel=1e-4)
+    cpu = build_model(name, seed=0)  # the same start on the CPU gives the same first logits
+    assert torch.allclose(build_model(name, seed=0).to(cuda)(X[:8].to(cuda)).cpu(), cpu(X[:8]), atol=1e-4)
+    assert model.last_conv.weight.is_contiguous() and not model.training
