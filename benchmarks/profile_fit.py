@@ -45,8 +45,9 @@ def main() -> None:
     faults, cpu = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults, time.thread_time() - cpu
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         training.fit(model, loaders, config)
-    print(f"{args.model}, {args.images:,} images, keep_freed_memory "
-          f"{'off' if args.no_keep_freed_memory else 'on'}: {faults:,} minor page faults, "
+    state = ("off" if args.no_keep_freed_memory else "on" if hasattr(training, "keep_freed_memory")
+             else "absent (a tree from before issue 20)")
+    print(f"{args.model}, {args.images:,} images, keep_freed_memory {state}: {faults:,} minor page faults, "
           f"{cpu:.2f} s CPU ({args.images / cpu:,.0f} images/s) for one unprofiled epoch")
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.rows,
                                     max_name_column_width=36))
