@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from .config import PROFILES, get_profile
-from .errors import EXIT_CODES, FmnistError, debug_enabled, format_error
+from .errors import EXIT_CODES, FmnistError, Stopped, debug_enabled, format_error
 
 if TYPE_CHECKING:
     from .config import Profile
@@ -25,9 +26,13 @@ if TYPE_CHECKING:
 
 EPILOG = ("Expected errors print one message and exit with "
           + ", ".join(f"{code} ({name})" for name, code in EXIT_CODES.items())
-          + "; 130 when interrupted; 1 with a traceback is a bug. --debug or FMNIST_DEBUG=1 "
-          "shows the traceback of expected errors too.")
+          + "; 130 when interrupted (Ctrl-C), 143 on SIGTERM, 129 on SIGHUP; 1 with a traceback "
+          "is a bug. --debug or FMNIST_DEBUG=1 shows the traceback of expected errors too.")
 INTERRUPTED = 128 + 2  # the shell's code for SIGINT
+# what a terminal (Ctrl-C, closing it), a job scheduler or a CI time-out sends to stop a run
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+STOPPED_BY = {"SIGINT": "interrupted", "SIGTERM": "terminated (SIGTERM)", "SIGHUP": "hung up (SIGHUP)"}
+RESUME = "finished stages are stored; run the same command again to resume."
 
 
 def check_setup(profile_arg: str | None,
@@ -46,7 +51,16 @@ def check_setup(profile_arg: str | None,
     for check in more_checks:
         check()
     store = default_store(profile.name)
+    _warn_if_short_of_space(store.root)
     return profile, store, check_data()
+
+
+def _warn_if_short_of_space(root: Path) -> None:
+    from .store_admin import space_warning
+
+    warning = space_warning(root)
+    if warning:
+        logging.getLogger("fmnist_lib.store").warning(warning)
 
 
 def check_data() -> Path:
@@ -143,12 +157,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop(signum: int, frame: object) -> None:
+    """Signal handler: stop the run as Ctrl-C does; a second signal acts at once (its default)."""
+    for sig, previous in _PREVIOUS.items():
+        signal.signal(sig, previous)
+    raise Stopped(signum)
+
+
+_PREVIOUS: dict[int, object] = {}
+
+
+def _catch_stop_signals() -> dict[int, object]:
+    """Route ``STOP_SIGNALS`` to :func:`_stop`; returns the handlers to restore (none off the main thread)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    _PREVIOUS.update({sig: signal.signal(sig, _stop) for sig in STOP_SIGNALS})
+    return dict(_PREVIOUS)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     debug = getattr(args, "debug", False) or debug_enabled()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     logging.getLogger("fmnist_lib").addHandler(handler)
+    previous = _catch_stop_signals()
     try:
         return args.func(args)
     except FmnistError as err:
@@ -156,12 +191,21 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(format_error(err), file=sys.stderr)
         return err.exit_code
+    except Stopped as err:  # joblib killed its workers on the way up; the store kept whole entries
+        if debug:
+            raise
+        print(f"{STOPPED_BY.get(str(err), str(err))}: {RESUME}", file=sys.stderr)
+        return err.exit_code
     except KeyboardInterrupt:
         if debug:
             raise
-        print("interrupted: finished stages are stored; run the same command again to resume.",
-              file=sys.stderr)
+        print(f"interrupted: {RESUME}", file=sys.stderr)
         return INTERRUPTED
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        _PREVIOUS.clear()
+        logging.getLogger("fmnist_lib").removeHandler(handler)
 
 
 if __name__ == "__main__":

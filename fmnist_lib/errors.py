@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["FmnistError", "ConfigError", "DataError", "StoreError", "EXIT_CODES",
+__all__ = ["FmnistError", "ConfigError", "DataError", "StoreError", "Stopped", "EXIT_CODES",
            "debug_enabled", "format_error", "install_ipython_handler"]
 
 
@@ -59,6 +59,30 @@ class StoreError(FmnistError):
 
 
 EXIT_CODES = {cls.__name__: cls.exit_code for cls in (ConfigError, DataError, StoreError)}
+
+
+class Stopped(BaseException):
+    """A signal told the run to stop (raised by the command line's handlers, not an error).
+
+    A ``BaseException`` that is not a ``KeyboardInterrupt``: skorch ends a fit early and
+    carries on when it catches ``KeyboardInterrupt``, this passes through it. Everything on its
+    way up cleans up as for Ctrl-C (joblib kills its workers, the store drops a half write).
+
+    Parameters
+    ----------
+    signum : int
+        ``signal.SIGINT``, ``SIGTERM`` or ``SIGHUP``; the exit code is ``128 + signum``.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+    def __str__(self) -> str:
+        import signal
+
+        return signal.Signals(self.signum).name
 
 
 def debug_enabled() -> bool:

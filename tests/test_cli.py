@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,71 @@ def test_store_commands_import_no_heavy_library(env, tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout
     assert "grid-" in out.stdout and "current" in out.stdout
+# ------------------------------------------------------------ signals and free space (issue 24)
+
+
+@pytest.mark.parametrize("name, code, said", [("SIGTERM", 143, "terminated (SIGTERM)"),
+                                              ("SIGHUP", 129, "hung up (SIGHUP)"),
+                                              ("SIGINT", 130, "interrupted")])
+def test_signal_stops_the_run_like_ctrl_c(name, code, said, env, tmp_path, monkeypatch, capsys):
+    import signal
+
+    sig = getattr(signal, name)
+    before = signal.getsignal(sig)
+    reached = []
+
+    def signalled(*args, **kwargs):
+        os.kill(os.getpid(), sig)
+        time.sleep(5)  # the handler raises here
+        reached.append(1)
+
+    monkeypatch.setattr(cli, "check_setup", lambda *a: (PROFILES["quick"], store_mod.ResultStore(tmp_path), tmp_path))
+    monkeypatch.setattr("fmnist_lib.pipeline.stages.run_all", signalled)
+    assert cli.main(["run"]) == code
+    assert reached == []
+    assert capsys.readouterr().err == f"{said}: finished stages are stored; run the same command again to resume.\n"
+    assert signal.getsignal(sig) == before  # the caller's handler is back
+
+
+def test_stop_passes_through_code_that_swallows_ctrl_c(env, tmp_path, monkeypatch):
+    """skorch ends a fit early on KeyboardInterrupt and carries on; a stop signal is not one."""
+    import signal
+
+    from fmnist_lib.errors import Stopped
+
+    def skorch_like(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            pass
+        raise AssertionError("carried on after the signal")
+
+    monkeypatch.setattr(cli, "check_setup", lambda *a: (PROFILES["quick"], store_mod.ResultStore(tmp_path), tmp_path))
+    monkeypatch.setattr("fmnist_lib.pipeline.stages.run_all", skorch_like)
+    assert cli.main(["run"]) == 143
+    assert issubclass(Stopped, BaseException) and not issubclass(Stopped, (Exception, KeyboardInterrupt))
+
+
+@pytest.mark.realdata
+def test_check_warns_when_free_space_is_clearly_short(env, tmp_path, monkeypatch, capsys):
+    from collections import namedtuple
+
+    from fmnist_lib.pipeline import store_admin
+
+    monkeypatch.setattr(store_admin.shutil, "disk_usage",
+                        lambda p: namedtuple("usage", "total used free")(0, 0, 2_000_000))
+    assert cli.main(["check", "--profile", "quick"]) == 0
+    err = capsys.readouterr().err
+    from fmnist_lib.config import STORE_SIZE_ESTIMATE_MB
+
+    assert err.startswith(f"WARNING: {tmp_path / 'results' / 'quick'}: only 2.0 MB free on its disk; "
+                          f"the quick profile still needs about {STORE_SIZE_ESTIMATE_MB['quick']:.1f} MB "
+                          "(an estimate).")
+    assert "point FMNIST_RESULTS at a folder" in err
+
+
+@pytest.mark.realdata
+def test_check_says_nothing_of_space_when_there_is_room(env, capsys):
+    assert cli.main(["check", "--profile", "quick"]) == 0
+    assert "WARNING" not in capsys.readouterr().err

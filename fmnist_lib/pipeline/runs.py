@@ -121,8 +121,10 @@ def train_runs(p: Profile, jobs: list[tuple[str, TrainConfig]], n_jobs: int | No
     """
     store = default_store(p.name)
     specs = [run_spec(p, name, config) for name, config in jobs]
+    # verified now: a damaged entry is set aside here (None) and trained again below
+    stored = {store.path(ENTRY, s): store.load(ENTRY, s) for s in specs}
     missing = list({store.path(ENTRY, s): (job, s) for job, s in zip(jobs, specs)
-                    if not store.exists(ENTRY, s)}.values())  # a run listed twice trains once
+                    if stored[store.path(ENTRY, s)] is None}.values())  # a run listed twice trains once
     address = scheduler_address(scheduler)
     workers = max(1, min(cores(), p.n_jobs if n_jobs is None else n_jobs, len(missing)))
     if address is not None and missing:
@@ -132,15 +134,19 @@ def train_runs(p: Profile, jobs: list[tuple[str, TrainConfig]], n_jobs: int | No
     elif workers > 1:
         from joblib import Parallel, delayed
 
-        results = Parallel(n_jobs=workers, backend="loky")(
-            delayed(train_run)(name, config, data_spec(p)) for (name, config), _ in missing)
+        from .workers import loky_workers
+
+        with loky_workers():  # no worker outlives this stage, or this process
+            results = Parallel(n_jobs=workers)(
+                delayed(train_run)(name, config, data_spec(p)) for (name, config), _ in missing)
     else:
         results = [train_run(name, config, data_spec(p)) for (name, config), _ in missing]
     for (_, spec), items in zip(missing, results):
-        store.save(ENTRY, spec, {**items, "_seconds": items["seconds"]})
+        stored[store.path(ENTRY, spec)] = store.save_and_load(ENTRY, spec,
+                                                              {**items, "_seconds": items["seconds"]})
     out = []
     for (name, config), spec in zip(jobs, specs):
-        raw = store.load(ENTRY, spec)
+        raw = dict(stored[store.path(ENTRY, spec)])  # a run listed twice shares its entry
         model = MODELS[name]()
         model.load_state_dict(raw.pop("weights"))
         out.append({**raw, "seed": config.seed, "config": spec["config"], "model": model.eval(),

@@ -8,9 +8,12 @@ temporary folder and renamed into place, so an interrupted run leaves no half en
 
 Values are stored by type, never pickled: DataFrames as CSV, arrays as ``.npy``
 (``allow_pickle=False``), state dicts as ``.pt`` (loaded with ``weights_only=True``), and
-everything else as JSON. The manifest records each file's size and SHA-256; reading verifies
-them, and a damaged entry is reported, moved to ``.damaged/`` and recomputed, never returned.
-Listing and pruning stale entries live in :mod:`fmnist_lib.pipeline.store_admin`.
+everything else as JSON inside the manifest. The manifest records each file's size and
+SHA-256 and the SHA-256 of its own content (so the JSON items too); reading verifies all of
+them and loads each file with a reader that cannot execute code. An entry that fails any check,
+or whose file its reader rejects, is damaged: reported with its folder, moved to ``.damaged/``
+and recomputed, never returned. Listing and pruning stale entries live in
+:mod:`fmnist_lib.pipeline.store_admin`.
 """
 from __future__ import annotations
 
@@ -26,41 +29,27 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-# numpy, pandas and torch are imported where values are written or read, so listing and
-# pruning the store (``python -m fmnist_lib store list``) never imports them.
+# numpy, pandas and torch are imported where values are written or read (store_files), so
+# listing and pruning the store (``python -m fmnist_lib store list``) never imports them.
 from ..config import project_root
 from ..errors import StoreError
 from .registry import entry_source
+from .store_files import (READERS, DamagedEntry, OlderFormat, file_digest, fsync_dir, manifest_digest,
+                          read_file, serialise, write_file)
 
-__all__ = ["ResultStore", "project_root", "default_store", "results_root", "source_hash"]
+__all__ = ["ResultStore", "DamagedEntry", "OlderFormat", "project_root", "default_store",
+           "results_root", "source_hash"]
 
-FORMAT = 2  # manifest format: 2 records the size and SHA-256 of every file
+# manifest format: 2 recorded the size and SHA-256 of every file; 3 also the SHA-256 of the
+# manifest itself ("digest"), so its JSON items (verdicts, best parameters, timings) are verified
+FORMAT = 3
 DAMAGED = ".damaged"  # damaged entries are moved here, under the profile's folder
 log = logging.getLogger(__name__)
+
 
 def source_hash(name: str) -> str:
     """Hash of the code that computes entries called ``name`` (see :mod:`fmnist_lib.pipeline.registry`)."""
     return entry_source(name)
-
-
-def file_digest(path: Path) -> dict[str, Any]:
-    """``{"size": bytes, "sha256": hex}`` of one file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return {"size": path.stat().st_size, "sha256": h.hexdigest()}
-
-
-class DamagedEntry(Exception):
-    """An entry whose manifest or files do not match what was written (internal)."""
-
-
-def _is_state_dict(value: Any) -> bool:
-    import torch
-
-    return isinstance(value, dict) and bool(value) and all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
 
 
 class ResultStore:
@@ -112,24 +101,26 @@ class ResultStore:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
             for k, v in items.items():
-                if isinstance(v, pd.DataFrame):
-                    v.to_csv(tmp / f"{k}.csv", index=False)
-                    manifest["files"][k] = f"{k}.csv"
-                elif isinstance(v, np.ndarray):
-                    np.save(tmp / f"{k}.npy", v, allow_pickle=False)
-                    manifest["files"][k] = f"{k}.npy"
-                elif _is_state_dict(v):
-                    torch.save({n: t.detach().cpu().contiguous() for n, t in v.items()}, tmp / f"{k}.pt")
-                    manifest["files"][k] = f"{k}.pt"
-                else:
-                    json.dumps(v)  # raises TypeError now, not at load time
+                stored = serialise(v)
+                if stored is None:
                     manifest["json"][k] = v
-            for fname in manifest["files"].values():
-                manifest["checksums"][fname] = file_digest(tmp / fname)
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str))
+                    continue
+                fname = f"{k}{stored[0]}"
+                write_file(tmp / fname, stored[1])
+                manifest["files"][k] = fname
+                manifest["checksums"][fname] = {"size": len(stored[1]),
+                                                "sha256": hashlib.sha256(stored[1]).hexdigest()}
+            body = json.loads(json.dumps(manifest, default=str))  # what a reader will parse
+            body["digest"] = manifest_digest(body)
+            write_file(tmp / "manifest.json", json.dumps(body, indent=1).encode())
             self._move_into_place(tmp, final)
         except OSError as err:
             shutil.rmtree(tmp, ignore_errors=True)
+            if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                from .store_admin import FULL_FIX, space_note
+
+                raise StoreError(str(self.root), f"no space left on device while writing the result "
+                                 f"{final.name} ({space_note(self.root)})", FULL_FIX) from err
             raise StoreError(str(self.root), f"cannot write the result {final.name} "
                              f"({err.strerror or err})", WRITABLE_FIX) from err
         except BaseException:
@@ -151,28 +142,43 @@ class ResultStore:
             if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                 raise
             shutil.rmtree(tmp)  # another process renamed its copy first
+            return
+        fsync_dir(final.parent)  # the rename itself survives a power cut
 
     def verify(self, folder: Path) -> dict[str, Any]:
-        """The entry's manifest, after checking every file's size and SHA-256.
+        """The entry's manifest, after checking its own SHA-256 and every file's size and SHA-256.
 
         Raises
         ------
         DamagedEntry
-            Saying which file is missing, truncated or changed.
+            Saying which file is missing, truncated or changed, or what is wrong with the
+            manifest (:class:`OlderFormat` for one written by an older library).
         """
         try:
-            manifest = json.loads((folder / "manifest.json").read_text())
+            manifest = json.loads((folder / "manifest.json").read_bytes())
         except FileNotFoundError:
             raise DamagedEntry("no manifest.json: a partial entry") from None
-        except (ValueError, UnicodeDecodeError) as err:
-            raise DamagedEntry(f"manifest.json is not valid JSON ({err})") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise DamagedEntry("no checksums in manifest.json (written by an older library)")
-        if not all(isinstance(manifest.get(k), dict) for k in ("files", "json", "checksums")):
+        except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
+            raise DamagedEntry(f"manifest.json is not valid JSON ({str(err)[:120]})") from None
+        if not isinstance(manifest, dict):
+            raise DamagedEntry("manifest.json is not a JSON object")
+        if manifest.get("format") != FORMAT:
+            raise OlderFormat(f"manifest format {manifest.get('format', 1)}, this library reads "
+                              f"{FORMAT} (written by an older library)")
+        if not (all(isinstance(manifest.get(k), dict) for k in ("files", "json", "checksums"))
+                and isinstance(manifest.get("digest"), str)):
             raise DamagedEntry("manifest.json is incomplete")
+        body = {k: v for k, v in manifest.items() if k != "digest"}
+        if manifest_digest(body) != manifest["digest"]:
+            raise DamagedEntry("manifest.json does not match its SHA-256 (its JSON items or file list changed)")
         for fname in manifest["files"].values():
+            if not (isinstance(fname, str) and fname == Path(fname).name and fname.endswith(READERS)):
+                raise DamagedEntry(f"manifest.json names a file of unknown type or place: {fname!r}")
             expected, path = manifest["checksums"].get(fname), folder / fname
-            if expected is None or not path.is_file():
+            if not (isinstance(expected, dict) and isinstance(expected.get("size"), int)
+                    and isinstance(expected.get("sha256"), str)):
+                raise DamagedEntry(f"manifest.json has no size and SHA-256 for {fname}")
+            if not path.is_file():
                 raise DamagedEntry(f"{fname} is missing")
             size = path.stat().st_size
             if size != expected["size"]:
@@ -206,13 +212,7 @@ class ResultStore:
             manifest = self.verify(folder)
             out = dict(manifest["json"])
             for k, fname in manifest["files"].items():
-                path = folder / fname
-                if fname.endswith(".csv"):
-                    out[k] = pd.read_csv(path)
-                elif fname.endswith(".npy"):
-                    out[k] = np.load(path, allow_pickle=False)
-                else:
-                    out[k] = torch.load(path, map_location="cpu", weights_only=True)
+                out[k] = read_file(folder / fname)
         except OSError as err:  # permissions, disk errors: not the entry's fault, so not set aside
             raise StoreError(str(folder), f"cannot be read ({err.strerror or err})",
                              "Make it readable, or point FMNIST_RESULTS at another folder.") from err
@@ -233,6 +233,16 @@ class ResultStore:
         start = time.perf_counter()
         items = compute()
         items["_seconds"] = time.perf_counter() - start
+        return self.save_and_load(name, spec, items)
+
+    def save_and_load(self, name: str, spec: dict[str, Any], items: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`save`, then the entry as :meth:`load` reads it back (verified).
+
+        Raises
+        ------
+        StoreError
+            When it cannot be written, or cannot be read back intact.
+        """
         folder = self.save(name, spec, items)
         found = self.load(name, spec)
         if found is None:
@@ -243,8 +253,6 @@ class ResultStore:
 
 WRITABLE_FIX = ("Point FMNIST_RESULTS at a writable folder (it is created when missing), "
                 "or make this one writable.")
-
-
 def results_root() -> Path:
     """``$FMNIST_RESULTS`` when set, else ``<project root>/results``."""
     env = os.environ.get("FMNIST_RESULTS")

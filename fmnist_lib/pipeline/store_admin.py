@@ -4,8 +4,10 @@ Every folder under ``results/<profile>/`` gets one status:
 
 - ``current``: intact, and its key is the one this library computes for its name and spec;
 - ``stale``: intact, but made by other library sources or version (or an older manifest
-  without checksums), so no run of this library will read it again;
-- ``damaged``: a file is missing, truncated or changed, or the manifest is unreadable;
+  format: 1 without checksums, 2 without the manifest's own SHA-256), so no run of this
+  library will read it again;
+- ``damaged``: a file is missing, truncated or changed, the manifest is unreadable, changed
+  or names a file type it does not know;
 - ``set aside``: a damaged entry already moved to ``.damaged/`` by a run;
 - ``partial``: the temporary folder of a write whose process is gone (``in progress`` while
   it runs).
@@ -16,15 +18,17 @@ Pruning removes everything but ``current``, ``in progress`` and ``unreadable``.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import STORE_SIZE_ESTIMATE_MB
 from ..errors import StoreError
-from .store import DAMAGED, DamagedEntry, ResultStore, source_hash
+from .store import DAMAGED, FORMAT, DamagedEntry, OlderFormat, ResultStore, source_hash
 
-__all__ = ["Entry", "scan", "prune", "format_entries"]
+__all__ = ["Entry", "scan", "prune", "format_entries", "space_note", "space_warning"]
 
 KEEP = ("current", "in progress", "unreadable")
 
@@ -63,9 +67,9 @@ def _status(store: ResultStore, folder: Path) -> tuple[str, str]:
         manifest = store.verify(folder)
     except OSError as err:  # permissions or a disk error: say so, never prune it
         return "unreadable", str(err)
+    except OlderFormat as err:
+        return "stale", str(err)
     except DamagedEntry as err:
-        if "older library" in str(err):
-            return "stale", str(err)
         return "damaged", str(err)
     if store.path(manifest["name"], manifest["spec"]) == folder:
         return "current", f"written {manifest.get('written', '?')}"
@@ -118,3 +122,56 @@ def format_entries(entries: list[Entry], root: Path) -> str:
     counts = {s: sum(e.status == s for e in entries) for s in dict.fromkeys(e.status for e in entries)}
     return "\n".join(rows + [", ".join(f"{n} {s}" for s, n in counts.items()) + f" in {root}"])
 
+
+# ------------------------------------------------------------ free space
+
+FULL_FIX = ("Free space on that disk, or point FMNIST_RESULTS at a folder on a disk with more room "
+            "(it is created when missing).")
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+
+
+def space_note(folder: Path) -> str:
+    """``"<free> free there; a <profile> run stores about <estimate>"`` for a profile's folder."""
+    try:
+        note = f"{_mb(shutil.disk_usage(folder).free)} free there"
+    except OSError:
+        note = "free space unknown"
+    estimate = STORE_SIZE_ESTIMATE_MB.get(folder.name)
+    return note + (f"; a {folder.name} run stores about {estimate} MB" if estimate else "")
+
+
+def _current_bytes(root: Path) -> int:
+    """Bytes of the entries under ``root`` whose key is current (no file is hashed)."""
+    store, total = ResultStore(root), 0
+    for folder in root.iterdir() if root.is_dir() else ():
+        try:
+            manifest = json.loads((folder / "manifest.json").read_bytes())
+            if manifest.get("format") == FORMAT and store.path(manifest["name"], manifest["spec"]) == folder:
+                total += sum(p.stat().st_size for p in folder.iterdir())
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # not an intact current entry: it will be (re)computed
+    return total
+
+
+def space_warning(root: Path) -> str | None:
+    """A warning when the disk of a profile's folder clearly lacks the room its run still needs.
+
+    Still needed: the profile's estimated store size (``config.STORE_SIZE_ESTIMATE_MB``, an
+    estimate) less what is already stored under current keys; ``None`` when there is room
+    (or no estimate for the folder's name).
+    """
+    estimate = STORE_SIZE_ESTIMATE_MB.get(root.name)
+    if not estimate:
+        return None
+    try:
+        free = shutil.disk_usage(root).free
+    except OSError:
+        return None
+    needed = estimate * 1e6 - _current_bytes(root)
+    if free >= needed:
+        return None
+    return (f"{root}: only {_mb(free)} free on its disk; the {root.name} profile still needs about "
+            f"{_mb(needed)} (an estimate). {FULL_FIX}")

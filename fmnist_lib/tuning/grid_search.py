@@ -276,6 +276,10 @@ def run_grid_search(model_cls: type[torch.nn.Module], profile: str | Profile | N
         if backend == "dask":
             client = stack.enter_context(_dask_client(scheduler, workers))
             stack.enter_context(joblib.parallel_config(backend="dask", client=client))
+        elif workers > 1:
+            from .workers import loky_workers
+
+            stack.enter_context(loky_workers())  # no worker outlives the search, or this process
         search.fit(X, y)
     table = results_table(search.cv_results_)
     if table["failed"].any():

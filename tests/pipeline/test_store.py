@@ -352,3 +352,287 @@ def test_unreadable_entry_is_a_store_error_and_stays_in_place(tmp_path, monkeypa
     with pytest.raises(StoreError, match=f"^{folder}: cannot be read \\(Permission denied\\)"):
         s.load("final", {"seed": 0})
     assert folder.is_dir() and not (tmp_path / ".damaged").exists()
+
+
+# ------------------------------------------------------------ files their reader refuses (issue 24)
+
+
+def _forge(folder, fname, data: bytes | None = None, edit=None):
+    """Change an entry as someone who can write the folder would: new content, and a manifest
+    whose sizes, SHA-256s and own digest all match it (so only the readers can tell)."""
+    import hashlib
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    if data is not None:
+        (folder / fname).write_bytes(data)
+        manifest["checksums"][fname] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    if edit is not None:
+        edit(manifest)
+    manifest.pop("digest")
+    manifest["digest"] = store_mod.manifest_digest(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+class _Planted:
+    """Unpickling this would create the file ``path``: proof that nothing was unpickled."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _pickled_weights(folder, tmp_path):
+    import io
+
+    buf = io.BytesIO()
+    torch.save({"conv.weight": _Planted(tmp_path / "EXECUTED")}, buf)  # a pickled object, not tensors
+    _forge(folder, "weights.pt", buf.getvalue())
+
+
+def _pickled_npy(folder, tmp_path):
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.array([_Planted(tmp_path / "EXECUTED")], dtype=object), allow_pickle=True)
+    _forge(folder, "proba.npy", buf.getvalue())
+
+
+def _npz_as_npy(folder, tmp_path):
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, a=np.zeros(3))
+    _forge(folder, "proba.npy", buf.getvalue())
+
+
+def _tensor_list_as_weights(folder, tmp_path):
+    import io
+
+    buf = io.BytesIO()
+    torch.save([torch.zeros(2)], buf)  # weights_only loads it, but it is no state dict
+    _forge(folder, "weights.pt", buf.getvalue())
+
+
+def _csv_that_does_not_parse(folder, tmp_path):
+    _forge(folder, "table.csv", b'a,b\n"1,2\n')
+
+
+def _empty_csv(folder, tmp_path):
+    _forge(folder, "table.csv", b"")
+
+
+def _unknown_file_type(folder, tmp_path):
+    (folder / "table.pkl").write_bytes((folder / "table.csv").read_bytes())
+
+    def edit(m):
+        m["files"]["table"] = "table.pkl"
+        m["checksums"]["table.pkl"] = m["checksums"].pop("table.csv")
+    _forge(folder, None, edit=edit)
+
+
+def _file_outside_the_entry(folder, tmp_path):
+    def edit(m):
+        m["files"]["table"] = "../table.csv"
+    _forge(folder, None, edit=edit)
+
+
+def _checksums_not_a_record(folder, tmp_path):
+    def edit(m):
+        m["checksums"]["table.csv"] = "0"
+    _forge(folder, None, edit=edit)
+
+
+REFUSED = {"pickled object in weights.pt": (_pickled_weights, "weights.pt is refused by its reader (UnpicklingError"),
+           "pickled object array in .npy": (_pickled_npy, "proba.npy is refused by its reader (ValueError"),
+           ".npz content in .npy": (_npz_as_npy, "proba.npy is not one array (NpzFile)"),
+           "tensor list in weights.pt": (_tensor_list_as_weights, "weights.pt is not a state dict of tensors"),
+           "CSV that does not parse": (_csv_that_does_not_parse, "table.csv is refused by its reader (ParserError"),
+           "empty CSV": (_empty_csv, "table.csv is refused by its reader (EmptyDataError"),
+           "unknown file type": (_unknown_file_type, "names a file of unknown type or place: 'table.pkl'"),
+           "file outside the entry": (_file_outside_the_entry, "unknown type or place: '../table.csv'"),
+           "checksum not a record": (_checksums_not_a_record, "has no size and SHA-256 for table.csv")}
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=list(REFUSED))
+def test_file_its_reader_refuses_is_a_damaged_entry(case, tmp_path, caplog):
+    forge, reason = REFUSED[case]
+    s = ResultStore(tmp_path / "store")
+    folder = s.save("final", {"seed": 0}, items())
+    forge(folder, tmp_path)
+    if "pickled" in case:  # the forgery is consistent: every size and SHA-256 matches
+        s.verify(folder)
+    calls = []
+    with caplog.at_level("WARNING", logger="fmnist_lib.pipeline.store"):
+        out = s.get_or_compute("final", {"seed": 0}, lambda: calls.append(1) or items())
+    assert not (tmp_path / "EXECUTED").exists()  # nothing was unpickled
+    assert calls == [1] and out["proba"].shape == (4, 10)
+    records = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(records) == 1 and records[0].exc_info is None  # one message, no traceback
+    message = records[0].getMessage()
+    assert str(folder) in message and reason in message and "\n" not in message
+    assert len(list((tmp_path / "store" / ".damaged").iterdir())) == 1
+    assert s.load("final", {"seed": 0}) is not None
+
+
+def _change_verdict(folder):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["json"]["verdict"] = "equivalent"  # every file's SHA-256 still matches
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
+
+
+def test_changed_json_item_is_detected_as_damage(tmp_path, caplog):
+    s = ResultStore(tmp_path)
+    folder = s.save("comparison", {"n": 1}, {"verdict": "inconclusive", "ci": [-0.01, 0.02],
+                                             "table": pd.DataFrame({"a": [1]})})
+    _change_verdict(folder)
+    with caplog.at_level("WARNING", logger="fmnist_lib.pipeline.store"):
+        out = s.get_or_compute("comparison", {"n": 1}, lambda: {"verdict": "inconclusive"})
+    assert out["verdict"] == "inconclusive"
+    assert "manifest.json does not match its SHA-256" in caplog.text and str(folder) in caplog.text
+
+
+def test_manifest_digest_survives_every_json_value(tmp_path):
+    """The digest is taken over what a reader parses: floats, NaN, tuples, int keys, unicode."""
+    s = ResultStore(tmp_path)
+    value = {"nan": float("nan"), "inf": float("-inf"), "small": 1e-300, "third": 1 / 3,
+             "tuple": (1, 2.5), "int keys": {1: "a"}, "text": "é ≤ 1 %", "nested": [[{"x": None}]]}
+    s.save("x", {"seed": (0, 1)}, {"v": value})
+    loaded = s.load("x", {"seed": (0, 1)})["v"]
+    assert loaded["third"] == 1 / 3 and np.isnan(loaded["nan"]) and loaded["tuple"] == [1, 2.5]
+    assert loaded["int keys"] == {"1": "a"} and loaded["text"] == "é ≤ 1 %"
+
+
+def test_older_manifest_format_is_stale_not_read(tmp_path):
+    """An entry of format 2 (files verified, JSON items not) is never served; `store list` calls it stale."""
+    from fmnist_lib.pipeline.store_admin import scan
+
+    s = ResultStore(tmp_path)
+    folder = s.save("final", {"seed": 0}, items())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["format"] = 2
+    del manifest["digest"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    [entry] = scan(s)
+    assert entry.status == "stale" and "manifest format 2" in entry.reason
+    assert s.load("final", {"seed": 0}) is None
+
+
+def test_damaged_final_run_is_retrained_by_train_runs(tmp_path, monkeypatch):
+    """The stage that loads stored runs sets a refused one aside and trains it again."""
+    from fmnist_lib.pipeline import runs
+    from fmnist_lib.config import PROFILES, DEFAULTS
+
+    p = PROFILES["quick"]
+    s = ResultStore(tmp_path)
+    monkeypatch.setattr(runs, "default_store", lambda name: s)
+    trained = []
+
+    def fake_train(name, config, data):
+        trained.append(config.seed)
+        return {"weights": SimpleCNN().state_dict(), "history": pd.DataFrame({"val_acc": [0.5]}),
+                "val_logits": np.zeros((3, 10), np.float32), "test_logits": np.zeros((3, 10), np.float32),
+                "seconds": 1.0, "epochs_run": 1, "best_epoch": 1}
+
+    monkeypatch.setattr(runs, "train_run", fake_train)
+    jobs = [("simple", runs.run_config(p, DEFAULTS, seed)) for seed in (0, 1)]
+    runs.train_runs(p, jobs, n_jobs=1)
+    _pickled_weights(s.path("final", runs.run_spec(p, "simple", jobs[1][1])), tmp_path)
+    out = runs.train_runs(p, jobs, n_jobs=1)
+    assert trained == [0, 1, 1] and [r["seed"] for r in out] == [0, 1]
+    assert not (tmp_path / "EXECUTED").exists()
+
+
+# ------------------------------------------------------------ a full disk (issue 24)
+
+
+def test_full_disk_names_the_cause_free_space_and_fix(tmp_path, monkeypatch):
+    import errno
+
+    from fmnist_lib.pipeline import store_files
+    from fmnist_lib.errors import StoreError
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    from collections import namedtuple
+
+    from fmnist_lib.pipeline import store_admin
+    from fmnist_lib.config import STORE_SIZE_ESTIMATE_MB
+
+    s = ResultStore(tmp_path / "quick")
+    monkeypatch.setattr(store_files.os, "write", full)
+    monkeypatch.setattr(store_admin.shutil, "disk_usage",
+                        lambda p: namedtuple("usage", "total used free")(0, 0, 1_500_000))
+    with pytest.raises(StoreError) as err:
+        s.save("final", {"seed": 0}, items())
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path / 'quick'}: no space left on device while writing the result final-")
+    assert f"(1.5 MB free there; a quick run stores about {STORE_SIZE_ESTIMATE_MB['quick']} MB)." in message
+    assert "Free space on that disk, or point FMNIST_RESULTS at a folder" in message
+    assert "writable" not in message and err.value.exit_code == 4
+    assert list((tmp_path / "quick").iterdir()) == []  # no partial entry
+
+
+def _mount_tmpfs(folder, size):
+    import subprocess
+
+    folder.mkdir(parents=True)
+    out = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {out.stderr.strip()}")
+
+
+def test_full_disk_on_a_real_3mb_file_system(tmp_path):
+    import subprocess
+
+    from fmnist_lib.errors import StoreError
+
+    disk = tmp_path / "disk"
+    _mount_tmpfs(disk, "3m")
+    try:
+        s = ResultStore(disk / "quick")
+        s.save("small", {}, {"a": np.zeros(1000, np.float32)})
+        with pytest.raises(StoreError, match="no space left on device while writing the result big-") as err:
+            s.save("big", {}, {"a": np.zeros(1_000_000, np.float32)})  # 4 MB
+        assert "MB free there" in str(err.value)
+        assert [p.name for p in (disk / "quick").iterdir()] == [s.path("small", {}).name]
+        assert s.load("small", {})["a"].shape == (1000,)
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_space_warning_when_free_space_is_clearly_short(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    from fmnist_lib.pipeline import store_admin
+    from fmnist_lib.config import STORE_SIZE_ESTIMATE_MB
+
+    usage = namedtuple("usage", "total used free")
+    root = tmp_path / "quick"
+    root.mkdir()
+    estimate = STORE_SIZE_ESTIMATE_MB["quick"] * 1e6
+    monkeypatch.setattr(store_admin.shutil, "disk_usage", lambda p: usage(0, 0, int(estimate / 10)))
+    warning = store_admin.space_warning(root)
+    assert warning.startswith(f"{root}: only ") and "the quick profile still needs about" in warning
+    assert "(an estimate)" in warning and "FMNIST_RESULTS" in warning
+    monkeypatch.setattr(store_admin.shutil, "disk_usage", lambda p: usage(0, 0, int(estimate * 2)))
+    assert store_admin.space_warning(root) is None
+    assert shutil.disk_usage is not None
+
+
+def test_space_warning_counts_what_is_already_stored(tmp_path, monkeypatch):
+    from collections import namedtuple
+
+    from fmnist_lib.pipeline import store_admin
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(store_admin, "STORE_SIZE_ESTIMATE_MB", {"quick": 1})  # 1 MB needed in all
+    s = ResultStore(tmp_path / "quick")
+    monkeypatch.setattr(store_admin.shutil, "disk_usage", lambda p: usage(0, 0, 500_000))
+    assert store_admin.space_warning(s.root) is not None  # 0.5 MB free, 1 MB to store
+    s.save("x", {}, {"a": np.zeros(200_000, np.float32)})  # 0.8 MB already stored under a current key
+    assert store_admin.space_warning(s.root) is None

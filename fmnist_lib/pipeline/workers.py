@@ -1,0 +1,77 @@
+"""Worker processes that never outlive the stage, or the process, that started them.
+
+joblib's loky executor is reused from call to call and keeps its workers (and loky's
+resource tracker) for 300 s after a parallel stage. A run ended by a signal, or a Jupyter
+kernel that Quarto stops or kills, would leave them behind, at full CPU while a fit runs,
+and the resource tracker would later print "leaked semlock/folder" warnings. So every
+parallel stage runs inside :func:`loky_workers`:
+
+- each loky worker watches its parent and exits within ``PARENT_POLL_S`` once the parent
+  is gone, however it went (``SIGKILL`` included);
+- when the stage ends, however it ends, the executor is shut down (its workers joined, or
+  killed after an error) and the resource trackers are stopped, so nothing is left.
+
+The command line turns SIGTERM, SIGHUP and SIGINT into :class:`fmnist_lib.errors.Stopped`;
+on it joblib kills its workers as on Ctrl-C (see :mod:`fmnist_lib.__main__`).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from typing import Iterator
+
+__all__ = ["PARENT_POLL_S", "loky_workers", "stop_loky"]
+
+PARENT_POLL_S = 0.25  # how often a worker checks that its parent is alive
+
+
+def _exit_with_parent(parent: int) -> None:
+    """loky worker initializer: exit once ``parent`` is no longer this process's parent."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)  # nothing of the worker is worth keeping: the parent writes the store
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def stop_loky(kill_workers: bool = False) -> None:
+    """Shut loky's reusable executor down (workers joined, or killed) and stop its resource tracker.
+
+    A later parallel call starts both afresh. Does nothing when neither runs.
+    """
+    from multiprocessing import resource_tracker as mp_resource_tracker
+
+    from joblib.externals.loky import reusable_executor
+    from joblib.externals.loky.backend import resource_tracker
+
+    with reusable_executor._executor_lock:
+        executor, reusable_executor._executor = reusable_executor._executor, None
+        reusable_executor._executor_kwargs = None
+    if executor is not None:
+        # joblib's executor also removes its memory-mapped temporary folders here
+        stop = getattr(executor, "terminate", executor.shutdown)
+        stop(kill_workers=kill_workers)
+    # loky's tracker and the standard library's (loky's queues register their semaphores with
+    # it); stopping one closes its pipe: it unlinks what is left, then exits; waited for
+    for tracker in (resource_tracker._resource_tracker, mp_resource_tracker._resource_tracker):
+        if getattr(tracker, "_fd", None) is not None:
+            tracker._stop()
+
+
+@contextlib.contextmanager
+def loky_workers() -> Iterator[None]:
+    """joblib's ``"loky"`` backend inside (``Parallel`` without a backend, ``GridSearchCV``),
+    with workers that exit with this process; no worker or resource tracker left after it."""
+    import joblib
+
+    finished = False
+    try:
+        with joblib.parallel_config(backend="loky", initializer=_exit_with_parent,
+                                    initargs=(os.getpid(),)):
+            yield
+        finished = True
+    finally:
+        stop_loky(kill_workers=not finished)
