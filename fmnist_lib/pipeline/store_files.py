@@ -11,6 +11,8 @@ import hashlib
 import io
 import json
 import os
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +101,11 @@ def read_file(path: Path) -> Any:
     except (OSError, DamagedEntry, MemoryError):
         raise
     except Exception as err:  # noqa: BLE001 - whatever the reader refuses, the file is damaged
-        first = (str(err).strip().splitlines() or [""])[0][:200]
-        raise DamagedEntry(f"{path.name} is refused by its reader ({type(err).__name__}: {first})") from None
+        if isinstance(err, pickle.UnpicklingError):  # torch's own text suggests loading it unsafely
+            detail = "it holds objects other than tensors; nothing of it was loaded"
+        else:
+            detail = re.sub(r"\x1b\[[0-9;]*m", "", (str(err).strip().splitlines() or [""])[0])[:200]
+        raise DamagedEntry(f"{path.name} is refused by its reader ({type(err).__name__}: {detail})") from None
 
 
 def is_state_dict(value: Any) -> bool:

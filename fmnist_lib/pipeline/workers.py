@@ -17,6 +17,8 @@ on it joblib kills its workers as on Ctrl-C (see :mod:`fmnist_lib.__main__`).
 from __future__ import annotations
 
 import contextlib
+import gc
+import multiprocessing
 import os
 import threading
 import time
@@ -54,11 +56,38 @@ def stop_loky(kill_workers: bool = False) -> None:
         # joblib's executor also removes its memory-mapped temporary folders here
         stop = getattr(executor, "terminate", executor.shutdown)
         stop(kill_workers=kill_workers)
+        # its queues' semaphores unregister themselves when collected: now, while the trackers
+        # run, or a tracker would find them "leaked" and a relaunched one fail on them later
+        del executor, stop
+        gc.collect()
+    if kill_workers:  # a signal during the executor's start can leave a worker it does not list yet
+        for child in multiprocessing.active_children():
+            if type(child).__name__ == "LokyProcess":
+                child.kill()
+                child.join(5)
     # loky's tracker and the standard library's (loky's queues register their semaphores with
     # it); stopping one closes its pipe: it unlinks what is left, then exits; waited for
     for tracker in (resource_tracker._resource_tracker, mp_resource_tracker._resource_tracker):
         if getattr(tracker, "_fd", None) is not None:
-            tracker._stop()
+            _stop_tracker(tracker)
+
+
+def _stop_tracker(tracker, wait_s: float = 5.0) -> None:
+    """Close a resource tracker's pipe and reap it, waiting at most ``wait_s`` (a process that
+    still holds the pipe keeps it running: it then exits with that process, unreaped here)."""
+    with tracker._lock:
+        fd, pid, tracker._fd, tracker._pid = tracker._fd, tracker._pid, None, None
+        if fd is None:
+            return
+        os.close(fd)
+        end = time.monotonic() + wait_s
+        while pid is not None and time.monotonic() < end:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    return
+            except ChildProcessError:
+                return
+            time.sleep(0.02)
 
 
 @contextlib.contextmanager

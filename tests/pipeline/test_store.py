@@ -444,7 +444,8 @@ def _checksums_not_a_record(folder, tmp_path):
     _forge(folder, None, edit=edit)
 
 
-REFUSED = {"pickled object in weights.pt": (_pickled_weights, "weights.pt is refused by its reader (UnpicklingError"),
+REFUSED = {"pickled object in weights.pt": (_pickled_weights, "weights.pt is refused by its reader (UnpicklingError: "
+                                                              "it holds objects other than tensors; nothing of it was loaded)"),
            "pickled object array in .npy": (_pickled_npy, "proba.npy is refused by its reader (ValueError"),
            ".npz content in .npy": (_npz_as_npy, "proba.npy is not one array (NpzFile)"),
            "tensor list in weights.pt": (_tensor_list_as_weights, "weights.pt is not a state dict of tensors"),
