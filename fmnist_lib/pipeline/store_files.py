@@ -16,10 +16,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-import torch
-
 __all__ = ["READERS", "DamagedEntry", "OlderFormat", "file_digest", "manifest_digest", "write_file",
            "fsync_dir", "serialise", "read_file", "is_state_dict"]
 
@@ -63,6 +59,10 @@ def write_file(path: Path, data: bytes) -> None:
 
 def serialise(value: Any) -> tuple[str, bytes] | None:
     """``(suffix, bytes)`` of a value stored as a file, or ``None`` for a JSON item."""
+    import numpy as np  # here, not at import: `store list` loads none of numpy, pandas, torch
+    import pandas as pd
+    import torch
+
     buf = io.BytesIO()
     if isinstance(value, pd.DataFrame):
         return ".csv", value.to_csv(index=False).encode()
@@ -86,6 +86,10 @@ def read_file(path: Path) -> Any:
     OSError
         When it cannot be read at all (permissions, a disk error): not the entry's fault.
     """
+    import numpy as np
+    import pandas as pd
+    import torch
+
     try:
         if path.suffix == ".csv":
             return pd.read_csv(path)
@@ -109,6 +113,8 @@ def read_file(path: Path) -> Any:
 
 
 def is_state_dict(value: Any) -> bool:
+    import torch
+
     return isinstance(value, dict) and bool(value) and all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
 
