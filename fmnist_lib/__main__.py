@@ -56,7 +56,7 @@ def check_setup(profile_arg: str | None,
 
 
 def _warn_if_short_of_space(root: Path) -> None:
-    from .store_admin import space_warning
+    from .pipeline.store_admin import space_warning
 
     warning = space_warning(root)
     if warning:

@@ -29,8 +29,10 @@ PACKAGE = "fmnist_lib"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 # Modules that decide where and whether work runs, never what it computes: importing them
-# puts no source into a key (the store, the cluster address, the error types, the version).
-PLUMBING = frozenset({"fmnist_lib.errors", "fmnist_lib.pipeline.store", "fmnist_lib.pipeline.cluster",
+# puts no source into a key (the store and its file formats, the cluster address, how worker
+# processes stop, the error types, the version).
+PLUMBING = frozenset({"fmnist_lib.errors", "fmnist_lib.pipeline.store", "fmnist_lib.pipeline.store_files",
+                      "fmnist_lib.pipeline.cluster", "fmnist_lib.pipeline.workers",
                       "fmnist_lib.pipeline.registry"})
 
 

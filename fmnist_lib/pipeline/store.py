@@ -31,14 +31,14 @@ from typing import Any, Callable
 
 # numpy, pandas and torch are imported where values are written or read (store_files), so
 # listing and pruning the store (``python -m fmnist_lib store list``) never imports them.
-from ..config import project_root
+from ..config import STORE_SIZE_ESTIMATE_MB, project_root
 from ..errors import StoreError
 from .registry import entry_source
 from .store_files import (READERS, DamagedEntry, OlderFormat, file_digest, fsync_dir, manifest_digest,
                           read_file, serialise, write_file)
 
 __all__ = ["ResultStore", "DamagedEntry", "OlderFormat", "project_root", "default_store",
-           "results_root", "source_hash"]
+           "results_root", "source_hash", "space_note"]
 
 # manifest format: 2 recorded the size and SHA-256 of every file; 3 also the SHA-256 of the
 # manifest itself ("digest"), so its JSON items (verdicts, best parameters, timings) are verified
@@ -117,8 +117,6 @@ class ResultStore:
         except OSError as err:
             shutil.rmtree(tmp, ignore_errors=True)
             if err.errno in (errno.ENOSPC, errno.EDQUOT):
-                from .store_admin import FULL_FIX, space_note
-
                 raise StoreError(str(self.root), f"no space left on device while writing the result "
                                  f"{final.name} ({space_note(self.root)})", FULL_FIX) from err
             raise StoreError(str(self.root), f"cannot write the result {final.name} "
@@ -249,6 +247,26 @@ class ResultStore:
             raise StoreError(str(folder), "was written but could not be read back intact",
                              "Check the disk (free space, errors) or set FMNIST_RESULTS to another folder.")
         return found
+
+
+# ------------------------------------------------------------ free space
+
+FULL_FIX = ("Free space on that disk, or point FMNIST_RESULTS at a folder on a disk with more room "
+            "(it is created when missing).")
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+
+
+def space_note(folder: Path) -> str:
+    """``"<free> free there; a <profile> run stores about <estimate>"`` for a profile's folder."""
+    try:
+        note = f"{_mb(shutil.disk_usage(folder).free)} free there"
+    except OSError:
+        note = "free space unknown"
+    estimate = STORE_SIZE_ESTIMATE_MB.get(folder.name)
+    return note + (f"; a {folder.name} run stores about {estimate} MB" if estimate else "")
 
 
 WRITABLE_FIX = ("Point FMNIST_RESULTS at a writable folder (it is created when missing), "

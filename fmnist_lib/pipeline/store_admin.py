@@ -26,9 +26,9 @@ from pathlib import Path
 
 from ..config import STORE_SIZE_ESTIMATE_MB
 from ..errors import StoreError
-from .store import DAMAGED, FORMAT, DamagedEntry, OlderFormat, ResultStore, source_hash
+from .store import DAMAGED, FORMAT, FULL_FIX, DamagedEntry, OlderFormat, ResultStore, _mb, source_hash
 
-__all__ = ["Entry", "scan", "prune", "format_entries", "space_note", "space_warning"]
+__all__ = ["Entry", "scan", "prune", "format_entries", "space_warning"]
 
 KEEP = ("current", "in progress", "unreadable")
 
@@ -124,24 +124,6 @@ def format_entries(entries: list[Entry], root: Path) -> str:
 
 
 # ------------------------------------------------------------ free space
-
-FULL_FIX = ("Free space on that disk, or point FMNIST_RESULTS at a folder on a disk with more room "
-            "(it is created when missing).")
-
-
-def _mb(n: float) -> str:
-    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
-
-
-def space_note(folder: Path) -> str:
-    """``"<free> free there; a <profile> run stores about <estimate>"`` for a profile's folder."""
-    try:
-        note = f"{_mb(shutil.disk_usage(folder).free)} free there"
-    except OSError:
-        note = "free space unknown"
-    estimate = STORE_SIZE_ESTIMATE_MB.get(folder.name)
-    return note + (f"; a {folder.name} run stores about {estimate} MB" if estimate else "")
-
 
 def _current_bytes(root: Path) -> int:
     """Bytes of the entries under ``root`` whose key is current (no file is hashed)."""

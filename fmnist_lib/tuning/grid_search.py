@@ -277,7 +277,7 @@ def run_grid_search(model_cls: type[torch.nn.Module], profile: str | Profile | N
             client = stack.enter_context(_dask_client(scheduler, workers))
             stack.enter_context(joblib.parallel_config(backend="dask", client=client))
         elif workers > 1:
-            from .workers import loky_workers
+            from ..pipeline.workers import loky_workers
 
             stack.enter_context(loky_workers())  # no worker outlives the search, or this process
         search.fit(X, y)

@@ -539,7 +539,7 @@ def test_damaged_final_run_is_retrained_by_train_runs(tmp_path, monkeypatch):
     monkeypatch.setattr(runs, "train_run", fake_train)
     jobs = [("simple", runs.run_config(p, DEFAULTS, seed)) for seed in (0, 1)]
     runs.train_runs(p, jobs, n_jobs=1)
-    _pickled_weights(s.path("final", runs.run_spec(p, "simple", jobs[1][1])), tmp_path)
+    _pickled_weights(s.path(runs.ENTRY, runs.run_spec(p, "simple", jobs[1][1])), tmp_path)
     out = runs.train_runs(p, jobs, n_jobs=1)
     assert trained == [0, 1, 1] and [r["seed"] for r in out] == [0, 1]
     assert not (tmp_path / "EXECUTED").exists()

@@ -17,7 +17,7 @@ import pytest
 
 from fmnist_lib.pipeline.workers import PARENT_POLL_S, loky_workers
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 
 
