@@ -134,8 +134,9 @@ def efficiency(profile: str | Profile | None = None) -> dict:
 
 
 def gradcam_analysis(profile: str | Profile | None = None) -> dict:
-    """Grad-CAM and HiResCAM of every final model on stratified test images: agreement within
-    and across models and by chance, perturbation tests, randomisation check
+    """Grad-CAM, HiResCAM and occlusion of every final model on stratified test images:
+    agreement on a common grid within and across models and against references, foreground
+    test, perturbation tests, randomisation check
     (``saliency.study.analyse``; plus ``"indices"``, the test images used).
     """
     p = get_profile(profile)

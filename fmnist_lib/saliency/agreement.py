@@ -1,266 +1,228 @@
-"""How much do two sets of maps agree, and against which reference?
+"""How much do two sets of maps agree, at one resolution, and against which references?
 
-Agreement compares spatial patterns only: every map is min-max normalised per image, and the
-layers differ in resolution (SimpleCNN's 28x28, LeNet-5's C3 10x10, upsampled, so smoother).
-A cross-model number alone cannot answer "do the models look at the same parts?": it is read
-beside the agreement of two seeds of the *same* model (how reproducible a model's maps are at
-all) and beside chance (maps of different images), see ``reference_agreement``.
+The two models' maps do not live on the same grid: the Simple CNN's layer is 28 x 28 and its
+max pooling routes the gradient to one pixel of every 2 x 2 window (a speckle), LeNet-5's C3
+is 10 x 10 with its units 2 px apart. Every map is therefore first **average-pooled to a
+common grid of ``cell`` x ``cell`` px cells** (``pool_to_grid``): with ``cell = 2`` a 14 x 14
+grid whose cells are exactly the Simple CNN's pooling windows (the speckle is summed away) and
+whose inner 10 x 10 cells are centred on LeNet-5's C3 units; ``cell = 4`` (7 x 7) is coarser
+than both, at the scale of a garment's parts.
+
+On that grid, per image (``map_agreement``):
+
+- **Spearman** rank correlation of the cells (ties get average ranks, as
+  ``scipy.stats.spearmanr``; undefined, NaN, when a map is constant, e.g. zero everywhere);
+- **top-k overlap** for each share ``k`` of the cells: the share of map A's top k cells that
+  are among map B's. Ties are handled explicitly: a map with fewer than k positive cells has
+  no top k (the pair is NaN, *excluded* and counted, never filled at random); a tie that
+  straddles the k-th place (equal positive values) gives each tied cell the fraction of the
+  remaining places, which is the exact mean over all ways of breaking that tie. Unrelated
+  maps overlap by ``k`` (the share) on average.
+
+A cross-model number alone means little: ``reference_agreement`` puts beside it the agreement
+of two seeds of the same model, of the two models' maps of *different images of the same
+class* (chance, with each class's typical silhouette), and of each model's maps with a
+model-free map (the image's brightness).
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
 
-from ..data import CLASSES, normalisation_stats
-from .faithfulness import mean_ci
-from .result import _check_images
 from ..models import DISPLAY_NAMES
+from .faithfulness import mean_ci
+from .sanity import rank_correlation
 
-__all__ = ["row_pearson", "cam_agreement", "agreement_by_class", "plot_agreement", "background_share",
-           "frame_share", "reference_agreement", "agreement_reference_table", "same_parts_answer",
-           "seeds_phrase", "background_base_rate"]
+__all__ = ["CELL", "TOP_K", "pool_to_grid", "topk_membership", "topk_overlap", "map_agreement",
+           "same_class_partners", "reference_agreement", "agreement_table", "positive_cells_table",
+           "seeds_phrase"]
+
+CELL = 2  # px per side of a common-grid cell: 14 x 14 cells
+TOP_K = (0.05, 0.10, 0.20)  # shares of the cells forming a map's top region
+METRICS = ("spearman",) + tuple(f"top{round(100 * k)}" for k in TOP_K)
 
 
-def _flat_maps(maps, name: str) -> np.ndarray:
+def pool_to_grid(maps, cell: int = CELL) -> np.ndarray:
+    """Mean of each ``cell`` x ``cell`` block: (n, H, W) -> (n, H / cell, W / cell)."""
     maps = np.asarray(maps, dtype=np.float64)
     if maps.ndim != 3:
-        raise ValueError(f"{name} must have shape (n, H, W), got {maps.shape}.")
-    return maps.reshape(len(maps), -1)
+        raise ValueError(f"maps must have shape (n, H, W), got {maps.shape}.")
+    n, H, W = maps.shape
+    if cell < 1 or H % cell or W % cell:
+        raise ValueError(f"cell {cell} must divide the maps' {H} x {W} px (e.g. 2, 4 or 7 for 28).")
+    return maps.reshape(n, H // cell, cell, W // cell, cell).mean(axis=(2, 4))
 
 
-def _top_mask(flat: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
-    """The ``k`` highest pixels of each row, ties broken at random: Grad-CAM maps are 0 on
-    much of the image, and a stable sort would pick the same top-left zeros in every map."""
-    keys = np.random.default_rng(seed).random(flat.shape)
-    order = np.lexsort((keys, -flat), axis=-1)[:, :k]
-    mask = np.zeros(flat.shape, dtype=bool)
-    np.put_along_axis(mask, order, True, axis=1)
-    return mask
-
-
-def cam_agreement(maps_a, maps_b, top: float = 0.2) -> pd.DataFrame:
-    """Per-image agreement of two sets of maps of the same images.
+def topk_membership(flat, k: int) -> np.ndarray:
+    """Each cell's share in its row's top ``k``: 1 above the k-th value, the tie's fraction of
+    the remaining places at it, 0 below; NaN rows for maps with fewer than ``k`` positive cells.
 
     Parameters
     ----------
-    maps_a, maps_b : ndarray, shape (n, 28, 28)
-    top : float
-        Share of pixels, in (0, 1], forming each map's "attended" region for the IoU.
+    flat : ndarray, shape (n, P)
+    k : int, 1..P
 
     Returns
     -------
-    pandas.DataFrame
-        One row per image: ``pearson`` (correlation of the pixel values, NaN when a map is
-        constant) and ``iou`` (intersection over union of the two top-``top`` regions, ties
-        broken at random; for unrelated maps its expected value is ``top / (2 - top)``, 0.11
-        at 20 %).
+    ndarray, shape (n, P), float64
+        Rows sum to ``k`` (or are NaN).
     """
-    a, b = _flat_maps(maps_a, "maps_a"), _flat_maps(maps_b, "maps_b")
-    if a.shape != b.shape:
-        raise ValueError(f"maps_a {np.shape(maps_a)} and maps_b {np.shape(maps_b)} differ.")
-    if not 0.0 < top <= 1.0:
-        raise ValueError(f"top must be in (0, 1], got {top}.")
-    k = max(1, int(round(top * a.shape[1])))
-    return _agreement(a, b, _top_mask(a, k, seed=1), _top_mask(b, k, seed=2))  # independent ties
-
-
-def row_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson correlation of each row of ``a`` (n, P) with the same row of ``b``: ``(n,)``,
-    NaN where a row is constant."""
-    ac, bc = a - a.mean(1, keepdims=True), b - b.mean(1, keepdims=True)
-    denom = np.sqrt((ac ** 2).sum(1) * (bc ** 2).sum(1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, (ac * bc).sum(1) / denom, np.nan)
-
-
-def _agreement(a: np.ndarray, b: np.ndarray, top_a: np.ndarray, top_b: np.ndarray) -> pd.DataFrame:
-    """Pearson of flat maps (n, P) and IoU of their top masks (n, P)."""
-    pearson = row_pearson(a, b)
-    inter = (top_a & top_b).sum(1)
-    union = top_a.sum(1) + top_b.sum(1) - inter
-    return pd.DataFrame({"pearson": np.clip(pearson, -1.0, 1.0), "iou": inter / union})
-
-
-def agreement_by_class(df: pd.DataFrame, y_true, classes=CLASSES) -> pd.DataFrame:
-    """Mean and standard deviation of ``pearson`` and ``iou`` per true class, then overall.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index: class names and ``"All"``; columns ``n, pearson_mean, pearson_sd, iou_mean,
-        iou_sd`` (NaN correlations of constant maps are left out of the means).
-    """
-    y_true = np.asarray(y_true)
-    if len(y_true) != len(df):
-        raise ValueError(f"y_true has {len(y_true)} labels but df has {len(df)} rows.")
-    groups = [(classes[c], df[y_true == c]) for c in np.unique(y_true)] + [("All", df)]
-    rows = {name: {"n": len(g), "pearson_mean": g["pearson"].mean(),
-                   "pearson_sd": g["pearson"].std(), "iou_mean": g["iou"].mean(),
-                   "iou_sd": g["iou"].std()} for name, g in groups}
-    out = pd.DataFrame.from_dict(rows, orient="index")
-    out.index.name = "class"
+    flat = np.asarray(flat, dtype=np.float64)
+    if flat.ndim != 2 or not 1 <= k <= flat.shape[1]:
+        raise ValueError(f"flat must be (n, P) and k in 1..P, got {flat.shape} and {k}.")
+    kth = -np.sort(-flat, axis=1)[:, k - 1:k]  # (n, 1): the k-th largest value
+    above, tied = flat > kth, flat == kth
+    rest = k - above.sum(1, keepdims=True)
+    out = above + tied * (rest / np.maximum(tied.sum(1, keepdims=True), 1))
+    out[(flat > 0).sum(1) < k] = np.nan
     return out
 
 
-def plot_agreement(df: pd.DataFrame, top: float = 0.2):
-    """Histograms of the per-image Pearson correlation and top-``top`` IoU, with medians and
-    the value expected for unrelated maps (0 and ``top / (2 - top)``)."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(8, 2.8), constrained_layout=True)
-    specs = [("pearson", "Pearson correlation", (-1, 1), 0.0),
-             ("iou", f"IoU of the top {top:.0%} pixels", (0, 1), top / (2 - top))]
-    for ax, (col, title, span, chance) in zip(axes, specs):
-        values = df[col].dropna()
-        ax.hist(values, bins=40, range=span, color="C0", alpha=0.8)
-        ax.axvline(values.median(), color="k", label=f"median {values.median():.2f}")
-        ax.axvline(chance, color="grey", ls=":", label=f"unrelated maps {chance:.2f}")
-        ax.set(title=title, xlabel=col, ylabel="images", xlim=span)
-        ax.legend(fontsize=8)
-    return fig
+def topk_overlap(a, b, k: int) -> np.ndarray:
+    """Share of the top ``k`` cells shared by maps ``a`` and ``b`` (n, P), NaN when either has
+    fewer than ``k`` positive cells; with ties, the mean over all ways of breaking them."""
+    return (topk_membership(a, k) * topk_membership(b, k)).sum(1) / k
 
 
-def background_share(X, maps, top: float = 0.2, threshold: float = 0.05, *,
-                     mean: float | None = None, std: float | None = None) -> np.ndarray:
-    """Per image, the share of a map's top-``top`` pixels that lie on the black background.
-
-    Background: raw intensity (normalisation undone) below ``threshold``. Compare with the
-    share of background in the whole image (``background_share(X, np.ones(...), top=1)``).
-    ``mean`` and ``std`` undo the normalisation (default: the training split's).
-    """
-    X = _check_images(X)
-    flat = _flat_maps(maps, "maps")
-    if len(flat) != len(X) or flat.shape[1] != X[0].numel():
-        raise ValueError(f"maps {np.shape(maps)} do not match images {tuple(X.shape)}.")
-    if not 0.0 < top <= 1.0:
-        raise ValueError(f"top must be in (0, 1], got {top}.")
-    if mean is None or std is None:
-        mean, std = normalisation_stats()
-    background = (X.reshape(len(X), -1).double().numpy() * std + mean) < threshold
-    k = max(1, int(round(top * flat.shape[1])))
-    return (_top_mask(flat, k) & background).sum(1) / k
-
-
-def frame_share(maps, top: float = 0.2, width: int = 1) -> np.ndarray:
-    """Per image, the share of a map's top-``top`` pixels on the image's outer ``width``-px
-    frame (13.8 % of a 28x28 image for ``width=1``): high when padding makes the frame an edge."""
-    flat = _flat_maps(maps, "maps")
-    h, w = np.shape(maps)[1:]
-    frame = np.ones((h, w), dtype=bool)
-    frame[width:h - width, width:w - width] = False
-    k = max(1, int(round(top * flat.shape[1])))
-    return (_top_mask(flat, k) & frame.reshape(1, -1)).sum(1) / k
-
-
-def _mean_pairs(pairs) -> pd.DataFrame:
-    frames = [_agreement(a[0], b[0], a[1], b[1]) for a, b in pairs]  # ((flat, mask), (flat, mask))
-    return sum(frames[1:], frames[0]) / len(frames)
-
-
-def reference_agreement(maps: dict[str, list[np.ndarray]], top: float = 0.2, seed: int = 0,
-                        labels: dict[str, str] | None = None) -> pd.DataFrame:
-    """Per-image agreement within each model across seeds, across models, and by chance.
+def map_agreement(maps_a, maps_b, top_k=TOP_K) -> pd.DataFrame:
+    """Per image: Spearman and top-k overlap of two sets of maps already on one grid.
 
     Parameters
     ----------
-    maps : dict
-        Exactly two models: ``{name: [maps of seed 0, seed 1, ...]}``, each (n, 28, 28), the
-        same images in the same order.
+    maps_a, maps_b : ndarray, shape (n, h, w)
+    top_k : sequence of float in (0, 1)
+        Shares of the cells; ``k = round(share * h * w)``.
 
     Returns
     -------
     DataFrame
-        Columns ``comparison`` (``"<model> seeds"`` for models with two or more seeds, mean
-        over seed pairs; ``"<a> vs <b>"``, mean over all cross-model pairs; ``"chance"``:
-        seed-0 maps of the two models on *different* images), ``image``, ``pearson``, ``iou``.
+        Columns ``spearman`` and ``top<percent>`` per share, one row per image, NaN where undefined.
+    """
+    a = np.asarray(maps_a, np.float64).reshape(len(maps_a), -1)
+    b = np.asarray(maps_b, np.float64).reshape(len(maps_b), -1)
+    if a.shape != b.shape:
+        raise ValueError(f"maps_a {np.shape(maps_a)} and maps_b {np.shape(maps_b)} differ.")
+    out = {"spearman": rank_correlation(a, b)}
+    for share in top_k:
+        k = int(round(share * a.shape[1]))
+        if not 0 < share < 1 or k < 1:
+            raise ValueError(f"top-k shares must be in (0, 1) and keep >= 1 cell, got {share}.")
+        out[f"top{round(100 * share)}"] = topk_overlap(a, b, k)
+    return pd.DataFrame(out)
+
+
+def same_class_partners(y, seed: int = 0) -> np.ndarray:
+    """For each image, another image of the same class (a random derangement within each class).
+
+    Raises
+    ------
+    ValueError
+        If a class has a single image (it has no partner).
+    """
+    y = np.asarray(y)
+    rng, out = np.random.default_rng(seed), np.empty(len(y), dtype=np.int64)
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        if len(idx) < 2:
+            raise ValueError(f"Class {c} has one image; same-class chance needs two per class.")
+        out[idx] = _derange(idx, rng)
+    return out
+
+
+def _derange(idx: np.ndarray, rng) -> np.ndarray:
+    order = rng.permutation(len(idx))  # a random cycle through the class: never a fixed point
+    partner = np.empty(len(idx), dtype=np.int64)
+    partner[order] = idx[np.roll(order, -1)]
+    return partner
+
+
+def _pairs_mean(pairs, top_k, other=None) -> pd.DataFrame:
+    """Per image, the mean over pairs of maps ``(a, b)`` (NaN pairs left out), ``b`` taken at
+    the images ``other`` when given."""
+    frames = [map_agreement(a, b if other is None else b[other], top_k) for a, b in pairs]
+    stacked = np.stack([f.to_numpy() for f in frames])  # (pairs, n, metrics)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "mean of empty slice": stays NaN
+        mean = np.nanmean(stacked, axis=0)
+    return pd.DataFrame(mean, columns=frames[0].columns)
+
+
+def reference_agreement(maps: dict[str, list[np.ndarray]], y, brightness, *, cell: int = CELL,
+                        top_k=TOP_K, seed: int = 0, labels: dict[str, str] | None = None
+                        ) -> pd.DataFrame:
+    """Per-image agreement on the common grid: within each model, across models, and references.
+
+    Parameters
+    ----------
+    maps : dict
+        Exactly two models: ``{name: [maps of seed 0, seed 1, ...]}``, each (n, 28, 28) and
+        non-negative, the same images in the same order.
+    y : array, shape (n,)
+        True classes (for the same-class chance).
+    brightness : ndarray, shape (n, 28, 28)
+        The model-free map: the images' raw intensities.
+    cell : int
+        Side of the common grid's cells, in px.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``comparison``, ``image`` and one per metric (``METRICS``), a row per image and
+        comparison: ``"<model> seeds"`` (mean over seed pairs, models with two or more seeds),
+        ``"<a> vs <b>"`` (mean over all cross-model seed pairs), ``"same class, other image"``
+        (the same cross pairs, model b's map of another image of the same class) and
+        ``"<model> vs brightness"`` (mean over the model's seeds). Values are means over the
+        pairs where they are defined; NaN where none is.
     """
     labels = {**DISPLAY_NAMES, **(labels or {})}
     if len(maps) != 2 or any(len(v) == 0 for v in maps.values()):
         raise ValueError("maps must hold two models, each with the maps of at least one seed.")
-    if not 0.0 < top <= 1.0:
-        raise ValueError(f"top must be in (0, 1], got {top}.")
-    # each map set flattened and its top mask drawn once, ties broken independently per set
-    flat = {name: [_flat_maps(m, name) for m in runs] for name, runs in maps.items()}
-    if len({f.shape for runs in flat.values() for f in runs}) != 1:
-        raise ValueError("Every model's and seed's maps must have the same shape.")
-    k = max(1, int(round(top * flat[next(iter(flat))][0].shape[1])))
-    sets = {name: [(f, _top_mask(f, k, seed=seed + 100 * j + i)) for i, f in enumerate(runs)]
-            for j, (name, runs) in enumerate(flat.items())}
-    (na, a), (nb, b) = sets.items()
-    n = len(a[0][0])
+    grids = {name: [pool_to_grid(m, cell) for m in runs] for name, runs in maps.items()}
+    bright = pool_to_grid(brightness, cell)
+    if len({g.shape for runs in grids.values() for g in runs} | {bright.shape}) != 1:
+        raise ValueError("Every model's and seed's maps and the brightness must have one shape.")
+    (na, a), (nb, b) = grids.items()
+    la, lb = labels.get(na, na), labels.get(nb, nb)
     parts = {}
-    for name, runs in sets.items():
+    for name, runs in grids.items():
         if len(runs) >= 2:
-            parts[f"{labels.get(name, name)} seeds"] = _mean_pairs(
-                [(runs[i], runs[j]) for i in range(len(runs)) for j in range(i + 1, len(runs))])
-    parts[f"{labels.get(na, na)} vs {labels.get(nb, nb)}"] = _mean_pairs(
-        [(x, y) for x in a for y in b])
-    other = (np.random.default_rng(seed).permutation(n) if n > 1 else np.arange(n))
-    other = np.where(other == np.arange(n), (other + 1) % n, other)  # never the same image
-    parts["chance"] = _agreement(a[0][0], b[0][0][other], a[0][1], b[0][1][other])
-    return pd.concat([df.assign(comparison=k, image=np.arange(n)) for k, df in parts.items()],
-                     ignore_index=True)[["comparison", "image", "pearson", "iou"]]
+            parts[f"{labels.get(name, name)} seeds"] = _pairs_mean(
+                [(runs[i], runs[j]) for i in range(len(runs)) for j in range(i + 1, len(runs))], top_k)
+    cross = [(x, z) for x in a for z in b]
+    parts[f"{la} vs {lb}"] = _pairs_mean(cross, top_k)
+    parts["same class, other image"] = _pairs_mean(cross, top_k, other=same_class_partners(y, seed))
+    for name, runs in grids.items():
+        parts[f"{labels.get(name, name)} vs brightness"] = _pairs_mean([(r, bright) for r in runs], top_k)
+    n = len(bright)
+    return pd.concat([df.assign(comparison=c, image=np.arange(n)) for c, df in parts.items()],
+                     ignore_index=True)[["comparison", "image", *parts[f"{la} vs {lb}"].columns]]
 
 
-def agreement_reference_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per comparison: median Pearson, mean IoU with its 95 % CI, the images used (``n``) and
-    those with a defined Pearson (``n_pearson``: no map in the comparison zero everywhere)."""
+def agreement_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per comparison and metric: mean with its 95 % CI over images, images used (``n``) and
+    images excluded (``excluded``: the metric undefined, e.g. too few positive cells).
+
+    Returns
+    -------
+    DataFrame
+        Index ``comparison``; columns ``(metric, stat)`` for stats ``mean, low, high, n, excluded``.
+    """
+    metrics = [c for c in df.columns if c not in ("comparison", "image")]
     rows = {}
     for comp, g in df.groupby("comparison", sort=False):
-        m, low, high = mean_ci(g["iou"])
-        rows[comp] = {"pearson_median": g["pearson"].median(), "iou_mean": m, "iou_low": low,
-                      "iou_high": high, "n": len(g), "n_pearson": int(g["pearson"].notna().sum())}
+        row = {}
+        for m in metrics:
+            mean, low, high = mean_ci(g[m])
+            n = int(g[m].notna().sum())
+            row.update({(m, "mean"): mean, (m, "low"): low, (m, "high"): high, (m, "n"): n,
+                        (m, "excluded"): len(g) - n})
+        rows[comp] = row
     out = pd.DataFrame.from_dict(rows, orient="index")
+    out.columns = pd.MultiIndex.from_tuples(out.columns)
     out.index.name = "comparison"
     return out
-
-
-UNRELIABLE = 0.05  # share of images with an all-zero map above which agreement is unreliable
-SLIGHT = 0.05  # IoU excess over chance below which "more than chance" is "only slightly"
-
-
-def same_parts_answer(df: pd.DataFrame, explainer: str = "Grad-CAM") -> str:
-    """The answer to "does the small model look at the same parts?" from ``reference_agreement``.
-
-    Per image and paired: cross-model IoU against chance, and against each model's seeds. When
-    more than ``UNRELIABLE`` of the images have an all-zero map in some comparison (Pearson
-    undefined, IoU ties broken at random), the answer says the comparison is unreliable.
-    """
-    comps = list(dict.fromkeys(df["comparison"]))
-    cross = next(c for c in comps if " vs " in c)
-    within = [c for c in comps if c.endswith(" seeds")]
-    iou = df.pivot(index="image", columns="comparison", values="iou")
-    table = agreement_reference_table(df)
-    t = table["iou_mean"]
-    zero = (table["n"] - table["n_pearson"]).astype(int)
-    if (zero / table["n"]).max() > UNRELIABLE:
-        rows = ", ".join(f"{z} of {table.loc[c, 'n']} images for {c}" for c, z in zero.items() if z)
-        return (f"The {explainer} rows are unreliable: at least one map is zero everywhere on "
-                f"{rows}; there Pearson is undefined and the IoU breaks ties at random, pulling agreement "
-                "towards chance.")
-    above_chance = mean_ci(iou[cross] - iou["chance"])[1] > 0
-    slightly = "only slightly " if t[cross] - t["chance"] < SLIGHT else ""
-    cross_s = f"IoU of the top-20 % pixels {t[cross]:.2f}, chance {t['chance']:.2f}"
-    if not within:
-        return (f"With one seed per model in this profile, how far a model's own {explainer} maps "
-                f"reproduce cannot be measured, so the cross-model agreement ({cross_s}) can only be "
-                f"set against chance: it is {slightly + 'above' if above_chance else 'not above'} "
-                "chance, which does not yet answer whether the models look at the same parts.")
-    seeds = " and ".join(f"{c.removesuffix(' seeds')} {t[c]:.2f}" for c in within)
-    noisy = [c.removesuffix(" seeds") for c in within if not mean_ci(iou[c] - iou["chance"])[1] > 0]
-    if noisy:
-        return (f"{explainer} cannot answer whether the models look at the same parts: two seeds "
-                f"of {' and '.join(noisy)} agree no more than chance (seeds: {seeds}; {cross_s}), "
-                "so its maps do not pin down where that model looks.")
-    below = [c for c in within if mean_ci(iou[c] - iou[cross])[1] > 0]
-    if not above_chance:
-        return (f"No: by {explainer}, the two models' maps agree no more than maps of different "
-                f"images ({cross_s}), while seeds of each model agree ({seeds}).")
-    if not below:
-        return (f"Yes, as far as {explainer} can tell: the two models' maps agree ({cross_s}) as "
-                f"much as two seeds of the same model do ({seeds}).")
-    return (f"Partly: by {explainer}, the two models' maps agree {slightly}more than chance "
-            f"({cross_s}) but less than two seeds of the same model ({seeds}).")
 
 
 _WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
@@ -275,9 +237,17 @@ def seeds_phrase(seeds: dict[str, int]) -> str:
     return ", ".join(f"{name}: {count(k)}" for name, k in seeds.items())
 
 
-def background_base_rate(X, threshold: float = 0.05, **stats) -> float:
-    """Share of all pixels of the images ``X`` on the black background: what a map's
-    ``background_share`` would be if its top pixels were placed at random."""
-    X = _check_images(X)
-    return float(background_share(X, np.ones((len(X), *X.shape[-2:])), top=1.0,
-                                  threshold=threshold, **stats).mean())
+def positive_cells_table(maps: dict[str, np.ndarray], cell: int = CELL, top_k=TOP_K) -> pd.DataFrame:
+    """Per map set (``{label: non-negative maps (n, 28, 28)}``), on the common grid: maps that
+    are zero everywhere and maps with fewer positive cells than each top k needs (those are
+    excluded from that top-k overlap; ``k = round(share * cells)``), as counts of ``n``."""
+    rows = []
+    for label, m in maps.items():
+        grid = pool_to_grid(m, cell).reshape(len(m), -1)
+        positive = (grid > 0).sum(1)
+        row = {"maps": label, "n": len(grid), "all zero": int((positive == 0).sum())}
+        for share in top_k:
+            k = int(round(share * grid.shape[1]))
+            row[f"too few for top {round(100 * share)} %"] = int((positive < k).sum())
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -16,9 +16,10 @@ from scipy import stats
 from ..models import DISPLAY_NAMES
 
 __all__ = ["EXPLAINERS", "BASELINE", "mean_ci", "faithfulness_summary", "faithfulness_counts",
-           "faithfulness_verdict", "faithful_clause", "plot_faithfulness"]
+           "faithfulness_verdict", "faithful_clause", "brightness_clause", "plot_faithfulness"]
 
-EXPLAINERS = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM", "brightness": "brightness (no model)"}
+EXPLAINERS = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM", "occlusion": "occlusion",
+              "brightness": "brightness (no model)"}
 BASELINE = "brightness"
 _TESTS = ("deletion", "insertion")
 
@@ -59,7 +60,9 @@ def faithfulness_summary(areas: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         Columns ``model, explainer, test, fill, n, area, random_area, gap, gap_low, gap_high,
         passes`` (``gap_low > 0``) and, for explainers other than the baseline, ``vs_baseline``
-        (mean paired gap over the baseline's), ``vs_baseline_low`` and ``beats_baseline``.
+        (mean paired gap over the baseline's), ``vs_baseline_low``, ``vs_baseline_high``,
+        ``beats_baseline`` (CI above 0) and ``loses_to_baseline`` (CI below 0: the model-free
+        brightness map does significantly better).
     """
     need = {"model", "explainer", "test", "fill", "image", "area"}
     if not need <= set(areas.columns):
@@ -78,8 +81,9 @@ def faithfulness_summary(areas: pd.DataFrame) -> pd.DataFrame:
                    "random_area": float(g["random"].mean()), "gap": m, "gap_low": low,
                    "gap_high": high, "passes": bool(low > 0)}
             if explainer != BASELINE and BASELINE in g:
-                vm, vlow, _ = mean_ci(_gap(test, g[explainer], g[BASELINE]))
-                row.update(vs_baseline=vm, vs_baseline_low=vlow, beats_baseline=bool(vlow > 0))
+                vm, vlow, vhigh = mean_ci(_gap(test, g[explainer], g[BASELINE]))
+                row.update(vs_baseline=vm, vs_baseline_low=vlow, vs_baseline_high=vhigh,
+                           beats_baseline=bool(vlow > 0), loses_to_baseline=bool(vhigh < 0))
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -102,7 +106,8 @@ def _join(items: list[str]) -> str:
 
 def faithfulness_counts(summary: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.DataFrame:
     """Per model and explainer: tests passed, tests done significantly worse than random
-    (whole 95 % CI of the gap below 0) and tests where the map beats the brightness baseline."""
+    (whole 95 % CI of the gap below 0), tests where the map beats the brightness baseline and
+    tests where the brightness baseline does significantly better than the map."""
     labels = {**DISPLAY_NAMES, **EXPLAINERS, **(labels or {})}
     rows = []
     for (model, explainer), g in summary.groupby(["model", "explainer"], sort=False):
@@ -112,7 +117,9 @@ def faithfulness_counts(summary: pd.DataFrame, labels: dict[str, str] | None = N
                      "explainer": _cap(labels.get(explainer, explainer)),
                      f"passed (of {len(g)})": int(g["passes"].sum()),
                      "worse than random": int((g["gap_high"] < 0).sum()),
-                     "beats brightness": beats})
+                     "beats brightness": beats,
+                     "brightness better": (str(int(g["loses_to_baseline"].sum()))
+                                           if "loses_to_baseline" in g and beats else "")})
     return pd.DataFrame(rows)
 
 
@@ -159,6 +166,33 @@ def faithful_clause(summary: pd.DataFrame, labels: dict[str, str] | None = None)
     return "; ".join(parts)
 
 
+def brightness_clause(summary: pd.DataFrame, labels: dict[str, str] | None = None) -> str:
+    """Per model, where the model-free brightness map does significantly better than each
+    model-based map (paired 95 % CI of the map's gap over brightness's below 0), as a sentence.
+
+    Example: "The image's brightness, which knows nothing of the model, beats Grad-CAM on 3 of
+    8 tests and HiResCAM on 1 on Simple CNN; on LeNet-5 it beats no map."
+    """
+    labels = {**DISPLAY_NAMES, **EXPLAINERS, **(labels or {})}
+    rows = summary[summary["explainer"] != BASELINE]
+    if "loses_to_baseline" not in rows or rows.empty:
+        raise ValueError("The summary has no comparison with the brightness baseline.")
+    parts = []
+    for model, g in rows.groupby("model", sort=False):
+        counts = [(labels.get(e, e), int(h["loses_to_baseline"].sum()), len(h))
+                  for e, h in g.groupby("explainer", sort=False)]
+        beaten = [(e, k, n) for e, k, n in counts if k]
+        name = labels.get(model, model)
+        if not beaten:
+            parts.append(f"on {name} it beats no map")
+        else:
+            parts.append(f"on {name} it beats " + _join(
+                [f"{e} on {k} of {n} tests" if i == 0 else f"{e} on {k}"
+                 for i, (e, k, n) in enumerate(beaten)]))
+    text = "; ".join(parts)
+    return f"The image's brightness, which knows nothing of the model: {text}."
+
+
 def plot_faithfulness(summary: pd.DataFrame, labels: dict[str, str] | None = None):
     """Mean gap with its 95 % CI per test and fill (rows), explainer (colour), model (panel)."""
     import matplotlib.pyplot as plt
@@ -172,7 +206,8 @@ def plot_faithfulness(summary: pd.DataFrame, labels: dict[str, str] | None = Non
     for ax, model in zip(axes[0], models):
         for j, e in enumerate(explainers):
             sub = summary[(summary["model"] == model) & (summary["explainer"] == e)]
-            y = [tests.index[(tests["test"] == t) & (tests["fill"] == f)][0] + 0.25 * (j - 1)
+            y = [tests.index[(tests["test"] == t) & (tests["fill"] == f)][0]
+                 + 0.8 / len(explainers) * (j - (len(explainers) - 1) / 2)
                  for t, f in zip(sub["test"], sub["fill"])]
             ax.errorbar(sub["gap"], y, xerr=[sub["gap"] - sub["gap_low"], sub["gap_high"] - sub["gap"]],
                         fmt="o", ms=3.5, color=f"C{j}", label=labels.get(e, e))

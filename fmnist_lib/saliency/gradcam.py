@@ -192,7 +192,9 @@ def compute_cams(model: nn.Module, X: torch.Tensor | np.ndarray, targets: Target
     batch_size : int
     target_layer : nn.Module, optional
         ``model.last_act`` by default.
-    method : {"gradcam", "hirescam"}
+    method : {"gradcam", "hirescam", "occlusion"}
+        ``"occlusion"`` is the gradient-free ``saliency.occlusion.occlusion_cams`` (it ignores
+        ``target_layer``).
 
     Returns
     -------
@@ -201,8 +203,11 @@ def compute_cams(model: nn.Module, X: torch.Tensor | np.ndarray, targets: Target
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    if method == "occlusion":
+        from .occlusion import occlusion_cams
+        return occlusion_cams(model, X, targets)
     if method not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}.")
+        raise ValueError(f"method must be one of {sorted(METHODS) + ['occlusion']}, got {method!r}.")
     X = _check_images(X)
     if targets is not None and not isinstance(targets, (int, np.integer)):
         targets = targets.cpu().numpy() if isinstance(targets, torch.Tensor) else np.asarray(targets)

@@ -16,7 +16,6 @@ import torch
 from scipy.stats import rankdata
 from torch import nn
 
-from .agreement import row_pearson
 from .gradcam import compute_cams
 from .faithfulness import mean_ci
 
@@ -32,6 +31,15 @@ def cascading_layers(model: nn.Module) -> list[str]:
     if not names:
         raise ValueError(f"{type(model).__name__} has no conv or linear layer to randomise.")
     return names[::-1]
+
+
+def row_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each row of ``a`` (n, P) with the same row of ``b``: ``(n,)``,
+    NaN where a row is constant."""
+    ac, bc = a - a.mean(1, keepdims=True), b - b.mean(1, keepdims=True)
+    denom = np.sqrt((ac ** 2).sum(1) * (bc ** 2).sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, (ac * bc).sum(1) / denom, np.nan)
 
 
 def rank_correlation(maps_a, maps_b) -> np.ndarray:

@@ -1,10 +1,13 @@
-"""The Grad-CAM stage's computation: maps of every seed, agreement against references,
-perturbation tests and the randomisation check (``pipeline.stages.gradcam_analysis`` stores the result).
+"""The Grad-CAM stage's computation: maps of every seed by three explainers, agreement on a
+common grid against references, the foreground test, perturbation tests and the randomisation
+check (``pipeline.stages.gradcam_analysis`` stores the result).
 
-Sizes are capped so the stage stays within about two minutes of the full profile on two
-cores: agreement on every analysed image, perturbation tests with black, mean and blur fills
-on ``FAITH_IMAGES``, ROAD (a sparse solve per image and step) on ``ROAD_IMAGES`` at
-``ROAD_STEPS`` points, randomisation on ``RANDOMISATION_IMAGES``.
+Explainers: Grad-CAM, HiResCAM and occlusion (gradient-free). Sizes are capped so the stage
+stays within a few minutes of the full profile on two cores: agreement and foreground on every
+analysed image for Grad-CAM and HiResCAM, on a stratified ``OCCLUSION_IMAGES`` of them for
+occlusion (169 forward passes per map); perturbation tests with black, mean and blur fills on
+the first ``FAITH_IMAGES`` of those, ROAD (a sparse solve per image and step) on
+``ROAD_IMAGES`` at ``ROAD_STEPS`` points, randomisation on ``RANDOMISATION_IMAGES``.
 """
 from __future__ import annotations
 
@@ -12,14 +15,18 @@ import numpy as np
 import pandas as pd
 
 from ..data import stratified_subset
-from .gradcam import METHODS, compute_cams
-from .agreement import background_share, frame_share, reference_agreement
+from .gradcam import compute_cams
+from .agreement import CELL, positive_cells_table, reference_agreement
+from .foreground import foreground_shares, raw_pixels
 from .perturb import FILLS, curve_areas, perturbation_curves, random_ranking, rank_pixels
 from .sanity import cascading_randomisation
 
-__all__ = ["FAITH_IMAGES", "ROAD_IMAGES", "RANDOMISATION_IMAGES", "analyse", "gradcam_entry"]
+__all__ = ["EXPLAINERS", "GRIDS", "OCCLUSION_IMAGES", "FAITH_IMAGES", "ROAD_IMAGES", "RANDOMISATION_IMAGES",
+           "analyse", "gradcam_entry"]
 
-FAITH_IMAGES, ROAD_IMAGES, RANDOMISATION_IMAGES = 200, 50, 100
+EXPLAINERS = ("gradcam", "hirescam", "occlusion")
+GRIDS = (CELL, 4)  # common-grid cells of 2 px (14 x 14, the main one) and 4 px (7 x 7)
+OCCLUSION_IMAGES, FAITH_IMAGES, ROAD_IMAGES, RANDOMISATION_IMAGES = 300, 200, 50, 100
 STEPS, ROAD_STEPS = 9, 6
 SHARED = ("random", "brightness")  # rankings that do not depend on the model
 
@@ -40,8 +47,8 @@ def _areas(model, X, targets, rankings: dict[str, np.ndarray], seed: int,
     return pd.concat(rows, ignore_index=True)
 
 
-def analyse(runs: dict[str, list], X: np.ndarray, seed: int = 0) -> dict:
-    """Everything chapter 07 shows, for the images ``X``.
+def analyse(runs: dict[str, list], X: np.ndarray, y: np.ndarray, seed: int = 0) -> dict:
+    """Everything chapter 07 shows, for the images ``X`` of classes ``y``.
 
     Parameters
     ----------
@@ -49,47 +56,62 @@ def analyse(runs: dict[str, list], X: np.ndarray, seed: int = 0) -> dict:
         ``{name: [model of seed 0, seed 1, ...]}`` for the two models.
     X : ndarray, shape (n, 1, 28, 28)
         Normalised images (a stratified sample of the test set).
+    y : ndarray, shape (n,)
+        Their true classes (for the same-class chance agreement).
 
     Returns
     -------
     dict
-        ``agreement_<method>`` (``reference_agreement`` long table), ``shares`` (per model and
-        method: mean share of the top 20 % on background and on the 1-px frame, share of
-        all-zero maps),
+        ``agreement`` (``reference_agreement``'s long table with ``explainer`` and ``cell``
+        columns, one block per explainer and grid; ``image`` indexes ``X``),
+        ``occlusion_images`` (the positions in ``X`` that occlusion explains),
+        ``positive_cells`` (per model, explainer and grid: maps with too few positive cells,
+        seed 0), ``foreground``
+        (``foreground_shares`` of the seed-0 maps, labelled ``"<model>/<explainer>"``),
         ``faith_areas`` (per model, explainer, test, fill and image: area under the curve),
-        ``randomisation`` (``cascading_randomisation`` per model and method).
+        ``randomisation`` (``cascading_randomisation`` per model and explainer).
     """
-    items, shares, areas, rand, road_cache = {}, [], [], [], {}
-    maps = {m: {n: [compute_cams(model, X, method=m) for model in models]
-                for n, models in runs.items()} for m in METHODS}
-    for method in METHODS:
-        items[f"agreement_{method}"] = reference_agreement(
-            {n: [r.maps for r in results] for n, results in maps[method].items()}, seed=seed)
-    nf = min(len(X), FAITH_IMAGES)
-    brightness, random = rank_pixels(X[:nf, 0], seed), random_ranking(nf, X[0].size, seed)
+    occ = (stratified_subset(y, OCCLUSION_IMAGES, seed) if len(X) > OCCLUSION_IMAGES
+           else np.arange(len(X)))  # the images occlusion explains
+    images = {m: occ if m == "occlusion" else np.arange(len(X)) for m in EXPLAINERS}
+    maps = {m: {n: [compute_cams(model, X[images[m]], method=m) for model in models]
+                for n, models in runs.items()} for m in EXPLAINERS}
+    brightness = raw_pixels(X)  # the model-free map
+    agreement, cells, foreground = [], [], []
+    for method in EXPLAINERS:
+        raw, at = {n: [r.raw for r in results] for n, results in maps[method].items()}, images[method]
+        for cell in GRIDS:
+            agreement.append(reference_agreement(raw, y[at], brightness[at], cell=cell, seed=seed)
+                             .assign(explainer=method, cell=cell,
+                                     image=lambda d: at[d["image"].to_numpy()]))
+            cells.append(positive_cells_table({n: r[0] for n, r in raw.items()}, cell)
+                         .rename(columns={"maps": "model"}).assign(explainer=method, cell=cell))
+        foreground.append(foreground_shares(X[at], {f"{n}/{method}": r[0] for n, r in raw.items()})
+                          .assign(image=lambda d: at[d["image"].to_numpy()]))
+    areas, rand, road_cache = [], [], {}
+    nf, nr = min(len(occ), FAITH_IMAGES), min(len(occ), RANDOMISATION_IMAGES)
+    Xf = X[occ[:max(nf, nr)]]  # perturbation and randomisation images: occlusion's first ones
+    brightness_rank, random = rank_pixels(Xf[:nf, 0], seed), random_ranking(nf, X[0].size, seed)
     for name, models in runs.items():
-        model, targets = models[0], maps["gradcam"][name][0].targets  # predicted classes
-        rankings = {"random": random, "brightness": brightness}
-        for method in METHODS:
-            r = maps[method][name][0]
-            shares.append({"model": name, "explainer": method,
-                           "background": float(background_share(X, r.maps).mean()),
-                           "frame": float(frame_share(r.maps).mean()),
-                           "empty": float((r.raw.reshape(len(r), -1).max(1) <= 0).mean())})
-            rankings[method] = rank_pixels(r.maps[:nf], seed)
-            nr = min(len(X), RANDOMISATION_IMAGES)
-            rand.append(cascading_randomisation(model, X[:nr], targets[:nr], method, seed)
+        model = models[0]
+        targets = maps["gradcam"][name][0].targets[occ[:max(nf, nr)]]  # predicted classes
+        rankings = {"random": random, "brightness": brightness_rank}
+        for method in EXPLAINERS:
+            at = slice(None, nf) if method == "occlusion" else occ[:nf]
+            rankings[method] = rank_pixels(maps[method][name][0].maps[at], seed)
+            rand.append(cascading_randomisation(model, Xf[:nr], targets[:nr], method, seed)
                         .assign(model=name, explainer=method))
-        areas.append(_areas(model, X[:nf], targets[:nf], rankings, seed, road_cache)
+        areas.append(_areas(model, Xf[:nf], targets[:nf], rankings, seed, road_cache)
                      .assign(model=name))
-    items["shares"] = pd.DataFrame(shares)
-    items["faith_areas"] = pd.concat(areas, ignore_index=True)
-    items["randomisation"] = pd.concat(rand, ignore_index=True)
-    return items
+    return {"agreement": pd.concat(agreement, ignore_index=True),
+            "positive_cells": pd.concat(cells, ignore_index=True),
+            "foreground": pd.concat(foreground, ignore_index=True), "occlusion_images": occ,
+            "faith_areas": pd.concat(areas, ignore_index=True),
+            "randomisation": pd.concat(rand, ignore_index=True)}
 
 
 def gradcam_entry(runs: dict[str, list], X_test: np.ndarray, y_test: np.ndarray, n: int, seed: int = 0) -> dict:
     """The Grad-CAM stage's items: ``n`` stratified test images (``"indices"``) and
     :func:`analyse` of ``runs`` (``{name: [model per seed]}``) on them."""
     idx = stratified_subset(y_test, n, seed=seed)
-    return {"indices": idx, **analyse(runs, X_test[idx], seed=seed)}
+    return {"indices": idx, **analyse(runs, X_test[idx], y_test[idx], seed=seed)}

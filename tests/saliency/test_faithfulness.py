@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from fmnist_lib.saliency.faithfulness import (faithful_clause, faithfulness_summary,
+from fmnist_lib.saliency.faithfulness import (brightness_clause, faithful_clause, faithfulness_summary,
                                              faithfulness_counts, faithfulness_verdict, mean_ci, plot_faithfulness)
 
 FILLS = ("black", "mean", "blur", "road")
@@ -68,3 +68,18 @@ def test_verdicts_on_both_sides():
     with pytest.raises(ValueError, match="No rows"):
         faithfulness_verdict(every, "lenet")
     assert plot_faithfulness(every).axes
+
+
+def test_brightness_beating_the_maps_is_said_plainly():
+    mixed = faithfulness_summary(areas({("gradcam", "black"): 0.2, ("brightness", "black"): 0.4,
+                                        ("brightness", "blur"): 0.3}))
+    g = mixed[mixed["explainer"] == "gradcam"].set_index(["test", "fill"])
+    # brightness does better with black and blur fills (both tests): 4 of 8
+    assert g["loses_to_baseline"].sum() == 4 and g.loc[("deletion", "black"), "loses_to_baseline"]
+    assert (g["vs_baseline_high"] < 0).sum() == 4
+    counts = faithfulness_counts(mixed).set_index("explainer")
+    assert counts.loc["Grad-CAM", "brightness better"] == "4"
+    assert brightness_clause(mixed) == ("The image's brightness, which knows nothing of the model: "
+                                        "on Simple CNN it beats Grad-CAM on 4 of 8 tests.")
+    every = faithfulness_summary(areas({("gradcam", f): 0.2 for f in FILLS}))
+    assert brightness_clause(every).endswith("on Simple CNN it beats no map.")

@@ -1,0 +1,182 @@
+"""The answer to "do the two models look at the same parts?", from where the cross-model
+agreement lies between chance and how much each model agrees with itself.
+
+With ``c`` the chance agreement (maps of different images of the same class), ``x`` the
+cross-model agreement and ``w_a``, ``w_b`` each model's agreement across its own seeds (all
+means over the same images), the **position**
+
+    (x - c) / sqrt((w_a - c) * (w_b - c))
+
+is 0 at chance and 1 when the two models agree with each other as much as each agrees with
+itself (the geometric mean is the noise ceiling of a correlation between two noisy
+measurements: neither model's maps can agree with the other's better than they reproduce).
+Its 95 % interval comes from resampling the images (paired: one draw serves every comparison).
+Thresholds: below ``LOW`` "barely", from ``LOW`` to ``HIGH`` "partly", from ``HIGH`` "yes";
+"no" when the cross-model agreement's excess over chance has a 95 % CI reaching 0; "cannot
+tell" when a model's seeds do not agree above chance, or when the metric is defined (no map of
+the comparison constant) on fewer than ``MIN_DEFINED`` of the images.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .faithfulness import mean_ci
+
+__all__ = ["LOW", "HIGH", "N_BOOT", "agreement_position", "verdict", "same_parts_answer",
+           "same_parts_answers",
+           "answers_sentence"]
+
+LOW, HIGH = 0.25, 0.75
+MIN_DEFINED = 0.5  # share of the images that must have every comparison defined
+N_BOOT = 2000
+CHANCE = "same class, other image"
+
+
+def _parts(df: pd.DataFrame) -> tuple[str, list[str]]:
+    comps = list(dict.fromkeys(df["comparison"]))
+    cross = [c for c in comps if " vs " in c and not c.endswith(" vs brightness")]
+    if len(cross) != 1 or CHANCE not in comps:
+        raise ValueError("df must come from saliency.agreement.reference_agreement (one cross-model "
+                         f"comparison and {CHANCE!r}); got comparisons {comps}.")
+    return cross[0], [c for c in comps if c.endswith(" seeds")]
+
+
+def agreement_position(df: pd.DataFrame, metric: str = "spearman", n_boot: int = N_BOOT,
+                       seed: int = 0) -> dict:
+    """Where the cross-model agreement lies between chance (0) and self-agreement (1).
+
+    Parameters
+    ----------
+    df : DataFrame
+        ``saliency.agreement.reference_agreement``'s long table.
+    metric : str
+        One of its metric columns.
+
+    Returns
+    -------
+    dict
+        ``cross``, ``chance``, ``within`` (``{comparison: mean}``), means over the ``n`` images
+        (of ``images``) where every one is defined; ``brightness``: per model, the mean
+        agreement of its maps with the brightness and whether it is significantly above
+        (``beats_cross``) or below (``below_cross``) the cross-model agreement (paired 95 % CI); ``position`` with ``low`` and ``high`` (95 % percentile
+        bootstrap interval), NaN when a model has one seed; ``reproducible`` (each model's
+        ``within - chance`` has its 95 % CI above 0), ``above_chance`` (same for ``x - c``).
+    """
+    cross, within = _parts(df)
+    if metric not in df.columns:
+        raise ValueError(f"No metric {metric!r}; the table has {list(df.columns[2:])}.")
+    wide = df.pivot(index="image", columns="comparison", values=metric)
+    bright = [c for c in dict.fromkeys(df["comparison"]) if c.endswith(" vs brightness")]
+    total = len(wide)
+    wide = wide[[cross, CHANCE, *within, *bright]].dropna(subset=[cross, CHANCE, *within])
+    if len(wide) < 2:
+        raise ValueError(f"Fewer than two images have every {metric} defined.")
+    v = wide[[cross, CHANCE, *within]].to_numpy()  # (n, 2 + len(within))
+    means = v.mean(0)
+    brightness = {}
+    for c in bright:  # a model's maps against the image's brightness, paired with the cross value
+        ok = wide[c].notna()
+        brightness[c] = {"mean": float(wide.loc[ok, c].mean()),
+                         "beats_cross": mean_ci(wide.loc[ok, c] - wide.loc[ok, cross])[1] > 0,
+                         "below_cross": mean_ci(wide.loc[ok, cross] - wide.loc[ok, c])[1] > 0}
+    out = {"metric": metric, "n": len(v), "images": total, "brightness": brightness,
+           "cross_name": cross, "cross": means[0],
+           "chance": means[1], "within": dict(zip(within, means[2:])),
+           "above_chance": mean_ci(v[:, 0] - v[:, 1])[1] > 0,
+           "reproducible": all(mean_ci(v[:, j] - v[:, 1])[1] > 0 for j in range(2, v.shape[1]))}
+    if not within:
+        return {**out, "position": np.nan, "low": np.nan, "high": np.nan}
+
+    def position(m):  # m: (..., columns) means
+        ceiling = np.sqrt(np.clip(np.prod(m[..., 2:] - m[..., 1:2], axis=-1), 0, None)
+                          ) if len(within) == 2 else m[..., 2] - m[..., 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (m[..., 0] - m[..., 1]) / ceiling
+
+    idx = np.random.default_rng(seed).integers(0, len(v), size=(n_boot, len(v)))
+    boot = position(v[idx].mean(1))
+    boot[~np.isfinite(boot)] = np.nan  # a resample with no self-agreement above chance
+    low, high = np.nanpercentile(boot, [2.5, 97.5])
+    return {**out, "position": float(position(means)), "low": float(low), "high": float(high)}
+
+
+def verdict(p: dict) -> str:
+    """``"yes"``, ``"partly"``, ``"barely"``, ``"no"`` or ``"cannot tell"`` for an
+    ``agreement_position`` result (thresholds ``LOW`` and ``HIGH`` on the position)."""
+    if not p["within"] or not p["reproducible"] or p["n"] < MIN_DEFINED * p["images"]:
+        return "cannot tell"
+    if not p["above_chance"]:
+        return "no"
+    return "yes" if p["position"] >= HIGH else "partly" if p["position"] >= LOW else "barely"
+
+
+def _brightness_clause(p: dict) -> str:
+    """How each model's agreement with the image's brightness compares with the two models'."""
+    parts = []
+    for c, b in p["brightness"].items():
+        how = ("more than" if b["beats_cross"] else "less than" if b["below_cross"]
+               else "about as much as")
+        parts.append(f"with {c.removesuffix(' vs brightness')}'s at {b['mean']:.2f} "
+                     f"({how} the two models agree with each other)")
+    if not parts:
+        return ""
+    return f" The image's brightness (no model) agrees {' and '.join(parts)}."
+
+
+def same_parts_answer(df: pd.DataFrame, explainer: str, metric: str = "spearman",
+                      grid: str = "14 × 14", seed: int = 0) -> str:
+    """The answer by one explainer with the numbers it rests on, then a sentence on how the
+    maps agree with the model-free brightness map."""
+    p = agreement_position(df, metric, seed=seed)
+    sym = "ρ" if metric == "spearman" else f"top-{metric.removeprefix('top')} % overlap"
+    seeds = " and ".join(f"{c.removesuffix(' seeds')} {m:.2f}" for c, m in p["within"].items())
+    numbers = (f"on the {grid} grid the two models' maps agree at {sym} = {p['cross']:.2f}, "
+               f"against {p['chance']:.2f} for maps of other images of the same class")
+    n = (f"{p['n']:,} images" if p["n"] == p["images"] else
+         f"{p['n']:,} of {p['images']:,} images; the others have a constant map")
+    word = verdict(p)
+    if not p["within"]:
+        text = (f"{explainer} cannot place the agreement: with one seed per model, how far a "
+                f"model's own maps reproduce is unknown ({numbers}; {n}).")
+    elif word == "cannot tell" and p["n"] < MIN_DEFINED * p["images"]:
+        text = (f"{explainer} cannot answer: its maps are constant (zero everywhere) on too many "
+                f"images, so the agreement rests on {n}.")
+    elif word == "cannot tell":
+        text = (f"{explainer} cannot answer: a model's own seeds agree no better than chance "
+                f"({numbers}; seeds: {seeds}; {n}).")
+    elif word == "no":
+        text = f"No, by {explainer}: {numbers}, no more than chance (seeds: {seeds}; {n})."
+    else:
+        text = (f"{word.capitalize()}, by {explainer}: {numbers} and {seeds} across each "
+                f"model's own seeds, {p['position']:.2f} of the way from chance to self-agreement "
+                f"(95 % CI {p['low']:.2f}–{p['high']:.2f}; {n}).")
+    return text + _brightness_clause(p)
+
+
+def same_parts_answers(agreement: pd.DataFrame, cell: int | None = None,
+                       labels: dict[str, str] | None = None, metric: str = "spearman") -> dict:
+    """``{explainer label: same_parts_answer}`` from the stage's stored ``agreement`` table
+    (columns ``explainer`` and ``cell`` beside ``reference_agreement``'s), on the grid of
+    ``cell`` px cells (``saliency.agreement.CELL`` by default)."""
+    from .agreement import CELL
+
+    cell = CELL if cell is None else cell
+    rows = agreement[agreement["cell"] == cell]
+    if rows.empty:
+        raise ValueError(f"No agreement on a grid of {cell}-px cells; the table has cells "
+                         f"{sorted(agreement['cell'].unique())}.")
+    grid = f"{28 // cell} × {28 // cell}"
+    return {(labels or {}).get(e, e): same_parts_answer(g.drop(columns=["explainer", "cell"]),
+                                                        (labels or {}).get(e, e), metric, grid)
+            for e, g in rows.groupby("explainer", sort=False)}
+
+
+def answers_sentence(tables: dict[str, pd.DataFrame], metric: str = "spearman",
+                     seed: int = 0) -> str:
+    """The explainers' verdicts in one clause, e.g. "partly by Grad-CAM and occlusion, barely
+    by HiResCAM" (``tables``: ``{explainer: reference_agreement(...)}``)."""
+    words: dict[str, list[str]] = {}
+    for explainer, df in tables.items():
+        words.setdefault(verdict(agreement_position(df, metric, seed=seed)), []).append(explainer)
+    return ", ".join(f"{w} by {' and '.join(es)}" for w, es in words.items())

@@ -1,0 +1,74 @@
+"""gradcam_answer: the position between chance and self-agreement by hand, and every verdict."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from fmnist_lib.saliency.answer import (HIGH, LOW, agreement_position, answers_sentence,
+                                       same_parts_answer, same_parts_answers, verdict)
+
+COMPS = ["Simple CNN seeds", "LeNet-5 seeds", "Simple CNN vs LeNet-5", "same class, other image",
+         "Simple CNN vs brightness", "LeNet-5 vs brightness"]
+
+
+def table(values: dict[str, float], n=200, noise=0.05, seed=0, nan=None) -> pd.DataFrame:
+    """A reference_agreement-shaped table: per comparison, value + noise per image."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in COMPS:
+        v = values[c] + noise * rng.standard_normal(n)
+        if nan and c in nan:
+            v[: nan[c]] = np.nan
+        rows.append(pd.DataFrame({"comparison": c, "image": np.arange(n), "spearman": v}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def values(cross, chance=0.2, wa=0.6, wb=0.5, ba=0.1, bb=0.1):
+    return dict(zip(COMPS, [wa, wb, cross, chance, ba, bb]))
+
+
+def test_position_by_hand():
+    p = agreement_position(table(values(0.4), noise=0.0))
+    assert p["position"] == pytest.approx((0.4 - 0.2) / np.sqrt(0.4 * 0.3))
+    assert p["n"] == p["images"] == 200 and p["reproducible"] and p["above_chance"]
+    noisy = agreement_position(table(values(0.4)))
+    assert noisy["low"] < noisy["position"] < noisy["high"]
+
+
+@pytest.mark.parametrize("cross, word", [(0.2, "no"), (0.25, "barely"), (0.35, "partly"),
+                                         (0.5, "yes")])
+def test_verdicts(cross, word):
+    df = table(values(cross))
+    p = agreement_position(df)
+    assert verdict(p) == word
+    if word in ("barely", "partly", "yes"):
+        assert (p["position"] >= HIGH) == (word == "yes") and (p["position"] < LOW) == (word == "barely")
+    assert same_parts_answer(df, "HiResCAM").lower().startswith(word)
+
+
+def test_cannot_tell():
+    unreproducible = table(values(0.4, wb=0.2))  # LeNet-5's seeds agree at chance
+    assert verdict(agreement_position(unreproducible)) == "cannot tell"
+    assert same_parts_answer(unreproducible, "Grad-CAM").startswith("Grad-CAM cannot answer: a model's own seeds")
+    zeros = table(values(0.4), nan={"Simple CNN seeds": 120, "Simple CNN vs LeNet-5": 120})
+    text = same_parts_answer(zeros, "Grad-CAM")
+    assert text.startswith("Grad-CAM cannot answer: its maps are constant") and "80 of 200 images" in text
+    single = table(values(0.4))
+    single = single[~single["comparison"].str.endswith(" seeds")]
+    assert same_parts_answer(single, "X").startswith("X cannot place the agreement")
+    with pytest.raises(ValueError, match="reference_agreement"):
+        agreement_position(single[single["comparison"] != "same class, other image"])
+
+
+def test_brightness_clause_and_many_explainers():
+    df = table(values(0.35, ba=0.6, bb=0.1), noise=0.01)
+    text = same_parts_answer(df, "occlusion")
+    assert "with Simple CNN's at 0.60" in text and "with LeNet-5's at 0.10" in text
+    assert text.index("(more than") < text.index("LeNet-5's at") < text.index("(less than")
+    stored = pd.concat([table(values(0.35)).assign(explainer="gradcam", cell=2),
+                        table(values(0.5)).assign(explainer="occlusion", cell=2)])
+    answers = same_parts_answers(stored, 2, labels={"gradcam": "Grad-CAM"})
+    assert list(answers) == ["Grad-CAM", "occlusion"] and "14 × 14 grid" in answers["Grad-CAM"]
+    assert answers_sentence({"Grad-CAM": table(values(0.35)), "occlusion": table(values(0.5))}) \
+        == "partly by Grad-CAM, yes by occlusion"
+    with pytest.raises(ValueError, match="4-px cells"):
+        same_parts_answers(stored, 4)
