@@ -1,5 +1,6 @@
-"""Pictures of Grad-CAM maps: one overlay, the Input | Simple CNN | LeNet-5 grid, and which
-images to show in it.
+"""Pictures of saliency maps: one overlay, the Input | Simple CNN | LeNet-5 grid (one colour
+scale, a colour bar, all-zero maps drawn as such), which images to show in it, and the
+agreement and foreground tables and figure as the chapter shows them.
 """
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from ..data import CLASSES, normalisation_stats
 from ..models import DISPLAY_NAMES
 from ..saliency.gradcam import CAMResult
 
-__all__ = ["overlay", "comparison_grid", "pick_one_per_class", "pick_disagreements"]
+__all__ = ["overlay", "comparison_grid", "pick_one_per_class", "pick_disagreements",
+           "all_zero_counts", "agreement_display", "plot_agreement_references",
+           "foreground_display", "positive_cells_display"]
+
+ZERO_TEXT = "all zero"
 
 
 @functools.lru_cache(maxsize=1)
@@ -97,8 +102,11 @@ def comparison_grid(images, y_true, results: dict[str, CAMResult],
     matplotlib.figure.Figure
         The input cell is titled with the true class; each map with the model's prediction
         and confidence, green when right and red when wrong, and the explained class when it
-        is not the prediction.
+        is not the prediction. Every map uses one colour scale, per-image normalised values
+        0..1 (the colour bar below); a map that is zero everywhere shows the bare image,
+        hatched and marked "all zero", not a uniformly coloured square.
     """
+    import matplotlib
     import matplotlib.pyplot as plt
 
     labels = {**DISPLAY_NAMES, **(labels or {})}
@@ -119,7 +127,15 @@ def comparison_grid(images, y_true, results: dict[str, CAMResult],
         axes[i, 0].set_title(f"{head}true: {classes[y_true[i]]}", fontsize=size)
         for j, (name, r) in enumerate(results.items(), start=1):
             ax = axes[i, j]
-            ax.imshow(overlay(images[i], r.maps[i], alpha=alpha, cmap=cmap, mean=mean, std=std))
+            if r.raw[i].max() <= 0:  # no evidence anywhere: say so instead of colouring it
+                ax.imshow(pixels, cmap="gray", vmin=0, vmax=1)
+                ax.add_patch(plt.Rectangle((-0.5, -0.5), 28, 28, fill=False, hatch="///",
+                                           edgecolor="0.6", lw=0))
+                ax.text(13.5, 13.5, ZERO_TEXT, ha="center", va="center", fontsize=size,
+                        color="k", bbox=dict(facecolor="w", edgecolor="none", alpha=0.8, pad=1))
+            else:
+                ax.imshow(overlay(images[i], r.maps[i], alpha=alpha, cmap=cmap, mean=mean,
+                                  std=std))
             pred = int(r.preds[i])
             text = f"{classes[pred]} ({r.probs[i, pred]:.0%})"
             if int(r.targets[i]) != pred:
@@ -130,7 +146,26 @@ def comparison_grid(images, y_true, results: dict[str, CAMResult],
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
+    bar = fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), cmap),
+                       ax=axes[:, 1:].ravel().tolist(), location="bottom", shrink=0.6,
+                       aspect=40, pad=0.01)
+    bar.set_label(f"map value, normalised per image (1 = the map's maximum; blended "
+                  f"{alpha:.0%} over the image)", fontsize=size)
+    bar.ax.tick_params(labelsize=size)
     return fig
+
+
+def all_zero_counts(results: dict[str, CAMResult], labels: dict[str, str] | None = None) -> str:
+    """E.g. "all-zero maps among those shown: Simple CNN Grad-CAM 3 of 10, others none"."""
+    labels = {**DISPLAY_NAMES, **(labels or {})}
+    counts = {labels.get(k, k).replace("\n", " "): int((r.raw.reshape(len(r), -1).max(1) <= 0).sum())
+              for k, r in results.items()}
+    n = len(next(iter(results.values())))
+    some = [f"{k} {c} of {n}" for k, c in counts.items() if c]
+    if not some:
+        return "no map shown is zero everywhere"
+    rest = ", every other map has some positive value" if len(some) < len(counts) else ""
+    return "maps zero everywhere (drawn hatched): " + ", ".join(some) + rest
 
 
 def pick_one_per_class(y_true, seed: int = 0) -> np.ndarray:
@@ -172,3 +207,94 @@ def pick_disagreements(preds_a, preds_b, k: int = 10, seed: int = 0,
         rank[y == c] = np.arange((y == c).sum())
     chosen = idx[np.argsort(rank, kind="stable")[:k]]
     return chosen[np.argsort(np.asarray(y_true)[chosen], kind="stable")].astype(np.int64)
+
+
+def _ci(mean: float, low: float, high: float) -> str:
+    return "" if np.isnan(mean) else f"{mean:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def agreement_display(agreement, cell: int, labels: dict[str, str] | None = None,
+                      explainer: str | None = None):
+    """The agreement table on one grid as the chapter shows it: per explainer (all, or the one
+    named) and comparison, mean Spearman and top-k overlaps with 95 % CIs, images used and
+    excluded."""
+    import pandas as pd
+
+    from .gradcam_agreement import agreement_table
+
+    if explainer is None:
+        labels = labels or {}
+        return pd.concat([agreement_display(agreement, cell, labels, e).assign(
+            explainer=labels.get(e, e)) for e in dict.fromkeys(agreement["explainer"])],
+            ignore_index=True).pipe(lambda d: d[["explainer", *d.columns[:-1]]])
+    rows = agreement[(agreement["explainer"] == explainer) & (agreement["cell"] == cell)]
+    if rows.empty:
+        raise ValueError(f"No agreement rows for {explainer!r} on {cell}-px cells.")
+    t = agreement_table(rows.drop(columns=["explainer", "cell"]))
+    metrics = list(dict.fromkeys(t.columns.get_level_values(0)))
+    out = pd.DataFrame({"comparison": t.index})
+    for m in metrics:
+        name = "Spearman" if m == "spearman" else f"top {m.removeprefix('top')} %"
+        out[name] = [_ci(*t.loc[c, [(m, "mean"), (m, "low"), (m, "high")]]) for c in t.index]
+    out["images"] = t[(metrics[0], "n")].to_numpy() + t[(metrics[0], "excluded")].to_numpy()
+    out["excluded (Spearman / top k)"] = [" / ".join(str(int(t.loc[c, (m, "excluded")]))
+                                                     for m in metrics) for c in t.index]
+    return out
+
+
+def plot_agreement_references(agreement, cell: int, labels: dict[str, str] | None = None,
+                              metric: str = "spearman"):
+    """Per explainer (panel), the mean agreement of each comparison with its 95 % CI: the
+    cross-model value between chance (same class, other image) and the models' own seeds."""
+    import matplotlib.pyplot as plt
+
+    from .gradcam_agreement import agreement_table
+
+    labels = labels or {}
+    rows = agreement[agreement["cell"] == cell]
+    explainers = list(dict.fromkeys(rows["explainer"]))
+    fig, axes = plt.subplots(1, len(explainers), figsize=(7, 2.6), sharey=True, sharex=True,
+                             constrained_layout=True, squeeze=False)
+    for ax, e in zip(axes[0], explainers):
+        t = agreement_table(rows[rows["explainer"] == e].drop(columns=["explainer", "cell"]))
+        comps = list(t.index)
+        colours = ["C2" if c.endswith(" seeds") else "C3" if " vs " in c and "brightness" not in c
+                   else "0.5" for c in comps]
+        m, lo, hi = (t[(metric, s)].to_numpy() for s in ("mean", "low", "high"))
+        ax.errorbar(m, range(len(comps)), xerr=[m - lo, hi - m], fmt="none", ecolor=colours)
+        ax.scatter(m, range(len(comps)), c=colours, s=14, zorder=3)
+        n = int((t[(metric, "n")] + t[(metric, "excluded")]).iloc[0])  # images per comparison
+        ax.set_title(f"{labels.get(e, e)} (n = {n})", fontsize=8)
+        ax.axvline(0, color="k", lw=0.6)
+        ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel("Spearman ρ" if metric == "spearman" else metric, fontsize=8)
+    axes[0, 0].set_yticks(range(len(comps)), comps)
+    axes[0, 0].invert_yaxis()
+    return fig
+
+
+def foreground_display(foreground, labels: dict[str, str] | None = None):
+    """``gradcam_foreground.foreground_table`` with readable names and the CI as text."""
+    from .gradcam_foreground import foreground_table
+
+    labels = labels or {}
+    t = foreground_table(foreground)
+    model, explainer = zip(*(m.split("/") for m in t["maps"]))
+    out = t.assign(model=[labels.get(m, m) for m in model],
+                   explainer=[labels.get(e, e) for e in explainer])
+    out["excess over area [95 % CI]"] = [
+        _ci(a - b, lo, hi) for a, b, lo, hi in zip(t["on silhouette"], t["silhouette area"],
+                                                   t["excess low"], t["excess high"])]
+    return out[["model", "explainer", "n", "no mass", "on silhouette", "silhouette area",
+                "excess over area [95 % CI]", "on frame", "frame area"]]
+
+
+def positive_cells_display(cells, cell: int, labels: dict[str, str] | None = None):
+    """``positive_cells`` of one grid with readable names (counts of ``n`` seed-0 maps)."""
+    labels = labels or {}
+    t = cells[cells["cell"] == cell].drop(columns=["cell"]).dropna(axis=1)
+    t = t.assign(model=t["model"].map(lambda m: labels.get(m, m)),
+                 explainer=t["explainer"].map(lambda e: labels.get(e, e)))
+    first = ["model", "explainer", "n", "all zero"]
+    return t[first + [c for c in t.columns if c not in first]].reset_index(drop=True)

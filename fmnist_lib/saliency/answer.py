@@ -24,7 +24,7 @@ import pandas as pd
 from .faithfulness import mean_ci
 
 __all__ = ["LOW", "HIGH", "N_BOOT", "agreement_position", "verdict", "same_parts_answer",
-           "same_parts_answers",
+           "same_parts_answers", "headline_answer",
            "answers_sentence"]
 
 LOW, HIGH = 0.25, 0.75
@@ -170,6 +170,33 @@ def same_parts_answers(agreement: pd.DataFrame, cell: int | None = None,
     return {(labels or {}).get(e, e): same_parts_answer(g.drop(columns=["explainer", "cell"]),
                                                         (labels or {}).get(e, e), metric, grid)
             for e, g in rows.groupby("explainer", sort=False)}
+
+
+def headline_answer(agreement: pd.DataFrame, cell: int | None = None,
+                    labels: dict[str, str] | None = None, metric: str = "spearman") -> str:
+    """Every explainer's verdict with its position and interval, in one clause, e.g. "partly by
+    HiResCAM (0.25 of the way from chance to self-agreement, 95 % CI 0.18–0.31) and by
+    occlusion (0.57, 0.48–0.65); Grad-CAM cannot tell" on the grid of ``cell`` px cells."""
+    from .gradcam_agreement import CELL
+
+    cell = CELL if cell is None else cell
+    rows = agreement[agreement["cell"] == cell]
+    if rows.empty:
+        raise ValueError(f"No agreement on a grid of {cell}-px cells.")
+    words: dict[str, list[str]] = {}
+    for e, g in rows.groupby("explainer", sort=False):
+        p = agreement_position(g.drop(columns=["explainer", "cell"]), metric)
+        word, name = verdict(p), (labels or {}).get(e, e)
+        if word in ("yes", "partly", "barely"):
+            first = not any(w in words for w in ("yes", "partly", "barely"))
+            pos = (f"{p['position']:.2f} of the way from chance to self-agreement, 95 % CI "
+                   if first else f"{p['position']:.2f}, ") + f"{p['low']:.2f}–{p['high']:.2f}"
+            name = f"{name} ({pos})"
+        words.setdefault(word, []).append(name)
+    said = [f"{w} by {' and by '.join(es)}" for w, es in words.items() if w != "cannot tell"]
+    if "cannot tell" in words:
+        said.append(f"{' and '.join(words['cannot tell'])} cannot tell")
+    return f"on the {28 // cell} × {28 // cell} grid, " + "; ".join(said)
 
 
 def answers_sentence(tables: dict[str, pd.DataFrame], metric: str = "spearman",

@@ -18,7 +18,7 @@ from .faithfulness import mean_ci
 from .result import _check_images
 
 __all__ = ["raw_pixels", "silhouette", "mass_share", "frame_mask", "foreground_shares",
-           "foreground_table"]
+           "foreground_table", "foreground_sentence"]
 
 
 def raw_pixels(X, mean: float | None = None, std: float | None = None) -> np.ndarray:
@@ -87,9 +87,39 @@ def foreground_table(shares: pd.DataFrame) -> pd.DataFrame:
     for label, g in shares.groupby("maps", sort=False):
         ok = g.dropna(subset=["silhouette"])
         _, low, high = mean_ci(ok["silhouette"] - ok["silhouette_area"])
+        _, frame_low, frame_high = mean_ci(ok["frame"] - ok["frame_area"])
         rows.append({"maps": label, "n": len(ok), "no mass": len(g) - len(ok),
                      "on silhouette": ok["silhouette"].mean(),
                      "silhouette area": ok["silhouette_area"].mean(),
                      "excess low": low, "excess high": high,
-                     "on frame": ok["frame"].mean(), "frame area": ok["frame_area"].mean()})
+                     "on frame": ok["frame"].mean(), "frame area": ok["frame_area"].mean(),
+                     "frame excess low": frame_low, "frame excess high": frame_high})
     return pd.DataFrame(rows)
+
+
+def foreground_sentence(shares: pd.DataFrame, labels: dict[str, str] | None = None) -> str:
+    """Which maps put more of their mass on the garment than its area, which less (95 % CI of
+    the paired excess wholly above or below 0), in one sentence."""
+    labels = labels or {}
+    t = foreground_table(shares)
+    groups: dict[str, list[str]] = {"more": [], "less": [], "about as much": []}
+    for _, r in t.iterrows():
+        name = _name(r["maps"], labels)
+        key = ("more" if r["excess low"] > 0 else "less" if r["excess high"] < 0
+               else "about as much")
+        groups[key].append(f"{name} ({100 * r['on silhouette']:.0f} %)")
+    area = f"{100 * t['silhouette area'].mean():.0f} %"
+    said = [f"{k} for {', '.join(v)}" for k, v in groups.items() if v]
+    text = (f"The garment covers {area} of an analysed image on average; the share of a map's "
+            f"mass on it is " + "; ".join(said) + ".")
+    frame = [f"{_name(r['maps'], labels)} ({100 * r['on frame']:.1f} %)"
+             for _, r in t.iterrows() if r["frame excess low"] > 0]
+    return text + (f" More than the 1-px frame's {100 * t['frame area'].iloc[0]:.1f} % of the "
+                   f"mass lies on it for {', '.join(frame)}." if frame else
+                   " No map puts more of its mass on the 1-px frame than the frame's area.")
+
+
+def _name(maps: str, labels: dict[str, str]) -> str:
+    model, _, explainer = maps.partition("/")
+    return (f"{labels.get(model, model)}'s {labels.get(explainer, explainer)}" if explainer
+            else labels.get(model, model))

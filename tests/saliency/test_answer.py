@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fmnist_lib.saliency.answer import (HIGH, LOW, agreement_position, answers_sentence,
+from fmnist_lib.saliency.answer import (HIGH, LOW, agreement_position, answers_sentence, headline_answer,
                                        same_parts_answer, same_parts_answers, verdict)
 
 COMPS = ["Simple CNN seeds", "LeNet-5 seeds", "Simple CNN vs LeNet-5", "same class, other image",
@@ -72,3 +72,13 @@ def test_brightness_clause_and_many_explainers():
         == "partly by Grad-CAM, yes by occlusion"
     with pytest.raises(ValueError, match="4-px cells"):
         same_parts_answers(stored, 4)
+
+
+def test_headline_answer():
+    stored = pd.concat([table(values(0.35)).assign(explainer="hirescam", cell=2),
+                        table(values(0.5)).assign(explainer="occlusion", cell=2),
+                        table(values(0.4, wb=0.2)).assign(explainer="gradcam", cell=2)])
+    text = headline_answer(stored, 2, labels={"hirescam": "HiResCAM", "gradcam": "Grad-CAM"})
+    assert text.startswith("on the 14 × 14 grid, partly by HiResCAM (0.")
+    assert "of the way from chance to self-agreement, 95 % CI" in text
+    assert "; yes by occlusion (" in text and text.endswith("; Grad-CAM cannot tell")
