@@ -11,8 +11,8 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
 from fmnist_lib.saliency.gradcam import CAMResult, GradCAM, HiResCAM, compute_cams
-from fmnist_lib.paper.gradcam_plots import (comparison_grid, overlay, pick_disagreements,
-                                      pick_one_per_class)
+from fmnist_lib.paper.gradcam_plots import (all_zero_counts, comparison_grid, overlay,
+                                            pick_disagreements, pick_one_per_class)
 from fmnist_lib.models import LeNet5, SimpleCNN
 
 STATS = dict(mean=0.286, std=0.353)  # close to Fashion-MNIST's; keeps unit tests off the data
@@ -294,9 +294,18 @@ def test_comparison_grid_and_picks():
     assert len(diff) <= 4 and np.all(results["simple"].preds[diff] != results["lenet"].preds[diff])
     fig = comparison_grid(x[idx[:3]], y[idx[:3]], {k: r[idx[:3]] for k, r in results.items()},
                           **STATS)
-    assert len(fig.axes) == 9
+    assert len(fig.axes) == 10  # 3 x 3 panels and the shared colour bar
+    assert "normalised per image" in fig.axes[-1].get_xlabel()
     titles = [ax.get_title() for ax in fig.axes[:3]]
     assert titles[0].startswith("Input") and "T-shirt/top" in titles[0]
     assert titles[1].startswith("Simple CNN") and titles[2].startswith("LeNet-5")
     with pytest.raises(ValueError):
         comparison_grid(x[:3], y[:2], {k: r[:3] for k, r in results.items()}, **STATS)
+    # a map that is zero everywhere is drawn as such and counted, not as a coloured square
+    r = results["simple"][idx[:2]]
+    zero = type(r)(r.maps * 0, r.raw * 0, r.targets, r.probs, r.preds, r.layer_maps)
+    fig = comparison_grid(x[idx[:2]], y[idx[:2]], {"simple": zero, "lenet": results["lenet"][idx[:2]]},
+                          **STATS)
+    assert [t.get_text() for t in fig.axes[1].texts] == ["all zero"]
+    assert all_zero_counts({"simple": zero, "lenet": results["lenet"][idx[:2]]}).startswith(
+        "maps zero everywhere (drawn hatched): Simple CNN 2 of 2")
