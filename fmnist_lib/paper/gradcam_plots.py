@@ -220,7 +220,7 @@ def agreement_display(agreement, cell: int, labels: dict[str, str] | None = None
     excluded."""
     import pandas as pd
 
-    from .gradcam_agreement import agreement_table
+    from ..saliency.agreement import agreement_table
 
     if explainer is None:
         labels = labels or {}
@@ -248,7 +248,7 @@ def plot_agreement_references(agreement, cell: int, labels: dict[str, str] | Non
     cross-model value between chance (same class, other image) and the models' own seeds."""
     import matplotlib.pyplot as plt
 
-    from .gradcam_agreement import agreement_table
+    from ..saliency.agreement import agreement_table
 
     labels = labels or {}
     rows = agreement[agreement["cell"] == cell]
@@ -276,7 +276,7 @@ def plot_agreement_references(agreement, cell: int, labels: dict[str, str] | Non
 
 def foreground_display(foreground, labels: dict[str, str] | None = None):
     """``gradcam_foreground.foreground_table`` with readable names and the CI as text."""
-    from .gradcam_foreground import foreground_table
+    from ..saliency.foreground import foreground_table
 
     labels = labels or {}
     t = foreground_table(foreground)

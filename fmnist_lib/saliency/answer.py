@@ -177,7 +177,7 @@ def headline_answer(agreement: pd.DataFrame, cell: int | None = None,
     """Every explainer's verdict with its position and interval, in one clause, e.g. "partly by
     HiResCAM (0.25 of the way from chance to self-agreement, 95 % CI 0.18–0.31) and by
     occlusion (0.57, 0.48–0.65); Grad-CAM cannot tell" on the grid of ``cell`` px cells."""
-    from .gradcam_agreement import CELL
+    from .agreement import CELL
 
     cell = CELL if cell is None else cell
     rows = agreement[agreement["cell"] == cell]
