@@ -70,6 +70,7 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("efficiency", (), "fmnist_lib.evaluation.benchmark:efficiency_entry", ("efficiency",)),
     Stage("comparison", ("run",), "fmnist_lib.evaluation.comparison:compare", ("comparison",)),
     Stage("gradcam", ("run",), "fmnist_lib.saliency.study:gradcam_entry", ("gradcam_analysis",)),
+    Stage("explorer", ("run",), "fmnist_lib.saliency.explorer:explorer_entry", ("explorer_maps",)),
 )}
 
 

@@ -24,7 +24,8 @@ from .runs import data_spec, run_config, train_runs
 from .store import default_store
 
 __all__ = ["NAMES", "test_set", "val_labels", "baseline_results", "grid_search",
-           "final_models", "efficiency", "comparison", "gradcam_analysis", "faithfulness", "stage_times",
+           "final_models", "efficiency", "comparison", "gradcam_analysis", "explorer_maps", "explorer_data",
+           "faithfulness", "stage_times",
            "run_all"]
 
 NAMES = ("simple", "lenet")
@@ -164,6 +165,32 @@ def comparison(profile: str | Profile | None = None) -> dict:
     stage = STAGES["comparison"]
     return default_store(p.name).get_or_compute(
         stage.name, spec, lambda: stage.function()(y, y_val, base, finals, EQUIVALENCE_MARGIN, p.n_boot, p.seed))
+
+
+def explorer_maps(profile: str | Profile | None = None) -> dict:
+    """The HTML explorer's maps: every seed's Grad-CAM and HiResCAM of ``saliency.explorer.N_IMAGES``
+    test images for their true and every predicted class (:func:`fmnist_lib.saliency.explorer.explorer_entry`)."""
+    from ..saliency.explorer import N_IMAGES
+
+    p = get_profile(profile)
+    finals = final_models(p)
+    X, y = test_set(p)
+    spec = {**data_spec(p), "n": N_IMAGES, "finals": {n: [r["config"] for r in runs] for n, runs in finals.items()}}
+    stage = STAGES["explorer"]
+    return default_store(p.name).get_or_compute(
+        stage.name, spec, lambda: stage.function()(finals, X, y, N_IMAGES, seed=p.seed))
+
+
+def explorer_data(profile: str | Profile | None = None) -> dict:
+    """Everything the explorer shows: :func:`explorer_maps` plus, for every test image, the label
+    and each seed's probabilities (``"y"``, ``"seeds"``, ``"names"``, ``"proba"``:
+    ``{name: ndarray (n_seeds, N, 10)}``)."""
+    p = get_profile(profile)
+    finals = final_models(p)
+    _, y = test_set(p)
+    proba = {n: np.stack([r["test_proba"] for r in finals[n]]) for n in NAMES}
+    return {**explorer_maps(p), "y": y, "seeds": [int(r["seed"]) for r in finals[NAMES[0]]],
+            "names": list(NAMES), "proba": proba}
 
 
 def faithfulness(profile: str | Profile | None = None) -> pd.DataFrame:
