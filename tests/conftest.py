@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from quarto_render import Render, quarto_render, render_env, require_quarto, scratch_project
+from quarto_render import CHROMIUM, Render, quarto_render, render_env, require, require_quarto, scratch_project
 
 matplotlib.use("Agg")
 
@@ -33,6 +33,21 @@ def quick_render(tmp_path_factory, quick_results) -> Render:
     render = quarto_render(project, ["--profile", "quick"], env)
     print(f"\nquick render (HTML + PDF): {render.seconds:.1f} s")
     return render
+
+
+@pytest.fixture(scope="session")  # session: checked before the (session-scoped) render
+def browser():
+    """One Chromium for every browser test module (Playwright's sync API allows one per process)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    require(sync_playwright is not None, "Playwright for Python (requirements.txt)")
+    require(CHROMIUM.exists(), f"Chromium ({CHROMIUM}; Debian package `chromium`)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield b
+        b.close()
 
 
 @pytest.fixture(autouse=True)

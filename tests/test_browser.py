@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from quarto_render import AXE, CHROMIUM, SCREENSHOTS, require
+from quarto_render import AXE, SCREENSHOTS, require
 
 pytestmark = [pytest.mark.render, pytest.mark.slow]
 WIDTHS = {"desktop": 1280, "phone": 390}
@@ -28,20 +28,6 @@ IMAGES_JS = """(wide) => [...document.querySelectorAll('main img')].map(img => {
 LINKS_JS = """() => [...document.querySelectorAll('a[href^="#"]')]
   .map(a => a.getAttribute('href')).filter(h => h.length > 1)
   .filter(h => !document.getElementById(decodeURIComponent(h.slice(1))))"""
-
-
-@pytest.fixture(scope="session")  # session: checked before the (session-scoped) render
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-    require(sync_playwright is not None, "Playwright for Python (requirements.txt)")
-    require(CHROMIUM.exists(), f"Chromium ({CHROMIUM}; Debian package `chromium`)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module", params=list(WIDTHS), ids=list(WIDTHS))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from quarto_render import AXE, SCREENSHOTS, require
-from test_browser import WIDTHS, browser  # noqa: F401  (the session's Chromium)
+from test_browser import WIDTHS
 
 pytestmark = [pytest.mark.render, pytest.mark.slow]
 READY = "#fmnist-explorer[data-ready='true'] .fx-image"
@@ -37,7 +37,7 @@ def stored(quick_render, quick_results):
 
 
 @pytest.fixture(scope="module", params=list(WIDTHS), ids=list(WIDTHS))
-def offline(request, browser, quick_render):  # noqa: F811
+def offline(request, browser, quick_render):
     """The paper at one width with every non-file request aborted; console errors collected."""
     ctx = browser.new_context(viewport={"width": WIDTHS[request.param], "height": 900})
     ctx.blocked = []
@@ -150,6 +150,24 @@ def test_a_confusion_cell_shows_exactly_its_images(offline, stored):
     got = [int(v) for v in now["matches"].split(",")] if now["matches"] else []
     assert got == expected and expected, f"cell ({i}, {j}): shown {got}, stored {expected}"
     assert now["index"] == expected[0]
+
+
+def test_keyboard_moves_through_the_matrix_and_picks_a_cell(offline):
+    first = offline.locator(".fx-cell[tabindex='0']")
+    assert first.count() == 1  # one Tab stop for the whole matrix
+    first.focus()
+    start = [int(first.get_attribute("data-true")), int(first.get_attribute("data-pred"))]
+    offline.keyboard.press("ArrowDown")
+    offline.keyboard.press("ArrowRight")
+    want = [min(start[0] + 1, 9), min(start[1] + 1, 9)]
+    focused = offline.evaluate("[+document.activeElement.dataset.true, +document.activeElement.dataset.pred]")
+    assert focused == want
+    offline.keyboard.press("Enter")
+    offline.wait_for_timeout(50)
+    assert offline.input_value("#fx-kind") == "cell"
+    assert offline.inner_text("#fx-cell-name") == offline.evaluate(
+        "(w) => { const c = JSON.parse(document.getElementById('fmnist-explorer-data').textContent).classes;"
+        " return `true ${c[w[0]]}, predicted ${c[w[1]]}`; }", want)
 
 
 def test_axe_finds_nothing_serious_in_the_explorer(offline):

@@ -124,6 +124,9 @@ def html_block(page: dict) -> str:
     text = json.dumps(page, separators=(",", ":")).replace("</", "<\\/")  # never ends the <script>
     return "\n".join([
         "```{=html}",
+        # Quarto's documented opt-out for libraries: leave the template's <table>s to the page
+        # (it would try to parse them into Pandoc tables and warn)
+        "<!--| quarto-html-table-processing: none -->",
         f"<style>{_asset('explorer.css')}</style>",
         _asset("explorer.htm"),
         f'<script type="application/json" id="fmnist-explorer-data">{text}</script>',

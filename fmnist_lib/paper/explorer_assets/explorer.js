@@ -84,6 +84,15 @@ document.addEventListener("alpine:init", () => {
     },
     cellName() { return `true ${D.classes[this.cell[0]]}, predicted ${D.classes[this.cell[1]]}`; },
     pickCell(i, j) { this.cell = [i, j]; this.kind = "cell"; },
+    at: [0, 0],  // the matrix is one Tab stop; the arrow keys move between its cells
+    moveCell(e, i, j) {
+      const step = {ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1]}[e.key];
+      if (!step) return;
+      e.preventDefault();
+      const n = D.classes.length, to = [Math.min(n - 1, Math.max(0, i + step[0])), Math.min(n - 1, Math.max(0, j + step[1]))];
+      this.at = to;
+      this.$nextTick(() => this.$root.querySelector(`.fx-cell[data-true="${to[0]}"][data-pred="${to[1]}"]`).focus());
+    },
     cellValue(i, j) { const v = D.diff[this.row][i][j]; return v ? (v > 0 ? "+" : "\u2212") + Math.abs(v) : "0"; },
     cellText(i, j) {
       const sign = (v) => (v > 0 ? "+" : v < 0 ? "\u2212" : "") + Math.abs(v);
