@@ -38,17 +38,19 @@ def test_a_copy_hashes_like_the_package(package_copy):
 
 
 @pytest.mark.parametrize("rel, expected", [
-    ("saliency/gradcam.py", {"gradcam"}),
+    ("saliency/gradcam.py", {"gradcam", "explorer"}),
+    ("saliency/explorer.py", {"explorer"}),
     ("saliency/agreement.py", {"gradcam"}),
-    ("evaluation/equivalence.py", {"comparison"}),
+    ("evaluation/equivalence.py", {"comparison", "explorer"}),  # the explorer's seed ensembles
     ("paper/report.py", set()),
     ("paper/summary.py", set()),
+    ("paper/explorer_view.py", set()),
     ("paper/tuning_plots.py", set()),
     ("pipeline/store.py", set()),      # where results live, not what they are
     ("pipeline/cluster.py", set()),    # where the grid search runs
     ("__main__.py", set()),
     ("tuning/grid_search.py", {"grid"}),
-    ("pipeline/runs.py", {"run", "comparison", "gradcam"}),
+    ("pipeline/runs.py", {"run", "comparison", "gradcam", "explorer"}),
 ])
 def test_an_edit_rekeys_only_the_stages_that_run_it(package_copy, rel, expected):
     before = sources(package_copy)
