@@ -32,7 +32,7 @@ def test_parallel_runs_equal_serial_runs_and_are_stored_per_run(tmp_path, monkey
     monkeypatch.setenv("FMNIST_RESULTS", str(tmp_path / "serial"))
     serial = runs.train_runs(p, jobs, n_jobs=1)
     assert torch.get_num_threads() == threads  # the caller's thread count is restored
-    assert len(list((tmp_path / "parallel" / "quick").glob("final-*"))) == len(jobs)
+    assert len(list((tmp_path / "parallel" / "quick").glob(f"{runs.ENTRY}-*"))) == len(jobs)
     for a, b in zip(parallel, serial):
         assert np.array_equal(a["test_logits"], b["test_logits"])  # bit-identical
         assert np.array_equal(a["val_logits"], b["val_logits"])
