@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import CLASSES
+from ..models import DISPLAY_NAMES
 
 __all__ = ["md", "fmt_pct", "class_counts", "plot_examples", "published_baselines",
            "environment_table", "PUBLISHED"]
