@@ -1,10 +1,15 @@
 """fmnist_lib.evaluation.equivalence: the seed-and-image bootstrap against scipy, TOST and the verdicts."""
+from collections import namedtuple
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sps
 
 from fmnist_lib.evaluation import equivalence as eq
+
+
+Interval = namedtuple("Interval", "low high")
 
 
 def onehot(pred, k=10):
@@ -125,3 +130,222 @@ def test_mcnemar_pivot_is_seed_by_seed():
                           "b": ["B/0", "B/1", "B/0", "B/1", "A/1"], "pvalue": [0.5, 0.01, 0.0001234, 1.0, 0.3]})
     wide = eq.mcnemar_pivot(table)
     assert wide.shape == (2, 3) and wide.iloc[1]["B/0"] == "0.00012" and wide.iloc[0]["B/1"] == "0.01"
+
+
+# --- pinned to independent references (issue 25) ------------------------------------------
+
+def loop_bootstrap(values, n_boot, seed):
+    """A plain-loop two-level bootstrap: per replicate one image draw shared by every seed
+    (and by both models, when ``values`` are paired differences), then a draw of the seeds."""
+    rng = np.random.default_rng(seed + 1000)  # not the library's stream
+    S, n = values.shape
+    out = np.empty(n_boot)
+    for i in range(n_boot):
+        images, seeds = rng.integers(0, n, n), rng.integers(0, S, S)
+        out[i] = values[seeds][:, images].mean()
+    return out
+
+
+def unpaired_loop_bootstrap(a, b, n_boot, seed):
+    """The wrong bootstrap for paired data: each model's images and seeds drawn on their own."""
+    return loop_bootstrap(b, n_boot, seed) - loop_bootstrap(a, n_boot, seed + 1)
+
+
+def bootstrap_variance(v):
+    """Exact variance of one replicate of the two-level bootstrap, worked by hand.
+
+    X = (1/S) sum_t m_{pick_t}(w), m_s(w) = sum_j w_j v[s, j] / n, w ~ Multinomial(n, 1/n)
+    shared by every seed. Var X = Var E[X|w] + E Var[X|w]; E[X|w] = sum_j w_j vbar_j / n has
+    variance popvar(vbar) / n; Var[X|w] = popvar_s(m(w)) / S, whose expectation is
+    (popvar_s(m) + mean_s popvar_j(v[s]) / n - popvar(vbar) / n) / S.
+    """
+    S, n = v.shape
+    images = v.mean(0).var() / n
+    return images + (v.mean(1).var() + v.var(1).mean() / n - images) / S
+
+
+def shared_image_effects(S=5, n=2000, seed=0):
+    """Paired differences whose images matter alike on every seed and whose seeds differ."""
+    rng = np.random.default_rng(seed)
+    img = rng.choice([-1.0, 0.0, 1.0], p=[0.1, 0.8, 0.1], size=n)
+    v = np.tile(img, (S, 1))
+    for s, extra in enumerate(np.linspace(0.0, 0.08, S)):
+        v[s, (v[s] == 0) & (rng.random(n) < extra)] = 1.0  # seed s a little better
+        v[s, rng.random(n) < 0.02] = 0.0  # and some per-seed noise
+    return v
+
+
+def test_two_level_bootstrap_variance_equals_the_hand_worked_value():
+    v = shared_image_effects()
+    reps = eq.hierarchical_bootstrap(v, n_boot=4000, seed=0)
+    expected = bootstrap_variance(v)
+    # drawing images per seed, or not resampling seeds, changes the variance by far more
+    S, n = v.shape
+    per_seed_images = v.var(1).mean() / n / S + v.mean(1).var() / S
+    no_seeds = v.mean(0).var() / n
+    assert per_seed_images < 0.6 * expected and no_seeds < 0.6 * expected
+    assert reps.std() == pytest.approx(np.sqrt(expected), rel=0.04)
+    assert reps.mean() == pytest.approx(v.mean(), abs=0.1 * np.sqrt(expected))
+
+
+def test_two_level_bootstrap_interval_equals_a_plain_loop():
+    v = shared_image_effects(seed=1)
+    for level in (0.90, 0.95):
+        ours = eq.percentile_ci(eq.hierarchical_bootstrap(v, n_boot=4000, seed=0), level)
+        ref = eq.percentile_ci(loop_bootstrap(v, 4000, 0), level)
+        width = ref[1] - ref[0]
+        assert abs(ours[0] - ref[0]) < 0.05 * width and abs(ours[1] - ref[1]) < 0.05 * width
+
+
+def test_percentile_ci_levels_by_hand():
+    reps = np.arange(1001) / 1000  # quantile q of these is exactly q
+    assert eq.percentile_ci(reps, 0.90) == pytest.approx((0.05, 0.95))
+    assert eq.percentile_ci(reps, 0.95) == pytest.approx((0.025, 0.975))
+
+
+def correct_pairs(n=3000, S=3, gain=0.006, seed=0):
+    """Two models right and wrong on nearly the same images; ``b`` fixes a few of ``a``'s errors."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n)
+    hard = rng.random(n) < 0.12  # both models tend to miss these
+    pa, pb = [], []
+    for _ in range(S):
+        wrong_a = hard ^ (rng.random(n) < 0.01)
+        fixed = wrong_a & (rng.random(n) < gain / 0.12)
+        wrong_b = (wrong_a & ~fixed) ^ (rng.random(n) < 0.003)
+        pa.append(onehot(np.where(wrong_a, (y + 1) % 10, y)))
+        pb.append(onehot(np.where(wrong_b, (y + 1) % 10, y)))
+    return y, pa, pb
+
+
+def correctness(y, probas):
+    return np.stack([(p.argmax(1) == y) for p in probas]).astype(float)
+
+
+def test_accuracy_difference_is_paired_by_seed_and_image():
+    y, pa, pb = correct_pairs()
+    a, b = correctness(y, pa), correctness(y, pb)
+    res = eq.accuracy_difference(y, pa, pb, margin=0.01, n_boot=3000)
+    ref = eq.percentile_ci(loop_bootstrap(b - a, 3000, 0), 0.95)
+    unpaired = eq.percentile_ci(unpaired_loop_bootstrap(a, b, 3000, 0), 0.95)
+    width = ref[1] - ref[0]
+    assert unpaired[1] - unpaired[0] > 2 * width  # the fixture tells pairing from no pairing
+    assert abs(res["ci95_low"] - ref[0]) < 0.06 * width and abs(res["ci95_high"] - ref[1]) < 0.06 * width
+    assert res["diff"] == pytest.approx((b - a).mean(), abs=1e-15) and res["diff"] > 0
+    assert res["seeds"] == 3 and res["n"] == len(y)
+
+
+def one_seed_differences(shift, n=2500, seed=3):
+    """One seed's per-image differences (b - a) with mean about ``shift``."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n)
+    d = rng.choice([-1, 0, 1], p=[0.04 - shift / 2, 0.92, 0.04 + shift / 2], size=n)
+    a_right = d <= 0  # d = -1: a right, b wrong; d = 0: both right; d = 1: b right
+    b_right = d >= 0
+    pa = onehot(np.where(a_right, y, (y + 1) % 10))
+    pb = onehot(np.where(b_right, y, (y + 1) % 10))
+    return y, pa, pb, d.astype(float)
+
+
+@pytest.mark.parametrize("shift, side, verdict", [(0.0, "inside", "equivalent"),
+                                                  (0.03, "beyond", "different")])
+def test_tost_verdict_is_taken_from_the_90_percent_interval(shift, side, verdict):
+    """A margin between the 90 % and the 95 % interval's ends: the 90 % one decides."""
+    y, pa, pb, d = one_seed_differences(shift)
+    dist = sps.bootstrap((d,), np.mean, n_resamples=10000, method="percentile", batch=2000,
+                         random_state=0).bootstrap_distribution
+    ref = {lv: Interval(*np.quantile(dist, [(1 - lv) / 2, (1 + lv) / 2]))
+           for lv in (0.90, 0.95)}  # scipy's percentile intervals at both levels
+    if side == "inside":  # the 90 % interval inside (-m, m), the 95 % one across
+        e90, e95 = (max(-r.low, r.high) for r in (ref[0.90], ref[0.95]))
+    else:  # the 90 % interval above m, the 95 % one across
+        e90, e95 = ref[0.90].low, ref[0.95].low
+    margin = (e90 + e95) / 2
+    width = ref[0.90].high - ref[0.90].low
+    assert abs(e95 - e90) > 0.08 * width  # the margin lies 4 % of the width from either end
+    res = eq.accuracy_difference(y, [pa], [pb], margin=margin, n_boot=10000)
+    assert res["verdict"] == verdict
+    assert eq.tost_verdict(res["ci95_low"], res["ci95_high"], margin) == "inconclusive"
+    for lv, key in ((0.90, "ci90"), (0.95, "ci95")):  # bootstrap noise: about 1 % of the width
+        assert abs(res[f"{key}_low"] - ref[lv].low) < 0.035 * width
+        assert abs(res[f"{key}_high"] - ref[lv].high) < 0.035 * width
+
+
+M = 0.01
+JUST = np.nextafter  # the next float: an interval end just inside or just outside the margin
+
+
+@pytest.mark.parametrize("low, high, verdict", [
+    (JUST(-M, 0), JUST(M, 0), "equivalent"),          # both ends just inside
+    (-M, JUST(M, 0), "inconclusive"),                 # low end exactly at -margin
+    (JUST(-M, 0), M, "inconclusive"),                 # high end exactly at +margin
+    (M, 0.02, "different"), (JUST(M, 0), 0.02, "inconclusive"),
+    (-0.02, -M, "different"), (-0.02, JUST(-M, 0), "inconclusive"),
+    (-0.02, 0.02, "inconclusive"), (0.0, 0.0, "equivalent")])
+def test_tost_verdict_at_the_margins_edges(low, high, verdict):
+    assert eq.tost_verdict(low, high, M) == verdict
+
+
+@pytest.mark.parametrize("low, high, verdict", [(JUST(0, 1), 0.01, "improved"), (0.0, 0.01, "unclear"),
+                                                (-0.01, JUST(0, -1), "worsened"), (-0.01, 0.0, "unclear"),
+                                                (0.0, 0.0, "unclear")])
+def test_effect_verdict_at_zero(low, high, verdict):
+    assert eq.effect_verdict(low, high) == verdict
+    with pytest.raises(ValueError, match="exceeds"):
+        eq.effect_verdict(0.02, 0.01)
+
+
+def test_accuracy_table_against_a_plain_loop_and_wilson_by_hand():
+    rng = np.random.default_rng(4)
+    n = 1500
+    y = rng.integers(0, 10, n)
+    hard = rng.random(n) < 0.15
+    probas = []
+    for acc_shift in (0.0, 0.02, 0.05):
+        wrong = hard ^ (rng.random(n) < 0.02 + acc_shift)
+        p = np.full((n, 10), 0.02)
+        p[np.arange(n), np.where(wrong, (y + 1) % 10, y)] = 0.82
+        probas.append(p)
+    # the ensemble averages probabilities, not votes: seeds 0 and 1 lean to a wrong class on
+    # image 0, seed 2 is sure of the right one; the vote says wrong, the mean says right
+    for i, p in enumerate(probas):
+        p[0] = 0.0
+        p[0][y[0]], p[0][(y[0] + 1) % 10] = (0.49, 0.51) if i < 2 else (1.0, 0.0)
+    table = eq.accuracy_table(y, {"m": probas}, {"m": "Model"}, n_boot=3000).iloc[0]
+    c = correctness(y, probas)
+    assert table["seeds"] == 3 and table["mean accuracy"] == f"{c.mean():.4f}"
+    assert table["seed range"] == f"{c.mean(1).min():.4f} to {c.mean(1).max():.4f}"
+    lo, hi = (float(s) for s in table["95 % CI (seeds and images)"].strip("[]").split(", "))
+    ref = eq.percentile_ci(loop_bootstrap(c, 3000, 0), 0.95)
+    width = ref[1] - ref[0]
+    assert width > 0.01 and abs(lo - ref[0]) < 0.06 * width + 1e-4 and abs(hi - ref[1]) < 0.06 * width + 1e-4
+    mean_p = np.mean(probas, axis=0)
+    k = int((mean_p.argmax(1) == y).sum())
+    assert mean_p[0].argmax() == y[0]  # the mean, not the vote
+    z, p_hat = sps.norm.ppf(0.975), k / n
+    centre = (p_hat + z ** 2 / (2 * n)) / (1 + z ** 2 / n)
+    half = z / (1 + z ** 2 / n) * np.sqrt(p_hat * (1 - p_hat) / n + z ** 2 / (4 * n ** 2))
+    assert table["ensemble accuracy"] == f"{p_hat:.4f}"
+    assert table["ensemble 95 % CI (Wilson)"] == f"[{centre - half:.4f}, {centre + half:.4f}]"
+
+
+def test_mcnemar_seed_pairs_counts_by_hand():
+    y = np.zeros(10, dtype=int)
+    right, wrong = onehot(np.zeros(10, dtype=int)), onehot(np.ones(10, dtype=int))
+    a0 = np.r_[right[:7], wrong[7:]]          # right on 0-6
+    b0 = np.r_[wrong[:2], right[2:]]          # right on 2-9
+    table = eq.mcnemar_seed_pairs(y, {"A": [a0, a0], "B": [b0]})
+    first = table.iloc[0]
+    assert (first["kind"], first["a"], first["b"]) == ("between models", "A/0", "B/0")
+    assert (first["a_only"], first["b_only"]) == (2, 3)  # A alone: images 0-1; B alone: 7-9
+    assert first["pvalue"] == pytest.approx(1.0)  # 2 of 5 at p = 0.5: two-sided exact p is 1
+    within = table[table["kind"] == "within A"].iloc[0]
+    assert (within["a_only"], within["b_only"], within["pvalue"]) == (0, 0, 1.0)
+    assert list(table["kind"]) == ["between models", "between models", "within A"]
+
+
+def test_mcnemar_sentence_at_alpha_is_not_significant():
+    table = pd.DataFrame({"kind": ["between models"] * 3 + ["within A"],
+                          "pvalue": [0.05, np.nextafter(0.05, 0), 0.5, 0.01]})
+    assert eq.mcnemar_sentence(table) == ("McNemar's exact test at the 5 % level calls 1 of 3 pairs "
+                                          "between models, 1 of 1 pairs within A significant")
