@@ -80,3 +80,104 @@ def test_calibration_sentence_is_silent_when_scaling_helps_both():
     table = pd.DataFrame({"model": ["A", "B"], "ECE": [0.02, 0.03], "ECE scaled": [0.01, 0.02],
                           "NLL": [0.4, 0.5], "NLL scaled": [0.3, 0.4]})
     assert "worse" not in cal.calibration_sentence(table)
+
+
+# --- pinned to independent references (issue 25) ------------------------------------------
+
+def ece_loop(y, p, n_bins=15):
+    """ECE by a plain loop over the bins (i / n_bins, (i + 1) / n_bins]."""
+    conf, right = p.max(1), p.argmax(1) == y
+    total = 0.0
+    for i in range(n_bins):
+        inside = (conf > i / n_bins) & (conf <= (i + 1) / n_bins)
+        if inside.any():
+            total += inside.sum() * abs(right[inside].mean() - conf[inside].mean())
+    return total / len(y)
+
+
+def grid_temperature(y, z):
+    """The temperature minimising the log loss (NumPy, checked against scikit-learn above) on a
+    grid, refined once around the best point."""
+    def loss(t):
+        p = softmax(z / t, 1)
+        return -np.log(p[np.arange(len(y)), y]).mean()
+
+    grid = np.exp(np.linspace(np.log(0.5), np.log(10), 301))
+    best = grid[np.argmin([loss(t) for t in grid])]
+    fine = best * np.exp(np.linspace(-0.011, 0.011, 221))
+    return fine[np.argmin([loss(t) for t in fine])]
+
+
+def shifted_runs():
+    """Validation logits blown up 3x, test logits 1.5x: fitting on the wrong split shows."""
+    runs = []
+    for seed in (0, 1):
+        yv, zv = overconfident(n=1500, seed=10 + seed, scale=3.0)
+        yt, zt = overconfident(n=1500, seed=20 + seed, scale=1.5)
+        runs.append({"val_logits": zv, "test_logits": zt, "_y": (yv, yt)})
+    return runs
+
+
+def test_calibration_table_fits_on_validation_and_scores_on_test():
+    runs = shifted_runs()
+    yv, yt = runs[0]["_y"]
+    for r in runs[1:]:  # every seed shares the split's labels, as in the study
+        r["val_logits"] = overconfident(n=1500, seed=10, scale=3.0)[1] + 0.1 * np.random.default_rng(1).normal(size=(1500, 10))
+        r["test_logits"] = overconfident(n=1500, seed=20, scale=1.5)[1] * 1.2
+    t_val = [grid_temperature(yv, r["val_logits"]) for r in runs]
+    t_test = [grid_temperature(yt, r["test_logits"]) for r in runs]
+    assert min(abs(a - b) for a, b in zip(t_val, t_test)) > 0.5  # the split matters here
+    assert log_loss(yt, softmax(runs[0]["test_logits"] / 2, 1), labels=range(10)) == pytest.approx(
+        -np.log(softmax(runs[0]["test_logits"] / 2, 1)[np.arange(len(yt)), yt]).mean(), rel=1e-9)
+    row = cal.calibration_table(yv, yt, {"m": runs}, {"m": "M"}).iloc[0]
+    assert row["model"] == "M" and row["seeds"] == 2
+    assert row["T"] == pytest.approx(np.mean(t_val), rel=2e-3)
+    z = [r["test_logits"] for r in runs]
+    assert row["ECE"] == pytest.approx(np.mean([ece_loop(yt, softmax(zi, 1)) for zi in z]), abs=1e-12)
+    assert row["NLL"] == pytest.approx(np.mean([log_loss(yt, softmax(zi, 1), labels=range(10)) for zi in z]),
+                                       rel=1e-9)
+    scaled = [softmax(zi / t, 1) for zi, t in zip(z, t_val)]
+    assert row["ECE scaled"] == pytest.approx(np.mean([ece_loop(yt, p) for p in scaled]), abs=2e-3)
+    assert row["NLL scaled"] == pytest.approx(np.mean([log_loss(yt, p, labels=range(10)) for p in scaled]),
+                                              rel=1e-5)
+    # a temperature fitted on the test split would have scored better on it than the true one
+    best = np.mean([log_loss(yt, softmax(zi / t, 1), labels=range(10)) for zi, t in zip(z, t_test)])
+    assert row["NLL scaled"] > best + 0.005
+
+
+def test_scaled_proba_uses_the_validation_temperature():
+    yv, zv = overconfident(n=1500, seed=10, scale=3.0)
+    yt, zt = overconfident(n=1500, seed=20, scale=1.5)
+    p = cal.scaled_proba(yv, {"val_logits": zv, "test_logits": zt})
+    t = grid_temperature(yv, zv)
+    assert abs(t - grid_temperature(yt, zt)) > 0.5
+    assert p.shape == (1500, 10) and np.allclose(p.sum(1), 1.0, atol=1e-12)
+    assert np.array_equal(p.argmax(1), zt.argmax(1))  # scaling never changes a prediction
+    np.testing.assert_allclose(p, softmax(zt / t, 1), atol=2e-4)
+    assert not np.allclose(p, softmax(zt, 1), atol=1e-2)
+
+
+def test_fitted_temperature_reaches_its_bounds():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 500)
+    noise = rng.normal(size=(500, 10))  # logits unrelated to the labels: the flattest T wins
+    assert cal.fit_temperature(y, noise) == pytest.approx(20.0, rel=1e-3)
+    sure = np.eye(10)[y] * 0.05  # always right, timidly: the sharpest T wins
+    assert cal.fit_temperature(y, sure) == pytest.approx(0.05, rel=1e-3)
+
+
+@pytest.mark.parametrize("gap, tie", [(5e-4, True), (np.nextafter(5e-4, 1), False)])
+def test_calibration_sentence_tie_at_its_tolerance(gap, tie):
+    table = pd.DataFrame({"model": ["A", "B"], "ECE": [0.0, gap], "ECE scaled": [0.01, 0.02],
+                          "NLL scaled": [0.3, 0.2]})
+    text = cal.calibration_sentence(table)
+    assert text.startswith("Before scaling the lower test ECE is neither model" if tie
+                           else "Before scaling the lower test ECE is A's")
+
+
+def test_calibration_sentence_does_not_call_an_unchanged_model_worse():
+    table = pd.DataFrame({"model": ["A", "B"], "ECE": [0.02, 0.03], "ECE scaled": [0.02, 0.02],
+                          "NLL": [0.4, 0.5], "NLL scaled": [0.4, np.nextafter(0.5, 1)]})
+    text = cal.calibration_sentence(table)
+    assert text.endswith("temperature scaling made B (NLL 0.5000 → 0.5000) slightly worse on the test set")
+    assert "A (" not in text

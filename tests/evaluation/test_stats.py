@@ -138,3 +138,37 @@ def test_calibration_bad_input():
 
 # --- seeds -----------------------------------------------------------------------------------
 
+
+
+def test_ece_default_is_15_bins_by_hand():
+    # confidences 0.62 (one of two right) and 0.68 (both right): 15 bins part them,
+    # (0.600, 0.667] and (0.667, 0.733]; 10 bins put all four in (0.6, 0.7]
+    y = np.zeros(4, dtype=int)
+    p = one_hot_conf(y, np.array([0, 1, 0, 0]), np.array([0.62, 0.62, 0.68, 0.68]))
+    fifteen = (2 * abs(0.5 - 0.62) + 2 * abs(1.0 - 0.68)) / 4  # 0.22
+    assert stats.expected_calibration_error(y, p) == pytest.approx(fifteen, abs=1e-12)
+    assert stats.expected_calibration_error(y, p, n_bins=10) == pytest.approx(abs(0.75 - 0.65), abs=1e-12)
+    assert len(stats.reliability_curve(y, p)) == 15
+
+
+@pytest.mark.parametrize("b, c", [(0, 7), (3, 3), (4, 11), (12, 30), (1, 0)])
+def test_mcnemar_exact_p_by_hand(b, c):
+    from math import comb
+
+    y, pa, pb = paired(5, b, c, 2)
+    n, k = b + c, min(b, c)
+    expected = min(1.0, 2 * sum(comb(n, i) for i in range(k + 1)) / 2 ** n)
+    res = stats.mcnemar_exact(y, pa, pb)
+    assert (res["b"], res["c"], res["statistic"]) == (b, c, k)
+    assert res["pvalue"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_wilson_interval_against_the_formula_at_other_levels():
+    y, a, _ = paired(137, 0, 0, 63)
+    z = {0.90: 1.6448536269514722, 0.99: 2.5758293035489004}
+    for level, zz in z.items():
+        n, p = 200, 137 / 200
+        centre = (p + zz ** 2 / (2 * n)) / (1 + zz ** 2 / n)
+        half = zz / (1 + zz ** 2 / n) * np.sqrt(p * (1 - p) / n + zz ** 2 / (4 * n ** 2))
+        _, low, high = stats.accuracy_ci(y, a, level=level)
+        assert (low, high) == pytest.approx((centre - half, centre + half), abs=1e-12)
