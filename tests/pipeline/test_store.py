@@ -637,3 +637,31 @@ def test_space_warning_counts_what_is_already_stored(tmp_path, monkeypatch):
     assert store_admin.space_warning(s.root) is not None  # 0.5 MB free, 1 MB to store
     s.save("x", {}, {"a": np.zeros(200_000, np.float32)})  # 0.8 MB already stored under a current key
     assert store_admin.space_warning(s.root) is None
+# --- files larger than one read block (issue 25) -----------------------------------------
+
+BLOCK = 1 << 20  # file_digest reads 1 MiB at a time
+
+
+@pytest.mark.parametrize("size", [BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 12345])
+def test_file_digest_of_files_around_and_beyond_one_block_equals_hashlib(size, tmp_path):
+    import hashlib
+
+    raw = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
+    path = tmp_path / "blob.bin"
+    path.write_bytes(raw)
+    assert store_mod.file_digest(path) == {"size": size, "sha256": hashlib.sha256(raw).hexdigest()}
+
+
+@pytest.mark.parametrize("offset", [0, BLOCK - 1, BLOCK, 2 * BLOCK + 7, -1])
+def test_a_changed_byte_in_any_block_of_a_large_entry_is_caught(offset, tmp_path):
+    s = ResultStore(tmp_path)
+    big = np.random.default_rng(0).random(3 * BLOCK // 8 + 1000)  # about 3 MiB of float64
+    folder = s.save("big", {"seed": 0}, {"x": big})
+    path = folder / "x.npy"
+    assert path.stat().st_size > 3 * BLOCK
+    np.testing.assert_array_equal(s.load("big", {"seed": 0})["x"], big)  # intact: read back
+    raw = bytearray(path.read_bytes())
+    raw[offset] ^= 0x01  # the same size, one bit changed
+    path.write_bytes(bytes(raw))
+    with pytest.raises(store_mod.DamagedEntry, match="x.npy does not match its SHA-256"):
+        s.verify(folder)
