@@ -1,5 +1,6 @@
 """gradcam_sanity: rank correlation against scipy, the cascade, verdicts on both sides."""
 import numpy as np
+import pytest
 import pandas as pd
 import torch
 from scipy import stats
@@ -60,3 +61,81 @@ def test_layer_labels():
     assert layer_labels(LeNet5()) == {"features.0": "conv1", "features.3": "conv2",
                                       "classifier.0": "fc120", "classifier.2": "fc84",
                                       "classifier.4": "fc10"}
+
+
+# --- pinned to independent references (issue 25) ------------------------------------------
+
+def test_cascade_equals_pytorch_grad_cam_and_scipy_and_changes_the_maps():
+    """The cascade redone by hand: the same cumulative re-initialisation from the output,
+    maps by pytorch-grad-cam, correlations by scipy. A "randomisation" that changed nothing
+    would give correlations of 1 and fail here."""
+    import copy
+
+    from test_gradcam import reference_maps
+
+    torch.manual_seed(0)
+    model = SimpleCNN().eval()
+    x, t = torch.randn(8, 1, 28, 28), np.arange(8) % 10
+    df = cascading_randomisation(model, x, t, seed=3)
+    trained = reference_maps(model, x, t)
+    randomised = copy.deepcopy(model)
+    modules = dict(randomised.named_modules())
+    torch.manual_seed(3)
+    for step, name in enumerate(["classifier.1", "features.0"], start=1):
+        modules[name].reset_parameters()
+        maps = reference_maps(randomised, x, t)
+        ref = [stats.spearmanr(trained[i].ravel(), maps[i].ravel()).statistic for i in range(8)]
+        got = df[df["step"] == step]
+        assert set(got["layer"]) == {name}
+        np.testing.assert_allclose(got["spearman"], ref, atol=1e-6)
+    assert df.groupby("step")["spearman"].mean().max() < 0.8
+
+
+def test_randomisation_summary_equals_scipy_per_step():
+    rng = np.random.default_rng(0)
+    rho = rng.normal(0.3, 0.2, 40)
+    rho[[3, 25]] = np.nan  # constant maps: left out, and not counted
+    df = pd.DataFrame({"step": [1] * 20 + [2] * 20, "layer": ["fc"] * 20 + ["conv"] * 20,
+                       "image": list(range(20)) * 2, "spearman": rho})
+    s = randomisation_summary(df).set_index("step")
+    for step, part in ((1, rho[:20]), (2, rho[20:])):
+        v = part[~np.isnan(part)]
+        ci = stats.ttest_1samp(v, 0).confidence_interval(0.95)
+        row = s.loc[step]
+        assert row["n"] == 19 and row["spearman"] == pytest.approx(v.mean())
+        assert (row["low"], row["high"]) == pytest.approx((ci.low, ci.high))
+    assert list(s["layer"]) == ["fc", "conv"]
+
+
+def cascade(highs, last_low, means=None):
+    """A randomisation summary with the given upper CI ends per step and lower end at the last."""
+    highs = list(highs)
+    means = means or [h - 0.05 for h in highs]
+    lows = [m - 0.05 for m in means[:-1]] + [last_low]
+    return pd.DataFrame({"step": range(1, len(highs) + 1), "layer": [f"l{i}" for i in range(len(highs))],
+                         "spearman": means, "low": lows, "high": highs, "n": 20})
+
+
+@pytest.mark.parametrize("high, passes", [(0.5, False), (np.nextafter(0.5, 0), True)])
+def test_randomisation_verdict_at_the_threshold(high, passes):
+    text = randomisation_verdict({"Grad-CAM": cascade([0.2, high], -0.1)}, "X")
+    assert ("it passes" in text) == passes and ("check fails" in text) == (not passes)
+    # one step at the threshold anywhere in the cascade is enough to fail
+    early = randomisation_verdict({"Grad-CAM": cascade([high, 0.1, 0.1], -0.1)}, "X")
+    assert ("it passes" in early) == passes
+
+
+@pytest.mark.parametrize("low, keeps", [(0.0, False), (np.nextafter(0.0, 1), True)])
+def test_randomisation_verdict_weak_dependence_at_zero(low, keeps):
+    text = randomisation_verdict({"Grad-CAM": cascade([0.2, 0.1], low, means=[0.1, 0.05])}, "X")
+    assert ("weak dependence" in text) == keeps and "it passes" in text
+
+
+def test_randomisation_verdict_numbers_and_mixed_outcome():
+    s = {"Grad-CAM": cascade([0.3, 0.2, 0.1], -0.05, means=[0.25, 0.15, 0.05]),
+         "HiResCAM": cascade([0.9, 0.4, 0.3], 0.2, means=[0.85, 0.35, 0.25])}
+    text = randomisation_verdict(s, "LeNet-5")
+    assert text == ("On LeNet-5, Grad-CAM's correlation with the trained maps peaks at 0.25 and ends "
+                    "at 0.05 with all 3 layers random and HiResCAM's peaks at 0.85 and ends at 0.25: "
+                    "only Grad-CAM passes, though HiResCAM (0.20–0.30) keeps a weak dependence on the "
+                    "image with every layer random (CI above 0).")
