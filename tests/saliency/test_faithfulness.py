@@ -67,7 +67,7 @@ def test_verdicts_on_both_sides():
     assert faithful_clause(mixed) == "no map passes every perturbation test on Simple CNN"
     with pytest.raises(ValueError, match="No rows"):
         faithfulness_verdict(every, "lenet")
-    assert plot_faithfulness(every).axes
+    assert len(plot_faithfulness(every).axes) == 1  # one panel per model (data: see below)
 
 
 def test_brightness_beating_the_maps_is_said_plainly():
@@ -83,3 +83,84 @@ def test_brightness_beating_the_maps_is_said_plainly():
                                         "on Simple CNN it beats Grad-CAM on 4 of 8 tests.")
     every = faithfulness_summary(areas({("gradcam", f): 0.2 for f in FILLS}))
     assert brightness_clause(every).endswith("on Simple CNN it beats no map.")
+
+
+
+# --- pinned to independent references (issue 25) ------------------------------------------
+
+def constant_gaps(gaps: dict, n: int = 10) -> pd.DataFrame:
+    """Areas whose per-image gap over random is exactly ``gaps[(test, fill)]`` on every image
+    (so the 95 % CI is that single value) for Grad-CAM on the simple model."""
+    rows = []
+    for (test, fill), g in gaps.items():
+        base = np.linspace(0.25, 0.75, n)
+        area = base - g if test == "deletion" else base + g
+        for e, a in (("random", base), ("gradcam", area)):
+            rows.append(pd.DataFrame({"model": "simple", "explainer": e, "test": test, "fill": fill,
+                                      "image": np.arange(n), "area": a}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_summary_gap_direction_and_interval_equal_scipy():
+    rng = np.random.default_rng(3)
+    n = 30
+    base, dele, ins = rng.uniform(0.3, 0.7, n), rng.uniform(0.2, 0.6, n), rng.uniform(0.4, 0.8, n)
+    frames = []
+    for test, area in (("deletion", dele), ("insertion", ins)):
+        for e, a in (("random", base), ("gradcam", area), ("brightness", base + rng.normal(0, 0.05, n))):
+            frames.append(pd.DataFrame({"model": "simple", "explainer": e, "test": test, "fill": "black",
+                                        "image": np.arange(n), "area": a}))
+    areas = pd.concat(frames, ignore_index=True)
+    s = faithfulness_summary(areas).set_index(["explainer", "test"])
+    bright = {t: areas.query("explainer == 'brightness' and test == @t")["area"].to_numpy()
+              for t in ("deletion", "insertion")}
+    for test, gap, vs in (("deletion", base - dele, bright["deletion"] - dele),
+                          ("insertion", ins - base, ins - bright["insertion"])):
+        row = s.loc[("gradcam", test)]
+        ci = stats.ttest_1samp(gap, 0).confidence_interval(0.95)
+        assert row["gap"] == pytest.approx(gap.mean()) and row["n"] == n
+        assert (row["gap_low"], row["gap_high"]) == pytest.approx((ci.low, ci.high))
+        assert row["passes"] == (ci.low > 0)
+        vci = stats.ttest_1samp(vs, 0).confidence_interval(0.95)
+        assert row["vs_baseline"] == pytest.approx(vs.mean())
+        assert row["vs_baseline_low"] == pytest.approx(vci.low) and row["beats_baseline"] == (vci.low > 0)
+        assert row["area"] == pytest.approx(areas.query("explainer == 'gradcam' and test == @test")["area"].mean())
+        assert row["random_area"] == pytest.approx(base.mean())
+
+
+@pytest.mark.parametrize("gap, passes, worse", [(0.0, False, False), (1e-9, True, False), (-1e-9, False, True)])
+def test_pass_and_worse_than_random_at_a_gap_of_zero(gap, passes, worse):
+    s = faithfulness_summary(constant_gaps({("deletion", "black"): gap, ("insertion", "black"): 0.1}))
+    row = s.set_index("test").loc["deletion"]
+    assert row["gap_low"] == pytest.approx(gap, abs=1e-12) and row["gap_high"] == pytest.approx(gap, abs=1e-12)
+    assert bool(row["passes"]) == passes
+    text = faithfulness_verdict(s, "simple")
+    assert text.startswith(f"On Simple CNN, Grad-CAM passes {1 + passes} of 2 tests")
+    assert ("worse than random: Grad-CAM in deletion with black fill" in text) == worse
+    counts = faithfulness_counts(s).iloc[0]
+    assert counts["passed (of 2)"] == 1 + passes and counts["worse than random"] == int(worse)
+
+
+def test_verdict_orders_explainers_by_tests_passed():
+    gaps = {("deletion", "black"): 0.1, ("insertion", "black"): 0.1, ("deletion", "road"): -0.1}
+    s = faithfulness_summary(constant_gaps(gaps))
+    hires = s.assign(explainer="hirescam", passes=True, gap_high=0.2)
+    text = faithfulness_verdict(pd.concat([s, hires]), "simple")
+    assert text == ("On Simple CNN, HiResCAM passes 3 of 3 tests and Grad-CAM 2; significantly worse "
+                    "than random: Grad-CAM in ROAD deletion.")
+
+
+def test_plot_faithfulness_draws_each_gap_with_its_interval():
+    s = faithfulness_summary(areas({("gradcam", f): 0.2 for f in FILLS}))
+    fig = plot_faithfulness(s)
+    ax = fig.axes[0]
+    drawn = ax.containers  # one errorbar container per explainer
+    for container, e in zip(drawn, dict.fromkeys(s["explainer"])):
+        sub = s[s["explainer"] == e]
+        x, _ = container.lines[0].get_data()
+        np.testing.assert_allclose(np.asarray(x, float), sub["gap"].to_numpy(float))
+        segs = container.lines[2][0].get_segments()
+        np.testing.assert_allclose([seg[0][0] for seg in segs], sub["gap_low"].to_numpy(float))
+        np.testing.assert_allclose([seg[1][0] for seg in segs], sub["gap_high"].to_numpy(float))
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert sorted(labels) == sorted(f"{t}, {f}" for t in ("deletion", "insertion") for f in FILLS)
