@@ -59,3 +59,58 @@ def test_auc_loss_sentence_calls_tiny_losses_negligible_and_large_ones_not():
     assert "differences of 0.0003–0.0004 (Sneaker, Sandal) are practically negligible" in text
     assert "Shirt)" not in text.split("negligible")[0].split("differences of")[1]
     assert "negligible" not in ab.auc_loss_sentence(table, "A", "B", negligible=0.0001)
+
+
+# --- pinned to independent references (issue 25) ------------------------------------------
+
+def mann_whitney(scores, positive, w):
+    """Weighted AUC from its definition: P(score of a positive > a negative's), ties one half."""
+    sp, sn = scores[positive], scores[~positive]
+    wp, wn = w[..., positive], w[..., ~positive]
+    win = (sp[:, None] > sn[None, :]) + 0.5 * (sp[:, None] == sn[None, :])  # (pos, neg)
+    return np.einsum("...i,ij,...j->...", wp, win, wn) / (wp.sum(-1) * wn.sum(-1))
+
+
+def test_auc_intervals_equal_a_replay_of_the_documented_resampling():
+    """Per replicate: one image draw for every model, seed and class, one seed draw shared by
+    both models; intervals at 95 % and at Bonferroni's 1 - 0.05 / 10, the AUCs by definition."""
+    rng = np.random.default_rng(7)
+    n, S, B, chunk = 300, 2, 70, 25
+    y = np.r_[np.arange(10), rng.integers(0, 10, n - 10)]
+    pa = [np.round(probas(y, 1.5, rng), 2) for _ in range(S)]  # rounded: ties too
+    pb = [np.round(probas(y, 1.0, rng), 2) for _ in range(S)]
+    table = ab.auc_differences(y, pa, pb, {"a": "A", "b": "B"}, n_boot=B, seed=4, chunk=chunk)
+    replay = np.random.default_rng(4)
+    diffs = []
+    for start in range(0, B, chunk):
+        b = min(chunk, B - start)
+        draws = replay.integers(0, n, size=(b, n))
+        w = np.stack([np.bincount(d, minlength=n) for d in draws]).astype(float)
+        pick = replay.integers(0, S, size=(b, S))
+        per_class = []
+        for k in range(10):
+            auc_a = np.stack([mann_whitney(p[:, k], y == k, w) for p in pa], 1)  # (b, S)
+            auc_b = np.stack([mann_whitney(p[:, k], y == k, w) for p in pb], 1)
+            per_class.append(np.take_along_axis(auc_b, pick, 1).mean(1) - np.take_along_axis(auc_a, pick, 1).mean(1))
+        diffs.append(np.stack(per_class, 1))
+    diffs = np.concatenate(diffs)
+    got = table.set_index("class").loc[list(ab.CLASSES)]
+    for col, q in (("low", 0.025), ("high", 0.975), ("low_bonf", 0.0025), ("high_bonf", 0.9975)):
+        np.testing.assert_allclose(got[col], np.quantile(diffs, q, axis=0), atol=1e-9, err_msg=col)
+    for k, c in enumerate(ab.CLASSES):
+        a = np.mean([roc_auc_score(y == k, p[:, k]) for p in pa])
+        b = np.mean([roc_auc_score(y == k, p[:, k]) for p in pb])
+        assert (got.loc[c, "A"], got.loc[c, "B"]) == pytest.approx((a, b), abs=1e-12)
+        assert got.loc[c, "difference"] == pytest.approx(b - a, abs=1e-12)
+    assert (got["low_bonf"] <= got["low"]).all() and (got["high"] <= got["high_bonf"]).all()
+
+
+@pytest.mark.parametrize("low, loses", [(0.0, False), (np.nextafter(0.0, 1), True)])
+def test_auc_loss_sentence_at_zero(low, loses):
+    table = pd.DataFrame({"class": ["Shirt", "Bag"], "difference": [0.005, 0.001], "low": [low, -0.002],
+                          "high": [0.01, 0.004], "low_bonf": [-0.001, -0.003], "high_bonf": [0.012, 0.005]})
+    text = ab.auc_loss_sentence(table, "A", "B")
+    assert text.startswith("Where the 95 % CI excludes 0, the A loses 0.0050 AUC on Shirt") == loses
+    assert text.startswith("No class's 95 % CI") != loses
+    high = table.assign(low=[-0.01, -0.002], high=[-low, 0.004], difference=[-0.005, 0.001])
+    assert ("the A gains 0.0050 AUC on Shirt" in ab.auc_loss_sentence(high, "A", "B")) == loses
