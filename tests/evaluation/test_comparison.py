@@ -34,3 +34,40 @@ def test_runs_table_formats_means_and_ranges():
     assert row["model"] == "Simple CNN" and row["seeds"] == 2 and row["epochs"] == 2
     assert row["test accuracy (mean)"] == f"{np.mean(accs):.4f}"
     assert row["test accuracy (seed range)"] == f"{min(accs):.4f} to {max(accs):.4f}"
+
+
+def loop_bootstrap(values, n_boot, seed):
+    """Plain-loop two-level bootstrap: one image draw shared by every seed, then the seeds."""
+    rng = np.random.default_rng(seed)
+    S, n = values.shape
+    return np.array([values[rng.integers(0, S, S)][:, rng.integers(0, n, n)].mean() for _ in range(n_boot)])
+
+
+def test_tuning_effect_is_paired_by_seed_on_a_small_effect():
+    """Tuning fixes a few images each seed gets wrong: +0.4 pp, detectable only when each tuned
+    run is paired with its own seed's default run on the same images."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    y = rng.integers(0, 10, n)
+    base, tuned = [], []
+    for s in range(3):
+        wrong = rng.random(n) < 0.10 + 0.03 * s  # seeds differ by far more than the effect
+        fixed = wrong & (rng.random(n) < 0.004 / (0.10 + 0.03 * s))
+        for runs, w in ((base, wrong), (tuned, wrong & ~fixed)):
+            runs.append({"test_proba": np.eye(10)[np.where(w, (y + 1) % 10, y)]})
+    base_d = {"simple": base, "lenet": base}
+    fin = {"simple": tuned, "lenet": [dict(r) for r in reversed(tuned)]}  # lenet: seeds mismatched
+    table = comparison._tuning_effect(y, base_d, fin, n_boot=2000, seed=0).set_index("model")
+    right = lambda runs: np.stack([(r["test_proba"].argmax(1) == y) for r in runs]).astype(float)  # noqa: E731
+    d = right(tuned) - right(base)
+    ref = np.quantile(loop_bootstrap(d, 2000, 1), [0.025, 0.975])
+    row = table.loc["Simple CNN"]
+    width = ref[1] - ref[0]
+    assert ref[0] > 0 and abs(row["low"] - ref[0]) < 0.08 * width and abs(row["high"] - ref[1]) < 0.08 * width
+    assert row["difference"] == pytest.approx(d.mean()) and 0.003 < row["difference"] < 0.006
+    assert row["default"] == pytest.approx(right(base).mean(1).mean())
+    assert row["tuned"] == pytest.approx(right(tuned).mean(1).mean())
+    assert row["tuned"] - row["default"] == pytest.approx(row["difference"])
+    # pairing each tuned run with another seed's default run hides the same effect in seed noise
+    mismatched = table.loc["LeNet-5"]
+    assert mismatched["low"] < 0 < mismatched["high"]

@@ -1,4 +1,5 @@
 """The front page's sentences follow the numbers in both directions."""
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -62,3 +63,18 @@ def test_cost_clause_in_both_directions():
     fast = cost_clause(0.173, {"train": 2.0, "inference": 1.2})
     assert "faster at both" in fast
     assert cost_clause(1.5, {"train": 1.0, "inference": 1.0}).startswith("The simple CNN does not")
+
+
+@pytest.mark.parametrize("b_low, word", [(0.88, "overlap"), (np.nextafter(0.88, 1), "Every B seed")])
+def test_seed_overlap_when_ranges_touch(b_low, word):
+    assert word in seed_overlap_sentence([0.87, 0.88], [b_low, 0.90], "A", "B")
+    assert word.replace("B", "A") in seed_overlap_sentence([b_low, 0.90], [0.87, 0.88], "B", "A")
+
+
+@pytest.mark.parametrize("low, high, word", [(0.0, 0.01, "did not measurably change"),
+                                             (np.nextafter(0.0, 1), 0.01, "raised"),
+                                             (-0.01, 0.0, "did not measurably change"),
+                                             (-0.01, np.nextafter(0.0, -1), "lowered")])
+def test_tuning_summary_at_zero(low, high, word):
+    table = pd.DataFrame({"model": ["M"], "difference": [(low + high) / 2], "low": [low], "high": [high]})
+    assert tuning_summary(table).startswith(f"Tuning {word} M's accuracy")
