@@ -68,7 +68,7 @@ def test_cost_clause_in_both_directions():
 @pytest.mark.parametrize("b_low, word", [(0.88, "overlap"), (np.nextafter(0.88, 1), "Every B seed")])
 def test_seed_overlap_when_ranges_touch(b_low, word):
     assert word in seed_overlap_sentence([0.87, 0.88], [b_low, 0.90], "A", "B")
-    assert word.replace("B", "A") in seed_overlap_sentence([b_low, 0.90], [0.87, 0.88], "B", "A")
+    assert word.replace("B", "A") in seed_overlap_sentence([b_low, 0.90], [0.87, 0.88], "A", "B")
 
 
 @pytest.mark.parametrize("low, high, word", [(0.0, 0.01, "did not measurably change"),
