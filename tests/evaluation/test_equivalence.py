@@ -349,3 +349,12 @@ def test_mcnemar_sentence_at_alpha_is_not_significant():
                           "pvalue": [0.05, np.nextafter(0.05, 0), 0.5, 0.01]})
     assert eq.mcnemar_sentence(table) == ("McNemar's exact test at the 5 % level calls 1 of 3 pairs "
                                           "between models, 1 of 1 pairs within A significant")
+
+
+def test_mcnemar_sentence_keeps_the_table_order_and_needs_two_models():
+    table = pd.DataFrame({"kind": ["between models", "within Simple CNN", "within LeNet-5"],
+                          "pvalue": [0.01, 0.5, 0.5]})
+    assert eq.mcnemar_sentence(table).endswith(
+        "1 of 1 pairs between models, 0 of 1 pairs within Simple CNN, 0 of 1 pairs within LeNet-5 significant")
+    with pytest.raises(ValueError, match=r"Expected two models, got \['A'\]"):
+        eq.mcnemar_seed_pairs(np.zeros(3, dtype=int), {"A": [onehot(np.zeros(3, dtype=int))]})

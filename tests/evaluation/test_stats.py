@@ -172,3 +172,10 @@ def test_wilson_interval_against_the_formula_at_other_levels():
         half = zz / (1 + zz ** 2 / n) * np.sqrt(p * (1 - p) / n + zz ** 2 / (4 * n ** 2))
         _, low, high = stats.accuracy_ci(y, a, level=level)
         assert (low, high) == pytest.approx((centre - half, centre + half), abs=1e-12)
+
+
+@pytest.mark.parametrize("level", [0.0, 1.0, 1.5, -0.1])
+def test_accuracy_ci_level_must_lie_strictly_between_0_and_1(level):
+    y = np.arange(10)
+    with pytest.raises(ValueError, match=r"level must be in \(0, 1\)"):
+        stats.accuracy_ci(y, y, level=level)
