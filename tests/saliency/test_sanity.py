@@ -139,3 +139,15 @@ def test_randomisation_verdict_numbers_and_mixed_outcome():
                     "at 0.05 with all 3 layers random and HiResCAM's peaks at 0.85 and ends at 0.25: "
                     "only Grad-CAM passes, though HiResCAM (0.20–0.30) keeps a weak dependence on the "
                     "image with every layer random (CI above 0).")
+
+
+def test_summary_orders_steps_whatever_the_row_order_and_verdict_needs_summaries():
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"step": [1] * 10 + [2] * 10 + [3] * 10, "layer": ["c"] * 10 + ["b"] * 10 + ["a"] * 10,
+                       "image": list(range(10)) * 3, "spearman": np.r_[rng.normal(0.6, 0.05, 10),
+                                                                        rng.normal(0.3, 0.05, 10),
+                                                                        rng.normal(0.1, 0.05, 10)]})
+    s = randomisation_summary(df.sample(frac=1, random_state=0))  # rows shuffled
+    assert list(s["step"]) == [1, 2, 3] and list(s["layer"]) == ["c", "b", "a"]
+    with pytest.raises(ValueError, match="summaries is empty"):
+        randomisation_verdict({}, "X")
