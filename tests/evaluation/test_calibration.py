@@ -181,3 +181,12 @@ def test_calibration_sentence_does_not_call_an_unchanged_model_worse():
     text = cal.calibration_sentence(table)
     assert text.endswith("temperature scaling made B (NLL 0.5000 → 0.5000) slightly worse on the test set")
     assert "A (" not in text
+
+
+def test_calibration_sentence_names_both_models_made_worse_and_ends_cleanly_otherwise():
+    table = pd.DataFrame({"model": ["A", "B"], "ECE": [0.01, 0.02], "ECE scaled": [0.02, 0.03],
+                          "NLL": [0.3, 0.4], "NLL scaled": [0.2, 0.3]})
+    assert cal.calibration_sentence(table).endswith(
+        "temperature scaling made A (ECE 0.0100 → 0.0200) and B (ECE 0.0200 → 0.0300) slightly worse on the test set")
+    fine = table.assign(**{"ECE scaled": [0.005, 0.01]})
+    assert cal.calibration_sentence(fine).endswith("the lower scaled NLL is A's")

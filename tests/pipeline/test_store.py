@@ -665,3 +665,17 @@ def test_a_changed_byte_in_any_block_of_a_large_entry_is_caught(offset, tmp_path
     path.write_bytes(bytes(raw))
     with pytest.raises(store_mod.DamagedEntry, match="x.npy does not match its SHA-256"):
         s.verify(folder)
+
+
+@pytest.mark.parametrize("manifest, reason", [("[1, 2]", "no checksums in manifest.json (written by an older library)"),
+                                              ('{"format": 2}', "manifest.json is incomplete")])
+def test_a_manifest_of_the_wrong_shape_is_damaged_with_its_reason(manifest, reason, tmp_path):
+    s = ResultStore(tmp_path)
+    folder = s.save("final", {"seed": 0}, items())
+    (folder / "manifest.json").write_text(manifest)
+    with pytest.raises(store_mod.DamagedEntry) as err:
+        s.verify(folder)
+    assert str(err.value) == reason
+    (folder / "manifest.json").unlink()
+    with pytest.raises(store_mod.DamagedEntry, match=r"^no manifest.json: a partial entry$"):
+        s.verify(folder)

@@ -164,3 +164,13 @@ def test_plot_faithfulness_draws_each_gap_with_its_interval():
         np.testing.assert_allclose([seg[1][0] for seg in segs], sub["gap_high"].to_numpy(float))
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert sorted(labels) == sorted(f"{t}, {f}" for t in ("deletion", "insertion") for f in FILLS)
+
+
+def test_verdict_names_unknown_models_and_keeps_tied_explainers_in_table_order():
+    s = faithfulness_summary(constant_gaps({("deletion", "black"): 0.1, ("insertion", "black"): -0.1}))
+    s["model"] = "tiny"
+    three = pd.concat([s.assign(explainer="zeta"), s.assign(explainer="alpha"), s.assign(explainer="mid")])
+    text = faithfulness_verdict(three, "tiny")
+    assert text == ("On tiny, zeta passes 1 of 2 tests, alpha 1 and mid 1; significantly worse than "
+                    "random: zeta in insertion with black fill; alpha in insertion with black fill; "
+                    "mid in insertion with black fill.")

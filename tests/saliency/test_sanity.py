@@ -151,3 +151,17 @@ def test_summary_orders_steps_whatever_the_row_order_and_verdict_needs_summaries
     assert list(s["step"]) == [1, 2, 3] and list(s["layer"]) == ["c", "b", "a"]
     with pytest.raises(ValueError, match="summaries is empty"):
         randomisation_verdict({}, "X")
+
+
+def test_randomisation_verdict_wording_for_two_and_three_maps():
+    good, bad = cascade([0.2, 0.1], -0.1, means=[0.1, 0.0]), cascade([0.9, 0.8], 0.6, means=[0.85, 0.7])
+    two = randomisation_verdict({"A": good, "B": good}, "M")
+    assert two == ("On M, A's correlation with the trained maps peaks at 0.10 and ends at 0.00 with both "
+                   "layers random and B's peaks at 0.10 and ends at 0.00: both pass.")
+    three = randomisation_verdict({"A": good, "B": good, "C": good}, "M")
+    assert three.startswith("On M, A's correlation with the trained maps peaks at 0.10 and ends at 0.00 "
+                            "with both layers random, B's peaks") and three.endswith(": all pass.")
+    mixed = randomisation_verdict({"A": good, "B": bad, "C": good}, "M")
+    assert ": only A and C passes, though B (0.60–0.80) keeps a weak dependence" in mixed
+    both_keep = randomisation_verdict({"A": bad, "B": bad}, "M")
+    assert "the check fails, though A (0.60–0.80) and B (0.60–0.80) keeps" in both_keep
