@@ -84,7 +84,7 @@ def test_seed_overlap_and_tuning_summary_exact_sentences():
     assert seed_overlap_sentence([0.87, 0.885], [0.89, 0.9], "A", "B") == (
         "Every B seed scores higher than every A seed (A 87.00% to 88.50%, B 89.00% to 90.00%).")
     for a, b in (([], [0.9]), ([0.9], [])):
-        with pytest.raises(ValueError, match="Both models need at least one seed's accuracy"):
+        with pytest.raises(ValueError, match=r"^Both models need at least one seed's accuracy\.$"):
             seed_overlap_sentence(a, b, "A", "B")
     table = pd.DataFrame({"model": ["Simple CNN", "LeNet-5"], "difference": [-0.0016, 0.009],
                           "low": [-0.0073, 0.0052], "high": [0.0039, 0.0127]})

@@ -149,7 +149,7 @@ def test_summary_orders_steps_whatever_the_row_order_and_verdict_needs_summaries
                                                                         rng.normal(0.1, 0.05, 10)]})
     s = randomisation_summary(df.sample(frac=1, random_state=0))  # rows shuffled
     assert list(s["step"]) == [1, 2, 3] and list(s["layer"]) == ["c", "b", "a"]
-    with pytest.raises(ValueError, match="summaries is empty"):
+    with pytest.raises(ValueError, match=r"^summaries is empty\.$"):
         randomisation_verdict({}, "X")
 
 
@@ -165,3 +165,9 @@ def test_randomisation_verdict_wording_for_two_and_three_maps():
     assert ": only A and C passes, though B (0.60–0.80) keeps a weak dependence" in mixed
     both_keep = randomisation_verdict({"A": bad, "B": bad}, "M")
     assert "the check fails, though A (0.60–0.80) and B (0.60–0.80) keeps" in both_keep
+
+
+def test_randomisation_verdict_exact_sentence_for_one_map():
+    text = randomisation_verdict({"Grad-CAM": cascade([0.2, 0.1], -0.1, means=[0.1, 0.0])}, "M")
+    assert text == ("On M, Grad-CAM's correlation with the trained maps peaks at 0.10 and ends at 0.00 "
+                    "with both layers random: it passes.")
