@@ -667,8 +667,10 @@ def test_a_changed_byte_in_any_block_of_a_large_entry_is_caught(offset, tmp_path
         s.verify(folder)
 
 
-@pytest.mark.parametrize("manifest, reason", [("[1, 2]", "no checksums in manifest.json (written by an older library)"),
-                                              ('{"format": 2}', "manifest.json is incomplete")])
+@pytest.mark.parametrize("manifest, reason", [
+    ("[1, 2]", "manifest.json is not a JSON object"),
+    ('{"format": 2}', "manifest format 2, this library reads 3 (written by an older library)"),
+    ('{"format": 3}', "manifest.json is incomplete")])
 def test_a_manifest_of_the_wrong_shape_is_damaged_with_its_reason(manifest, reason, tmp_path):
     s = ResultStore(tmp_path)
     folder = s.save("final", {"seed": 0}, items())
