@@ -22,10 +22,12 @@ def pins() -> dict[str, str]:
     out = {}
     for line in (ROOT / "requirements.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
-        if line:
-            name, _, version = line.partition("==")
-            assert version, f"requirements.txt: {line!r} is not an exact pin (name==version)"
-            out[canonical(name)] = version
+        if line:  # name==version, optionally with an environment marker
+            req = Requirement(line)
+            specs = list(req.specifier)
+            assert len(specs) == 1 and specs[0].operator == "==", \
+                f"requirements.txt: {line!r} is not an exact pin (name==version)"
+            out[canonical(req.name)] = specs[0].version
     return out
 
 
