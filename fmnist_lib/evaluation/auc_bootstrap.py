@@ -78,7 +78,8 @@ def auc_differences(y_true: object, probas_a: Sequence[np.ndarray], probas_b: Se
     pandas.DataFrame
         One row per class, largest ``b - a`` first: ``class``, both AUCs, ``difference``,
         ``low``/``high`` (95 %) and ``low_bonf``/``high_bonf`` (Bonferroni for 10 classes,
-        99.5 %).
+        99.5 %), ``pairs_b_higher`` (of the ``pairs`` = S x S seed pairs, those where ``b``'s
+        AUC is higher).
     """
     y = check_labels(y_true)
     if len(probas_a) != len(probas_b) or not probas_a:
@@ -104,6 +105,9 @@ def auc_differences(y_true: object, probas_a: Sequence[np.ndarray], probas_b: Se
                           labels["b"]: point[S:].mean(0)})
     table["difference"] = table[labels["b"]] - table[labels["a"]]
     table["low"], table["high"], table["low_bonf"], table["high_bonf"] = q
+    # every (seed of a, seed of b) pair in which b's AUC is the higher: (K,) counts of S * S pairs
+    table["pairs_b_higher"] = (point[S:][None, :, :] > point[:S][:, None, :]).sum((0, 1))
+    table["pairs"] = S * S
     return table.sort_values("difference", ascending=False, kind="stable", ignore_index=True)
 
 

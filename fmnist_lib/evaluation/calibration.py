@@ -16,7 +16,8 @@ from scipy.special import log_softmax, softmax
 from .metrics import check_labels
 from .stats import expected_calibration_error
 
-__all__ = ["nll", "fit_temperature", "scaled_proba", "calibration_table", "calibration_sentence"]
+__all__ = ["nll", "fit_temperature", "scaled_proba", "calibration_by_seed", "calibration_table", "seed_order",
+           "calibration_sentence"]
 
 
 def _check(y_true: object, logits: object) -> tuple[np.ndarray, np.ndarray]:
@@ -49,9 +50,9 @@ def scaled_proba(y_val: object, run: Mapping) -> np.ndarray:
     return softmax(np.asarray(run["test_logits"], dtype=np.float64) / t, axis=1)
 
 
-def calibration_table(y_val: object, y_test: object, runs: Mapping[str, Sequence[Mapping]],
-                      labels: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Test ECE and NLL of each model before and after temperature scaling, mean over seeds.
+def calibration_by_seed(y_val: object, y_test: object, runs: Mapping[str, Sequence[Mapping]],
+                        labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Test ECE and NLL of every run before and after temperature scaling.
 
     Parameters
     ----------
@@ -62,23 +63,42 @@ def calibration_table(y_val: object, y_test: object, runs: Mapping[str, Sequence
     Returns
     -------
     pandas.DataFrame
-        ``model``, ``T`` (mean fitted temperature), ``ECE``, ``ECE scaled``, ``NLL``,
-        ``NLL scaled`` (means over seeds) and ``seeds``.
+        One row per run: ``model``, ``seed`` (index in the run list), ``T`` (fitted
+        temperature), ``ECE``, ``ECE scaled``, ``NLL``, ``NLL scaled``.
     """
     labels = labels or {}
     rows = []
     for name, rs in runs.items():
-        vals = []
-        for r in rs:
+        for i, r in enumerate(rs):
             t = fit_temperature(y_val, r["val_logits"])
             z = np.asarray(r["test_logits"], dtype=np.float64)
-            vals.append((t, expected_calibration_error(y_test, softmax(z, axis=1)),
-                         expected_calibration_error(y_test, softmax(z / t, axis=1)),
-                         nll(y_test, z), nll(y_test, z, t)))
-        m = np.mean(vals, axis=0)
-        rows.append({"model": labels.get(name, name), "T": m[0], "ECE": m[1], "ECE scaled": m[2],
-                     "NLL": m[3], "NLL scaled": m[4], "seeds": len(rs)})
+            rows.append({"model": labels.get(name, name), "seed": i, "T": t,
+                         "ECE": expected_calibration_error(y_test, softmax(z, axis=1)),
+                         "ECE scaled": expected_calibration_error(y_test, softmax(z / t, axis=1)),
+                         "NLL": nll(y_test, z), "NLL scaled": nll(y_test, z, t)})
     return pd.DataFrame(rows)
+
+
+def calibration_table(y_val: object, y_test: object, runs: Mapping[str, Sequence[Mapping]],
+                      labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Test ECE and NLL of each model before and after temperature scaling, mean over seeds.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model``, ``T`` (mean fitted temperature), ``ECE``, ``ECE scaled``, ``NLL``,
+        ``NLL scaled`` (means over seeds of :func:`calibration_by_seed`) and ``seeds``.
+    """
+    per = calibration_by_seed(y_val, y_test, runs, labels)
+    table = per.groupby("model", sort=False)[["T", "ECE", "ECE scaled", "NLL", "NLL scaled"]].mean()
+    table["seeds"] = per.groupby("model", sort=False).size()
+    return table.reset_index()
+
+
+def seed_order(per_seed: pd.DataFrame, column: str, a: str, b: str) -> int:
+    """In how many seeds (paired by index) ``b``'s ``column`` is lower than ``a``'s."""
+    wide = per_seed.pivot(index="seed", columns="model", values=column)
+    return int((wide[b] < wide[a]).sum())
 
 
 def _lower(table: pd.DataFrame, column: str) -> str:

@@ -5,6 +5,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from fmnist_lib.evaluation import auc_bootstrap as ab
+from synthetic import probas
 
 
 @pytest.mark.parametrize("decimals", [1, None], ids=["ties", "no-ties"])
@@ -17,12 +18,6 @@ def test_weighted_auc_matches_sklearn_with_weights(decimals):
     ref = [roc_auc_score(pos, scores, sample_weight=wi) for wi in w]
     assert np.allclose(ours, ref, atol=1e-12)
     assert ab.weighted_auc(scores, pos, np.ones(400)) == pytest.approx(roc_auc_score(pos, scores))
-
-
-def probas(y, noise, rng):
-    z = rng.normal(scale=noise, size=(len(y), 10))
-    z[np.arange(len(y)), y] += 2
-    return np.exp(z) / np.exp(z).sum(1, keepdims=True)
 
 
 def test_auc_differences_same_model_gives_zero_and_a_worse_model_loses():
@@ -114,3 +109,16 @@ def test_auc_loss_sentence_at_zero(low, loses):
     assert text.startswith("No class's 95 % CI") != loses
     high = table.assign(low=[-0.01, -0.002], high=[-low, 0.004], difference=[-0.005, 0.001])
     assert ("the A gains 0.0050 AUC on Shirt" in ab.auc_loss_sentence(high, "A", "B")) == loses
+
+
+def test_auc_differences_count_the_seed_pairs_each_way():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 10, 1200)
+    good = [probas(y, 1.0, rng) for _ in range(3)]
+    bad = [probas(y, 3.0, rng) for _ in range(3)]
+    table = ab.auc_differences(y, bad, good, {"a": "A", "b": "B"}, n_boot=30).set_index("class")
+    assert (table["pairs"] == 9).all()
+    for k, c in enumerate(ab.CLASSES):
+        a = [roc_auc_score(y == k, p[:, k]) for p in bad]
+        b = [roc_auc_score(y == k, p[:, k]) for p in good]
+        assert table.loc[c, "pairs_b_higher"] == sum(bj > ai for ai in a for bj in b)

@@ -190,3 +190,20 @@ def test_calibration_sentence_names_both_models_made_worse_and_ends_cleanly_othe
         "temperature scaling made A (ECE 0.0100 → 0.0200) and B (ECE 0.0200 → 0.0300) slightly worse on the test set")
     fine = table.assign(**{"ECE scaled": [0.005, 0.01]})
     assert cal.calibration_sentence(fine).endswith("the lower scaled NLL is A's")
+
+
+def test_calibration_by_seed_and_its_mean_table_agree_and_seed_order_counts_pairs():
+    y, z = overconfident(scale=3.0)
+    yv, zv = overconfident(seed=1, scale=3.0)
+    _, zc = overconfident(scale=1.0)
+    _, zvc = overconfident(seed=1, scale=1.0)
+    runs = {"over": [{"val_logits": zv, "test_logits": z}, {"val_logits": zvc, "test_logits": zc}],
+            "fine": [{"val_logits": zvc, "test_logits": zc}, {"val_logits": zvc, "test_logits": zc}]}
+    per = cal.calibration_by_seed(yv, y, runs, {"over": "Over", "fine": "Fine"})
+    assert list(per.columns) == ["model", "seed", "T", "ECE", "ECE scaled", "NLL", "NLL scaled"] and len(per) == 4
+    table = cal.calibration_table(yv, y, runs, {"over": "Over", "fine": "Fine"}).set_index("model")
+    assert table.loc["Over", "ECE"] == pytest.approx(per[per.model == "Over"]["ECE"].mean())
+    assert table.loc["Over", "seeds"] == 2
+    # seed 0: Fine is better calibrated than Over; seed 1: the same run, so not lower
+    assert cal.seed_order(per, "ECE", "Over", "Fine") == 1
+    assert cal.seed_order(per, "ECE", "Fine", "Over") == 0
