@@ -194,7 +194,7 @@ PROFILES: dict[str, Profile] = {
     "quick": Profile(
         name="quick", subset=6000, val_fraction=0.1, seed=0, grid=QUICK_GRID, grid_subset=1500,
         grid_epochs=1, final_epochs=2, patience=None, seeds=(0, 1, 2), n_jobs=2,
-        short_epochs=1, check_epochs=4, runner_up_seeds=2,
+        short_epochs=1, check_epochs=3, runner_up_seeds=1,
         agreement_images=200, n_boot=500, bench_repeats=3,
     ),
     # 10 epochs: the converged budget (doubling it adds nothing, see the tuning chapter);

@@ -16,8 +16,7 @@ from scipy.special import log_softmax, softmax
 from .metrics import check_labels
 from .stats import expected_calibration_error
 
-__all__ = ["nll", "fit_temperature", "scaled_proba", "calibration_by_seed", "calibration_table", "seed_order",
-           "calibration_sentence"]
+__all__ = ["nll", "fit_temperature", "scaled_proba", "calibration_by_seed", "calibration_table", "seed_order"]
 
 
 def _check(y_true: object, logits: object) -> tuple[np.ndarray, np.ndarray]:
@@ -101,41 +100,3 @@ def seed_order(per_seed: pd.DataFrame, column: str, a: str, b: str) -> int:
     return int((wide[b] < wide[a]).sum())
 
 
-def _lower(table: pd.DataFrame, column: str) -> str:
-    vals = table.set_index("model")[column]
-    if np.isclose(vals.iloc[0], vals.iloc[1], rtol=0, atol=5e-4):
-        return "neither model (they agree within 0.0005)"
-    return str(vals.idxmin())
-
-
-def _worse(table: pd.DataFrame) -> str:
-    """Models that temperature scaling made worse on the test set, e.g. "for X, ECE 0.0089 → 0.0099"."""
-    parts = []
-    for _, r in table.iterrows():
-        got = [f"{m} {r[m]:.4f} → {r[f'{m} scaled']:.4f}" for m in ("ECE", "NLL")
-               if m in r and f"{m} scaled" in r and r[f"{m} scaled"] > r[m]]
-        if got:
-            parts.append(f"{r['model']} ({', '.join(got)})")
-    if not parts:
-        return ""
-    return f"; temperature scaling made {' and '.join(parts)} slightly worse on the test set"
-
-
-def calibration_sentence(table: pd.DataFrame) -> str:
-    """Which model is better calibrated before and after temperature scaling (two models).
-
-    No interval is computed for the ECE, so a changed order is reported with the size of the
-    gap it rests on, and a model that scaling made worse is named.
-    """
-    if len(table) != 2:
-        raise ValueError(f"calibration_sentence compares two models, got {len(table)}.")
-    before, after = _lower(table, "ECE"), _lower(table, "ECE scaled")
-    nll_after = _lower(table, "NLL scaled")
-    gap = abs(float(table["ECE scaled"].iloc[0] - table["ECE scaled"].iloc[1]))
-    same = ("the same model still leads" if before == after else
-            f"the order changes, but on a gap of {gap:.4f} for which no interval is computed")
-    if after.startswith("neither"):
-        same = "no order after scaling"
-    return (f"Before scaling the lower test ECE is {before}'s; after temperature scaling "
-            f"fitted on the validation split it is {after}'s ({same}), and the lower scaled NLL "
-            f"is {nll_after}'s{_worse(table)}")

@@ -14,7 +14,9 @@ from ..models import DISPLAY_NAMES
 
 __all__ = ["plot_verdicts", "verdicts_sentence", "verdicts_table", "plot_accuracy_by_epoch",
            "convergence_sentence", "convergence_display", "fidelity_display", "plot_fidelity",
-           "fidelity_sentence", "margin_sentence", "standing_sentence"]
+           "fidelity_sentence", "margin_sentence", "standing_sentence", "verdict_figure", "verdict_view",
+           "verdict_text", "epoch_figure", "convergence_view", "convergence_text", "fidelity_view",
+           "fidelity_figure", "fidelity_text", "margin_text", "standing_text", "selection_text"]
 
 ORDER = ("simple", "lenet")
 
@@ -313,4 +315,102 @@ def standing_sentence(accs: Mapping[str, float], published: Sequence[tuple[str, 
         if mlp:
             part += f" and {'above' if acc > mlp[0] else 'below'} the MLP ({mlp[0]:.3f})"
         parts.append(part)
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------- one call per chapter cell
+# Each takes a profile (name, Profile or None) and loads what it shows from the pipeline.
+
+def _stages():
+    from ..pipeline import stages
+
+    return stages
+
+
+def verdict_figure(profile=None) -> Figure:
+    """:func:`plot_verdicts` of the study's estimates (``pipeline.stages.verdicts``)."""
+    from ..config import EQUIVALENCE_MARGIN
+
+    return plot_verdicts(_stages().verdicts(profile), EQUIVALENCE_MARGIN)
+
+
+def verdict_view(profile=None) -> pd.DataFrame:
+    """:func:`verdicts_table` of the study's estimates."""
+    return verdicts_table(_stages().verdicts(profile))
+
+
+def verdict_text(profile=None) -> str:
+    """:func:`verdicts_sentence` of the study's estimates."""
+    from ..config import EQUIVALENCE_MARGIN
+
+    return verdicts_sentence(_stages().verdicts(profile), EQUIVALENCE_MARGIN)
+
+
+def epoch_figure(profile=None, metric: str = "test_acc") -> Figure:
+    """:func:`plot_accuracy_by_epoch` of the tuned runs at the three budgets."""
+    st = _stages()
+    return plot_accuracy_by_epoch(st.final_models(profile), st.check_runs(profile), st.short_runs(profile), metric)
+
+
+def convergence_view(profile=None) -> pd.DataFrame:
+    """:func:`convergence_display` of ``pipeline.stages.convergence``."""
+    return convergence_display(_stages().convergence(profile))
+
+
+def convergence_text(profile=None) -> str:
+    """:func:`convergence_sentence` of ``pipeline.stages.convergence`` at the configured tolerance."""
+    from ..config import CONVERGENCE_TOLERANCE
+
+    return convergence_sentence(_stages().convergence(profile), CONVERGENCE_TOLERANCE)
+
+
+def fidelity_view(profile=None) -> pd.DataFrame:
+    """:func:`fidelity_display` of ``pipeline.stages.fidelity``."""
+    return fidelity_display(_stages().fidelity(profile))
+
+
+def fidelity_figure(profile=None) -> Figure:
+    """:func:`plot_fidelity` of ``pipeline.stages.fidelity``."""
+    return plot_fidelity(_stages().fidelity(profile))
+
+
+def fidelity_text(profile=None) -> str:
+    """:func:`fidelity_sentence` of ``pipeline.stages.fidelity``."""
+    return fidelity_sentence(_stages().fidelity(profile))
+
+
+def margin_text(profile=None) -> str:
+    """:func:`margin_sentence` with the project's margin, its history and the test set's size."""
+    from ..config import EQUIVALENCE_MARGIN, MARGIN_HISTORY
+    from .report import PUBLISHED
+
+    _, y = _stages().test_set(profile)
+    return margin_sentence(MARGIN_HISTORY, EQUIVALENCE_MARGIN, len(y), PUBLISHED)
+
+
+def standing_text(profile=None) -> str:
+    """:func:`standing_sentence` for the tuned runs' mean test accuracy."""
+    from .report import PUBLISHED
+
+    st = _stages()
+    _, y = st.test_set(profile)
+    accs = {DISPLAY_NAMES[n]: float(np.mean([(r["test_proba"].argmax(1) == y).mean() for r in rs]))
+            for n, rs in st.final_models(profile).items()}
+    return standing_sentence(accs, PUBLISHED)
+
+
+def selection_text(profile=None) -> str:
+    """How the tuned values were chosen: per model, the candidates' full-recipe validation
+    accuracy and the search's own choice when the full recipe overturned it."""
+    st = _stages()
+    grid = st.grid_search(profile)
+    parts = []
+    for n, t in st.selection(profile).items():
+        chosen, search = t.iloc[0], grid[n]["best_params"]
+        values = ", ".join(f"lr {r.lr:g} (wd {r.weight_decay:g}) {r.val_acc:.4f}" for r in t.itertuples())
+        same = (chosen["lr"] == search["lr"] and chosen["weight_decay"] == search["optimizer__weight_decay"])
+        verdict = ("the search's own choice" if same else
+                   f"overturning the search's choice of lr {search['lr']:g}, wd {search['optimizer__weight_decay']:g}")
+        parts.append(f"{DISPLAY_NAMES[n]}: {values}; chosen lr {chosen['lr']:g}, weight decay "
+                     f"{chosen['weight_decay']:g}, {verdict}")
     return "; ".join(parts)

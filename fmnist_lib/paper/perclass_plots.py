@@ -19,7 +19,8 @@ from ..evaluation.metrics import roc_curves_ovr
 from ..models import DISPLAY_NAMES
 
 __all__ = ["plot_roc_panels", "plot_class_errors", "class_error_sentence", "confusion_sentence",
-           "auc_sentence", "calibration_seed_sentence", "pooled_seeds"]
+           "auc_sentence", "calibration_seed_sentence", "pooled_seeds", "roc_figure", "class_error_figure",
+           "class_error_text", "confusion_text", "auc_text", "calibration_text", "reliability_figure"]
 
 A, B = DISPLAY_NAMES["simple"], DISPLAY_NAMES["lenet"]
 
@@ -197,3 +198,60 @@ def pooled_seeds(y_true: np.ndarray, runs: Mapping[str, Sequence[np.ndarray]]) -
         raise ValueError(f"Every model needs the same number of seeds, got {sorted(sizes)}.")
     S = sizes.pop()
     return np.tile(np.asarray(y_true), S), {n: np.vstack(ps) for n, ps in runs.items()}
+
+
+# ---------------------------------------------------------------- one call per chapter cell
+# Each takes a profile (name, Profile or None) and loads what it shows from the pipeline.
+
+def _stages():
+    from ..pipeline import stages
+
+    return stages
+
+
+def _tuned_probas(profile) -> dict[str, list[np.ndarray]]:
+    return {n: [r["test_proba"] for r in rs] for n, rs in _stages().final_models(profile).items()}
+
+
+def roc_figure(profile=None) -> Figure:
+    """:func:`plot_roc_panels` of every tuned run."""
+    _, y = _stages().test_set(profile)
+    return plot_roc_panels(y, _tuned_probas(profile))
+
+
+def class_error_figure(profile=None) -> Figure:
+    """:func:`plot_class_errors` of the comparison's per-class error differences."""
+    return plot_class_errors(_stages().comparison(profile)["class_errors"])
+
+
+def class_error_text(profile=None) -> str:
+    return class_error_sentence(_stages().comparison(profile)["class_errors"])
+
+
+def confusion_text(profile=None) -> str:
+    return confusion_sentence(_stages().comparison(profile)["confusions"])
+
+
+def auc_text(profile=None) -> str:
+    return auc_sentence(_stages().comparison(profile)["auc"])
+
+
+def calibration_text(profile=None) -> str:
+    return calibration_seed_sentence(_stages().comparison(profile)["calibration_seeds"])
+
+
+def reliability_figure(profile=None) -> Figure:
+    """The reliability diagram of every seed's test predictions pooled, before and after
+    temperature scaling (each run scaled by its own temperature)."""
+    from ..evaluation.calibration import scaled_proba
+    from .evaluation_plots import plot_reliability
+
+    st = _stages()
+    _, y = st.test_set(profile)
+    y_val = st.val_labels(profile)
+    runs = {}
+    for n, rs in st.final_models(profile).items():
+        runs[DISPLAY_NAMES[n]] = [r["test_proba"] for r in rs]
+        runs[f"{DISPLAY_NAMES[n]}, scaled"] = [scaled_proba(y_val, r) for r in rs]
+    yy, pooled = pooled_seeds(y, runs)
+    return plot_reliability(yy, pooled)

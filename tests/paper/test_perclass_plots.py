@@ -68,7 +68,7 @@ def test_auc_sentence_counts_seed_pairs_in_the_leading_direction():
     assert text.endswith("no class's 95 % interval of the difference excludes 0")
 
 
-def test_calibration_sentence_counts_seeds():
+def test_calibration_seed_sentence_counts_seeds():
     per = pd.DataFrame({"model": ["Simple CNN"] * 3 + ["LeNet-5"] * 3, "seed": [0, 1, 2] * 2,
                         "ECE": [0.01, 0.02, 0.01, 0.02, 0.01, 0.03], "ECE scaled": [0.01] * 3 + [0.02] * 3,
                         "NLL scaled": [0.3, 0.3, 0.3, 0.3, 0.3, 0.3]})
