@@ -148,23 +148,29 @@ def _train_epoch(model, train, optimizer, loss_fn, device) -> tuple[float, float
     return float(loss_sum) / n, float(correct) / n
 
 
-def fit(model: nn.Module, loaders: tuple, config: TrainConfig) -> pd.DataFrame:
-    """Train ``model`` with Adam on ``loaders = (train, val, ...)``.
+def fit(model: nn.Module, loaders: tuple, config: TrainConfig, track_test: bool = False) -> pd.DataFrame:
+    """Train ``model`` with AdamW (decoupled weight decay; Adam when it is 0) on ``loaders``.
 
     Parameters
     ----------
     model : nn.Module
         Trained in place, on the device of the training tensors.
     loaders : tuple
-        ``(train, val)`` or ``(train, val, test)``; the test loader is never touched.
+        ``(train, val)`` or ``(train, val, test)``; the test loader is only read with
+        ``track_test``.
     config : TrainConfig
         Epochs, batch size (of the loaders), lr and its schedule, weight decay, seed,
         early stopping.
+    track_test : bool
+        Also evaluate the test loader after every epoch (``test_loss, test_acc`` columns),
+        for the paper's accuracy-against-epochs figure: nothing here reads them, so no choice
+        (early stopping, the schedule) ever depends on the test set.
 
     Returns
     -------
     pandas.DataFrame
-        One row per epoch: ``epoch, train_loss, train_acc, val_loss, val_acc, seconds``.
+        One row per epoch: ``epoch, train_loss, train_acc, val_loss, val_acc, seconds``
+        (``seconds``: the epoch's training and validation; the test pass is not timed).
         With early stopping, the best epoch's weights are restored and its number is in
         ``history.attrs["best_epoch"]``.
     """
@@ -177,8 +183,10 @@ def fit(model: nn.Module, loaders: tuple, config: TrainConfig) -> pd.DataFrame:
     torch.manual_seed(config.seed)  # dropout
     if hasattr(train, "generator"):
         train.generator.manual_seed(config.seed)  # batch order
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-                                 fused=device.type in ("cpu", "cuda"))  # one kernel per step
+    if track_test and len(loaders) < 3:
+        raise ValueError("fit(track_test=True) needs loaders = (train, val, test).")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                  fused=device.type in ("cpu", "cuda"))  # one kernel per step
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
                  if config.lr_schedule == "cosine" else None)
     loss_fn = nn.CrossEntropyLoss()
@@ -196,6 +204,8 @@ def fit(model: nn.Module, loaders: tuple, config: TrainConfig) -> pd.DataFrame:
             val_loss, val_acc = evaluate(model, val)
             rows.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
                              val_loss=val_loss, val_acc=val_acc, seconds=time.perf_counter() - start))
+            if track_test:
+                rows[-1]["test_loss"], rows[-1]["test_acc"] = evaluate(model, loaders[2])
             bar.set_postfix(val_acc=f"{val_acc:.3f}")
             if scheduler is not None:
                 scheduler.step()

@@ -34,19 +34,33 @@ def test_unknown_profile_lists_valid_ones(monkeypatch):
     assert isinstance(err.value, ValueError) and err.value.exit_code == 2
 
 
-def test_full_profile_grid_brackets_the_defaults_and_has_five_seeds():
+def test_full_profile_grid_holds_the_defaults_and_has_five_seeds():
     from fmnist_lib.config import DEFAULTS
 
     full = PROFILES["full"]
     assert full.grid is PARAM_GRID
     assert set(full.grid) == set(DEFAULTS) == {"lr", "batch_size", "optimizer__weight_decay"}
-    for key in ("lr", "batch_size"):  # each default has a grid value on both sides
-        assert min(full.grid[key]) < DEFAULTS[key] < max(full.grid[key])
+    for key in DEFAULTS:  # the defaults are a grid point: the fidelity check reuses their runs
         assert DEFAULTS[key] in full.grid[key]
+    assert max(full.grid["lr"]) / min(full.grid["lr"]) >= 30  # at least a decade and a half
+    assert len(full.grid["optimizer__weight_decay"]) >= 3 and max(full.grid["optimizer__weight_decay"]) > 0
     assert full.subset is None and len(full.seeds) >= 5
     assert full.grid_epochs < full.final_epochs  # the search is the final recipe, shortened
+    assert full.short_epochs < full.final_epochs < full.check_epochs == 2 * full.final_epochs
+    assert full.grid_splits >= 3 and full.runner_up_seeds >= 3
     quick = PROFILES["quick"]
     assert set(quick.grid) == set(full.grid) and len(quick.seeds) >= 2
+
+
+@pytest.mark.parametrize("changes, what", [(dict(check_seeds=0), "check_seeds"),
+                                           (dict(runner_up_seeds=9), "runner_up_seeds"),
+                                           (dict(grid_splits=1), "grid_splits"),
+                                           (dict(short_epochs=0), "short_epochs")])
+def test_profile_rejects_bad_sizes(changes, what):
+    import dataclasses
+
+    with pytest.raises(ValueError, match=what):
+        dataclasses.replace(PROFILES["quick"], **changes)
 
 
 @pytest.mark.parametrize("kwargs", [dict(epochs=0), dict(batch_size=0), dict(lr=0.0),

@@ -231,3 +231,41 @@ def test_fit_on_cuda_keeps_data_and_model_on_the_device(name):
     cpu = build_model(name, seed=0)  # the same start on the CPU gives the same first logits
     assert torch.allclose(build_model(name, seed=0).to(cuda)(X[:8].to(cuda)).cpu(), cpu(X[:8]), atol=1e-4)
     assert model.last_conv.weight.is_contiguous() and not model.training
+
+
+def test_fit_is_adam_at_zero_weight_decay_and_decoupled_above(synthetic, monkeypatch):
+    def trained(wd, optimizer=None):
+        if optimizer is not None:
+            monkeypatch.setattr(torch.optim, "AdamW", optimizer)
+        model = build_model("simple", seed=0)
+        fit(model, synthetic, TrainConfig(epochs=2, lr=3e-3, weight_decay=wd, **QUIET))
+        monkeypatch.undo()
+        return model
+
+    adamw0 = trained(0.0)
+    assert _same_state(adamw0, trained(0.0, torch.optim.Adam))  # bit-identical: the defaults' runs are Adam's
+    decoupled, coupled = trained(0.1), trained(0.1, torch.optim.Adam)
+    assert not _same_state(decoupled, coupled) and not _same_state(decoupled, adamw0)
+    seen = []
+    real = torch.optim.AdamW.__init__
+
+    def spy(self, params, **kwargs):
+        seen.append(kwargs["weight_decay"])
+        return real(self, params, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "__init__", spy)
+    fit(build_model("simple"), synthetic, TrainConfig(epochs=1, weight_decay=0.3, **QUIET))
+    assert seen == [0.3]
+
+
+def test_track_test_records_test_accuracy_without_changing_training(synthetic):
+    a, b = build_model("lenet", seed=1), build_model("lenet", seed=1)
+    plain = fit(a, synthetic, TrainConfig(epochs=2, **QUIET))
+    tracked = fit(b, synthetic, TrainConfig(epochs=2, **QUIET), track_test=True)
+    assert _same_state(a, b)  # reading the test set changes nothing
+    assert list(tracked.columns) == list(plain.columns) + ["test_loss", "test_acc"]
+    pd_cols = ["train_loss", "train_acc", "val_loss", "val_acc"]
+    assert tracked[pd_cols].equals(plain[pd_cols])
+    assert tracked["test_acc"].iloc[-1] == pytest.approx(evaluate(b, synthetic[2])[1])
+    with pytest.raises(ValueError, match="track_test"):
+        fit(build_model("lenet"), synthetic[:2], TrainConfig(epochs=1, **QUIET), track_test=True)

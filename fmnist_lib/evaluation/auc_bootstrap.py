@@ -15,7 +15,7 @@ from ..data import CLASSES
 from .equivalence import image_counts
 from .metrics import check_labels
 
-__all__ = ["weighted_auc", "auc_differences", "auc_loss_sentence"]
+__all__ = ["weighted_auc", "auc_differences"]
 
 
 def _sorted_groups(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +78,8 @@ def auc_differences(y_true: object, probas_a: Sequence[np.ndarray], probas_b: Se
     pandas.DataFrame
         One row per class, largest ``b - a`` first: ``class``, both AUCs, ``difference``,
         ``low``/``high`` (95 %) and ``low_bonf``/``high_bonf`` (Bonferroni for 10 classes,
-        99.5 %).
+        99.5 %), ``pairs_b_higher`` (of the ``pairs`` = S x S seed pairs, those where ``b``'s
+        AUC is higher).
     """
     y = check_labels(y_true)
     if len(probas_a) != len(probas_b) or not probas_a:
@@ -104,38 +105,9 @@ def auc_differences(y_true: object, probas_a: Sequence[np.ndarray], probas_b: Se
                           labels["b"]: point[S:].mean(0)})
     table["difference"] = table[labels["b"]] - table[labels["a"]]
     table["low"], table["high"], table["low_bonf"], table["high_bonf"] = q
+    # every (seed of a, seed of b) pair in which b's AUC is the higher: (K,) counts of S * S pairs
+    table["pairs_b_higher"] = (point[S:][None, :, :] > point[:S][:, None, :]).sum((0, 1))
+    table["pairs"] = S * S
     return table.sort_values("difference", ascending=False, kind="stable", ignore_index=True)
 
 
-def auc_loss_sentence(table: pd.DataFrame, a: str, b: str, negligible: float = 0.001) -> str:
-    """Where ``a`` loses AUC to ``b``, as far as the 95 % intervals of :func:`auc_differences` show.
-
-    Losses and gains are written as unsigned sizes ("loses 0.0084 AUC on Shirt"); those below
-    ``negligible`` are named as practically negligible.
-    """
-    loses = table[table["low"] > 0]
-    wins = table[table["high"] < 0]
-    top = table.iloc[0]
-    largest = (f"the largest point estimate is on {top['class']} ({top['difference']:+.4f}, "
-               f"95 % CI [{top['low']:+.4f}, {top['high']:+.4f}])")
-    if loses.empty and wins.empty:
-        return (f"No class's 95 % CI of the AUC difference ({b} minus {a}) excludes 0, so these data "
-                f"locate no class where the {a} loses or wins; {largest}")
-    parts = []
-    for rows, verb in ((loses, "loses"), (wins, "gains")):
-        if rows.empty:
-            continue
-        sizes = [(r["class"], abs(r["difference"])) for _, r in rows.iterrows()]
-        names = ", ".join(f"{v:.4f}{' AUC' if i == 0 else ''} on {c}" for i, (c, v) in enumerate(sizes))
-        kept = int(((rows["low_bonf"] > 0) | (rows["high_bonf"] < 0)).sum())
-        part = (f"the {a} {verb} {names}; {kept} of these {len(rows)} intervals also "
-                f"exclude 0 after a Bonferroni correction for {len(table)} classes")
-        small = [(c, v) for c, v in sizes if v < negligible]
-        if small:
-            vals = sorted(v for _, v in small)
-            rng = f"{vals[0]:.4f}" if f"{vals[0]:.4f}" == f"{vals[-1]:.4f}" else f"{vals[0]:.4f}–{vals[-1]:.4f}"
-            part += (f"; {'a difference' if len(small) == 1 else 'differences'} of {rng} "
-                     f"({', '.join(c for c, _ in small)}) {'is' if len(small) == 1 else 'are'} "
-                     f"practically negligible")
-        parts.append(part)
-    return "Where the 95 % CI excludes 0, " + "; ".join(parts)

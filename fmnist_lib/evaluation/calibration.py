@@ -16,7 +16,7 @@ from scipy.special import log_softmax, softmax
 from .metrics import check_labels
 from .stats import expected_calibration_error
 
-__all__ = ["nll", "fit_temperature", "scaled_proba", "calibration_table", "calibration_sentence"]
+__all__ = ["nll", "fit_temperature", "scaled_proba", "calibration_by_seed", "calibration_table", "seed_order"]
 
 
 def _check(y_true: object, logits: object) -> tuple[np.ndarray, np.ndarray]:
@@ -49,9 +49,9 @@ def scaled_proba(y_val: object, run: Mapping) -> np.ndarray:
     return softmax(np.asarray(run["test_logits"], dtype=np.float64) / t, axis=1)
 
 
-def calibration_table(y_val: object, y_test: object, runs: Mapping[str, Sequence[Mapping]],
-                      labels: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Test ECE and NLL of each model before and after temperature scaling, mean over seeds.
+def calibration_by_seed(y_val: object, y_test: object, runs: Mapping[str, Sequence[Mapping]],
+                        labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Test ECE and NLL of every run before and after temperature scaling.
 
     Parameters
     ----------
@@ -62,60 +62,41 @@ def calibration_table(y_val: object, y_test: object, runs: Mapping[str, Sequence
     Returns
     -------
     pandas.DataFrame
-        ``model``, ``T`` (mean fitted temperature), ``ECE``, ``ECE scaled``, ``NLL``,
-        ``NLL scaled`` (means over seeds) and ``seeds``.
+        One row per run: ``model``, ``seed`` (index in the run list), ``T`` (fitted
+        temperature), ``ECE``, ``ECE scaled``, ``NLL``, ``NLL scaled``.
     """
     labels = labels or {}
     rows = []
     for name, rs in runs.items():
-        vals = []
-        for r in rs:
+        for i, r in enumerate(rs):
             t = fit_temperature(y_val, r["val_logits"])
             z = np.asarray(r["test_logits"], dtype=np.float64)
-            vals.append((t, expected_calibration_error(y_test, softmax(z, axis=1)),
-                         expected_calibration_error(y_test, softmax(z / t, axis=1)),
-                         nll(y_test, z), nll(y_test, z, t)))
-        m = np.mean(vals, axis=0)
-        rows.append({"model": labels.get(name, name), "T": m[0], "ECE": m[1], "ECE scaled": m[2],
-                     "NLL": m[3], "NLL scaled": m[4], "seeds": len(rs)})
+            rows.append({"model": labels.get(name, name), "seed": i, "T": t,
+                         "ECE": expected_calibration_error(y_test, softmax(z, axis=1)),
+                         "ECE scaled": expected_calibration_error(y_test, softmax(z / t, axis=1)),
+                         "NLL": nll(y_test, z), "NLL scaled": nll(y_test, z, t)})
     return pd.DataFrame(rows)
 
 
-def _lower(table: pd.DataFrame, column: str) -> str:
-    vals = table.set_index("model")[column]
-    if np.isclose(vals.iloc[0], vals.iloc[1], rtol=0, atol=5e-4):
-        return "neither model (they agree within 0.0005)"
-    return str(vals.idxmin())
+def calibration_table(y_val: object, y_test: object, runs: Mapping[str, Sequence[Mapping]],
+                      labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Test ECE and NLL of each model before and after temperature scaling, mean over seeds.
 
-
-def _worse(table: pd.DataFrame) -> str:
-    """Models that temperature scaling made worse on the test set, e.g. "for X, ECE 0.0089 → 0.0099"."""
-    parts = []
-    for _, r in table.iterrows():
-        got = [f"{m} {r[m]:.4f} → {r[f'{m} scaled']:.4f}" for m in ("ECE", "NLL")
-               if m in r and f"{m} scaled" in r and r[f"{m} scaled"] > r[m]]
-        if got:
-            parts.append(f"{r['model']} ({', '.join(got)})")
-    if not parts:
-        return ""
-    return f"; temperature scaling made {' and '.join(parts)} slightly worse on the test set"
-
-
-def calibration_sentence(table: pd.DataFrame) -> str:
-    """Which model is better calibrated before and after temperature scaling (two models).
-
-    No interval is computed for the ECE, so a changed order is reported with the size of the
-    gap it rests on, and a model that scaling made worse is named.
+    Returns
+    -------
+    pandas.DataFrame
+        ``model``, ``T`` (mean fitted temperature), ``ECE``, ``ECE scaled``, ``NLL``,
+        ``NLL scaled`` (means over seeds of :func:`calibration_by_seed`) and ``seeds``.
     """
-    if len(table) != 2:
-        raise ValueError(f"calibration_sentence compares two models, got {len(table)}.")
-    before, after = _lower(table, "ECE"), _lower(table, "ECE scaled")
-    nll_after = _lower(table, "NLL scaled")
-    gap = abs(float(table["ECE scaled"].iloc[0] - table["ECE scaled"].iloc[1]))
-    same = ("the same model still leads" if before == after else
-            f"the order changes, but on a gap of {gap:.4f} for which no interval is computed")
-    if after.startswith("neither"):
-        same = "no order after scaling"
-    return (f"Before scaling the lower test ECE is {before}'s; after temperature scaling "
-            f"fitted on the validation split it is {after}'s ({same}), and the lower scaled NLL "
-            f"is {nll_after}'s{_worse(table)}")
+    per = calibration_by_seed(y_val, y_test, runs, labels)
+    table = per.groupby("model", sort=False)[["T", "ECE", "ECE scaled", "NLL", "NLL scaled"]].mean()
+    table["seeds"] = per.groupby("model", sort=False).size()
+    return table.reset_index()
+
+
+def seed_order(per_seed: pd.DataFrame, column: str, a: str, b: str) -> int:
+    """In how many seeds (paired by index) ``b``'s ``column`` is lower than ``a``'s."""
+    wide = per_seed.pivot(index="seed", columns="model", values=column)
+    return int((wide[b] < wide[a]).sum())
+
+

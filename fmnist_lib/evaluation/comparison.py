@@ -12,9 +12,10 @@ import pandas as pd
 
 from ..models import DISPLAY_NAMES
 from .auc_bootstrap import auc_differences
-from .calibration import calibration_table
+from .calibration import calibration_by_seed, calibration_table
 from .equivalence import (accuracy_difference, accuracy_table, ensemble_proba, hierarchical_bootstrap,
                           mcnemar_seed_pairs, percentile_ci)
+from .perclass import class_error_differences, confusion_differences
 
 __all__ = ["compare", "runs_table"]
 
@@ -68,7 +69,10 @@ def compare(y: np.ndarray, y_val: np.ndarray, base: dict[str, list[dict]], final
         (DataFrame, :func:`accuracy_table`), ``"tuning"`` (DataFrame: per model default and
         tuned mean accuracy, paired difference and 95 % CI), ``"mcnemar"`` (DataFrame,
         :func:`mcnemar_seed_pairs`), ``"calibration"`` (DataFrame, :func:`calibration_table`)
-        and ``"auc"`` (DataFrame, :func:`auc_differences`).
+        ``"calibration_seeds"`` (DataFrame, :func:`calibration_by_seed`), ``"auc"`` (DataFrame,
+        :func:`auc_differences`), ``"class_errors"`` (DataFrame,
+        :func:`~fmnist_lib.evaluation.perclass.class_error_differences`, LeNet-5 minus the simple
+        CNN) and ``"confusions"`` (DataFrame, :func:`~fmnist_lib.evaluation.perclass.confusion_differences`).
     """
     probas = {n: [r["test_proba"] for r in rs] for n, rs in finals.items()}
     base_probas = {n: [r["test_proba"] for r in rs] for n, rs in base.items()}
@@ -83,6 +87,9 @@ def compare(y: np.ndarray, y_val: np.ndarray, base: dict[str, list[dict]], final
         "tuning": _tuning_effect(y, base, finals, n_boot, seed),
         "mcnemar": mcnemar_seed_pairs(y, {labels[n]: ps for n, ps in probas.items()}),
         "calibration": calibration_table(y_val, y, finals, labels),
+        "calibration_seeds": calibration_by_seed(y_val, y, finals, labels),
+        "class_errors": class_error_differences(y, probas["simple"], probas["lenet"], n_boot, seed),
+        "confusions": confusion_differences(y, probas["simple"], probas["lenet"], max(200, n_boot // 2), seed),
         "auc": auc_differences(y, probas["simple"], probas["lenet"],
                                {"a": labels["simple"], "b": labels["lenet"]},
                                n_boot=max(200, n_boot // 2), seed=seed),

@@ -17,10 +17,10 @@ from matplotlib.figure import Figure
 from ..data import CLASSES
 from ..models import display_name
 from ..evaluation.metrics import (_check_preds, check_proba, confusion,
-                      most_confident_mistakes, pair_order, roc_curves_ovr)
+                      most_confident_mistakes, pair_order)
 from ..evaluation.stats import expected_calibration_error, reliability_curve
 
-__all__ = ["added_confusions", "plot_confusion_matrices", "plot_roc_ovr", "plot_roc_comparison", "plot_reliability",
+__all__ = ["plot_confusion_matrices", "plot_reliability",
            "plot_confident_mistakes"]
 
 
@@ -38,25 +38,6 @@ def _heatmap(ax: plt.Axes, matrix: np.ndarray, labels: np.ndarray, title: str, u
     ax.set_xlabel("predicted", fontsize=8)
     ax.set_ylabel("true", fontsize=8)
     ax.tick_params(labelsize=7, length=0)
-
-
-def added_confusions(y_true: object, preds: Mapping[str, object], k: int = 3) -> str:
-    """The ``k`` confusions the simplified model adds most, from the row-normalised difference.
-
-    E.g. ``"the Simple CNN puts 3.4 pp more of the Shirt images on Pullover, ... than LeNet-5"``;
-    only cells where the simplified model errs more are named.
-    """
-    y, preds = _check_preds(y_true, preds)
-    simple, ref = pair_order(preds)
-    diff = 100 * (confusion(y, preds[simple], normalize="true") - confusion(y, preds[ref], normalize="true"))
-    np.fill_diagonal(diff, 0.0)
-    cells = [divmod(int(i), 10) for i in np.argsort(-diff, axis=None, kind="stable")[:k]]
-    cells = [(t, p) for t, p in cells if diff[t, p] >= 0.05]  # shown as at least 0.1 pp
-    if not cells:
-        return f"the {display_name(simple)} adds no confusion of 0.1 pp or more over {display_name(ref)}"
-    named = [f"{diff[t, p]:.1f} pp more of the {CLASSES[t]} images on {CLASSES[p]}" for t, p in cells]
-    text = ", ".join(named[:-1]) + (" and " if len(named) > 1 else "") + named[-1]
-    return f"the {display_name(simple)} puts {text} than {display_name(ref)}"
 
 
 def plot_confusion_matrices(y_true: object, preds: Mapping[str, object], normalize: bool = True) -> Figure:
@@ -98,75 +79,6 @@ def plot_confusion_matrices(y_true: object, preds: Mapping[str, object], normali
     what = "percentage points" if normalize else "images"
     _heatmap(axes[2], diff, text, f"{display_name(ref)} − {display_name(simple)} ({what})", what,
              cmap="RdBu_r", center=0, vmin=-limit, vmax=limit)
-    return fig
-
-
-def _roc_panels(title: str) -> tuple[Figure, np.ndarray]:
-    fig, axes = plt.subplots(2, 5, figsize=(7, 3.7), sharex=True, sharey=True, constrained_layout=True)
-    for k, ax in enumerate(axes.flat):
-        ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color="0.6", label="_chance")
-        ax.set_title(CLASSES[k], fontsize=8.5)
-        ax.set(xlim=(0, 1), ylim=(0, 1.01), aspect="equal")
-        ax.set_xticks([0, 0.5, 1])
-        ax.set_yticks([0, 0.5, 1])
-        ax.tick_params(labelsize=7.5)
-        ax.grid(alpha=0.3)
-    fig.supxlabel("false positive rate", fontsize=8.5)
-    fig.supylabel("true positive rate", fontsize=8.5)
-    fig.suptitle(title, fontsize=9.5)
-    return fig, axes
-
-
-def plot_roc_ovr(y_true: object, y_proba: object, model_name: str) -> Figure:
-    """One-vs-rest ROC curve of each class: exactly ten panels (2 x 5), AUC in each.
-
-    Parameters
-    ----------
-    y_true : array-like, shape (n,)
-    y_proba : array-like, shape (n, 10)
-    model_name : str
-        ``"simple"``, ``"lenet"`` or any display name, for the title.
-
-    Returns
-    -------
-    Figure
-        Ten axes with shared axes, titled with the class names, each with the chance diagonal
-        and its AUC; the title gives the macro and micro AUC.
-    """
-    roc = roc_curves_ovr(y_true, y_proba)
-    fig, axes = _roc_panels(f"{display_name(model_name)}: one-vs-rest ROC "
-                            f"(macro AUC {roc['macro']['auc']:.4f}, micro {roc['micro']['auc']:.4f})")
-    for k, ax in enumerate(axes.flat):
-        ax.plot(roc[k]["fpr"], roc[k]["tpr"], color="C0", lw=1.4)
-        ax.text(0.96, 0.05, f"AUC = {roc[k]['auc']:.4f}", ha="right", va="bottom", fontsize=7.5,
-                transform=ax.transAxes, bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
-    return fig
-
-
-def plot_roc_comparison(y_true: object, probas: Mapping[str, object]) -> Figure:
-    """Both models' one-vs-rest ROC curves overlaid, one panel per class (ten panels).
-
-    Parameters
-    ----------
-    y_true : array-like, shape (n,)
-    probas : dict
-        ``{name: y_proba (n, 10)}`` for the models to overlay, in display order.
-
-    Returns
-    -------
-    Figure
-        Ten axes titled with the class names; each legend gives every model's AUC.
-    """
-    if not probas:
-        raise ValueError("probas must map at least one model name to its probabilities.")
-    rocs = {name: roc_curves_ovr(y_true, p) for name, p in probas.items()}
-    fig, axes = _roc_panels("One-vs-rest ROC of both models (AUC in each legend)")
-    for k, ax in enumerate(axes.flat):
-        for i, (name, roc) in enumerate(rocs.items()):
-            ax.plot(roc[k]["fpr"], roc[k]["tpr"], color=f"C{i}", lw=1.3, alpha=0.9,
-                    label=f"{display_name(name)} {roc[k]['auc']:.4f}")
-        ax.legend(loc="lower right", fontsize=6.5, handlelength=1.0, borderpad=0.2, labelspacing=0.2,
-                  handletextpad=0.4, framealpha=0.85)
     return fig
 
 

@@ -135,7 +135,7 @@ def headline_table(profile=None) -> pd.DataFrame:
     from ..pipeline.stages import comparison
     from ..evaluation.metrics import roc_curves_ovr
 
-    finals, grid = study.final_models(profile), study.grid_search(profile)
+    finals, chosen = study.final_models(profile), study.selection(profile)
     eff = study.efficiency(profile)
     size = eff["complexity"].set_index("model")
     speed = eff["summary"].set_index(["model", "task"])["median"]
@@ -143,7 +143,7 @@ def headline_table(profile=None) -> pd.DataFrame:
     _, y = study.test_set(profile)
     rows = []
     for name, runs in finals.items():
-        label, best = DISPLAY_NAMES[name], grid[name]["best_params"]
+        label, best = DISPLAY_NAMES[name], chosen[name]["params"].iloc[0]
         auc = np.mean([roc_curves_ovr(y, r["test_proba"])["macro"]["auc"] for r in runs])
         rows.append({
             "model": label,

@@ -66,9 +66,12 @@ class Stage:
 
 STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("grid", (), "fmnist_lib.tuning.grid_search:grid_entry", ("grid_search",)),
-    Stage("run", (), "fmnist_lib.pipeline.runs:train_run", ("baseline_results", "final_models")),
+    Stage("run", (), "fmnist_lib.pipeline.runs:train_run",
+          ("all_runs", "baseline_results", "candidate_runs", "final_models", "short_runs", "runner_up_runs",
+           "check_runs")),
     Stage("efficiency", (), "fmnist_lib.evaluation.benchmark:efficiency_entry", ("efficiency",)),
     Stage("comparison", ("run",), "fmnist_lib.evaluation.comparison:compare", ("comparison",)),
+    Stage("verdicts", ("run",), "fmnist_lib.evaluation.verdicts:verdict_entry", ("verdicts",)),
     Stage("gradcam", ("run",), "fmnist_lib.saliency.study:gradcam_entry", ("gradcam_analysis",)),
     Stage("explorer", ("run",), "fmnist_lib.saliency.explorer:explorer_entry", ("explorer_maps",)),
 )}

@@ -29,9 +29,12 @@ __all__ = ["ENTRY", "data_spec", "run_config", "run_spec", "predict_logits", "tr
 ENTRY = "run"  # the store entry of one run (baseline or tuned: the same recipe)
 
 
-def run_config(p: Profile, params: dict[str, Any], seed: int, progress: bool = False) -> TrainConfig:
-    """The one recipe: ``params`` (lr, batch size, weight decay) trained like every compared run."""
-    return TrainConfig(epochs=p.final_epochs, batch_size=int(params["batch_size"]), lr=float(params["lr"]),
+def run_config(p: Profile, params: dict[str, Any], seed: int, progress: bool = False,
+               epochs: int | None = None) -> TrainConfig:
+    """The one recipe: ``params`` (lr, batch size, weight decay) trained like every compared run,
+    for ``p.final_epochs`` (or ``epochs``: the short budget and the convergence check)."""
+    return TrainConfig(epochs=p.final_epochs if epochs is None else epochs,
+                       batch_size=int(params["batch_size"]), lr=float(params["lr"]),
                        weight_decay=float(params["optimizer__weight_decay"]), seed=seed,
                        patience=p.patience, lr_schedule=p.final_schedule, progress=progress)
 
@@ -77,7 +80,8 @@ def train_run(name: str, config: TrainConfig, data: dict) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``weights`` (state dict), ``history`` (DataFrame), ``val_logits (n_val, 10)``,
+        ``weights`` (state dict), ``history`` (DataFrame, with the test accuracy of every
+        epoch, which nothing chooses by), ``val_logits (n_val, 10)``,
         ``test_logits (10000, 10)`` (float32), ``seconds``, ``epochs_run``, ``best_epoch``.
     """
     threads = torch.get_num_threads()
@@ -87,7 +91,7 @@ def train_run(name: str, config: TrainConfig, data: dict) -> dict[str, Any]:
                                    seed=data["data_seed"], subset=data["subset"])
         model = build_model(name, seed=config.seed)
         start = time.perf_counter()
-        history = fit(model, loaders, config)
+        history = fit(model, loaders, config, track_test=True)  # for the accuracy-against-epochs figure
         seconds = time.perf_counter() - start
         return {"weights": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                 "history": history, "val_logits": predict_logits(model, loaders[1]),
@@ -125,6 +129,8 @@ def train_runs(p: Profile, jobs: list[tuple[str, TrainConfig]], n_jobs: int | No
     stored = {store.path(ENTRY, s): store.load(ENTRY, s) for s in specs}
     missing = list({store.path(ENTRY, s): (job, s) for job, s in zip(jobs, specs)
                     if stored[store.path(ENTRY, s)] is None}.values())  # a run listed twice trains once
+    # longest first (epochs, then the larger model), so the last runs to finish are short ones
+    missing.sort(key=lambda m: (m[0][1].epochs, m[0][0] == "lenet"), reverse=True)
     address = scheduler_address(scheduler)
     workers = max(1, min(cores(), p.n_jobs if n_jobs is None else n_jobs, len(missing)))
     if address is not None and missing:

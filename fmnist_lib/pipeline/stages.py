@@ -1,7 +1,8 @@
 """The study, stage by stage: each stage is loaded from the result store or computed first.
 
 Chapters (through :mod:`fmnist_lib.paper`) call these functions and nothing else computes:
-``baseline_results``, ``grid_search``, ``final_models``, ``efficiency``, ``comparison``,
+``grid_search``, ``baseline_results``, ``candidate_runs``, ``selection``, ``final_models``,
+``short_runs``, ``runner_up_runs``, ``check_runs``, ``efficiency``, ``comparison``, ``verdicts``,
 ``gradcam_analysis``. Each takes a profile (name, ``Profile`` or ``None`` for the
 environment's choice) and computes whatever it depends on, so any chapter runs alone on a
 fresh clone. What each stage stores, what it is computed from and the function computing it
@@ -23,9 +24,10 @@ from .registry import STAGES
 from .runs import data_spec, run_config, train_runs
 from .store import default_store
 
-__all__ = ["NAMES", "test_set", "val_labels", "baseline_results", "grid_search",
-           "final_models", "efficiency", "comparison", "gradcam_analysis", "explorer_maps", "explorer_data",
-           "faithfulness", "stage_times",
+__all__ = ["NAMES", "test_set", "val_labels", "baseline_results", "grid_search", "all_runs",
+           "candidate_runs", "selection", "final_models", "short_runs", "runner_up_runs", "check_runs",
+           "convergence", "fidelity", "efficiency", "comparison", "verdicts", "gradcam_analysis",
+           "explorer_maps", "explorer_data", "faithfulness", "stage_times",
            "run_all"]
 
 NAMES = ("simple", "lenet")
@@ -58,8 +60,13 @@ def baseline_results(profile: str | Profile | None = None) -> dict[str, list[dic
     return _runs(p, {n: DEFAULTS for n in NAMES})
 
 
-def _runs(p: Profile, params: dict[str, dict]) -> dict[str, list[dict]]:
-    jobs = [(name, run_config(p, params[name], seed, _progress())) for name in NAMES for seed in p.seeds]
+def _jobs(p: Profile, params: dict[str, dict], seeds=None, epochs: int | None = None) -> list:
+    seeds = p.seeds if seeds is None else seeds
+    return [(name, run_config(p, params[name], seed, _progress(), epochs)) for name in NAMES for seed in seeds]
+
+
+def _runs(p: Profile, params: dict[str, dict], seeds=None, epochs: int | None = None) -> dict[str, list[dict]]:
+    jobs = _jobs(p, params, seeds, epochs)
     runs = train_runs(p, jobs)
     return {name: [r for (n, _), r in zip(jobs, runs) if n == name] for name in NAMES}
 
@@ -93,8 +100,84 @@ def grid_search(profile: str | Profile | None = None) -> dict[str, dict]:
     return out
 
 
+def _candidates(p: Profile) -> dict[str, list[dict]]:
+    from ..tuning.grid_search import candidate_params
+
+    return {n: candidate_params(g["table"], DEFAULTS) for n, g in grid_search(p).items()}
+
+
+def _candidate_jobs(p: Profile) -> list:
+    return [(n, run_config(p, c, p.seeds[0], _progress())) for n, cs in _candidates(p).items() for c in cs]
+
+
+def candidate_runs(profile: str | Profile | None = None) -> dict[str, list[tuple[dict, dict]]]:
+    """The search's candidates (:func:`fmnist_lib.tuning.grid_search.candidate_params`: the best
+    configuration of each learning rate, and the defaults) at the full recipe, first seed:
+    ``{name: [(params, run), ...]}`` in the candidates' order."""
+    p = get_profile(profile)
+    jobs = _candidate_jobs(p)
+    runs = train_runs(p, jobs)
+    out = {n: [] for n in NAMES}
+    for c, ((n, _), r) in zip((c for cs in _candidates(p).values() for c in cs), zip(jobs, runs)):
+        out[n].append((c, r))
+    return out
+
+
+def selection(profile: str | Profile | None = None) -> dict[str, pd.DataFrame]:
+    """Per model, the candidates ranked by their full-recipe validation accuracy (first seed;
+    ties: the search's rank): the first is the tuned configuration, the second the runner-up.
+
+    Returns
+    -------
+    dict
+        ``{name: DataFrame}`` with ``lr, batch_size, weight_decay, search_rank, search_mean,
+        search_sd, val_acc, params`` (the dict a run is trained with), best first.
+    """
+    p = get_profile(profile)
+    grid = grid_search(p)
+    out = {}
+    for n, pairs in candidate_runs(p).items():
+        t = grid[n]["table"].set_index(["lr", "batch_size", "weight_decay"])
+        rows = []
+        for c, r in pairs:
+            key = (c["lr"], c["batch_size"], c["optimizer__weight_decay"])
+            rows.append({"lr": key[0], "batch_size": key[1], "weight_decay": key[2],
+                         "search_rank": int(t.loc[key, "rank"]), "search_mean": float(t.loc[key, "mean_cv_acc"]),
+                         "search_sd": float(t.loc[key, "std_cv_acc"]),
+                         "val_acc": float(r["history"]["val_acc"].iloc[-1]), "params": c})
+        table = pd.DataFrame(rows).sort_values(["val_acc", "search_rank"], ascending=[False, True],
+                                               kind="stable", ignore_index=True)
+        out[n] = table
+    return out
+
+
+def _tuned(p: Profile) -> dict[str, dict]:
+    return {n: t["params"].iloc[0] for n, t in selection(p).items()}
+
+
+def _runner_up(p: Profile) -> dict[str, dict]:
+    return {n: t["params"].iloc[1] for n, t in selection(p).items()}
+
+
+def all_runs(profile: str | Profile | None = None) -> int:
+    """Train every run the study compares that is not stored yet, in two parallel batches (the
+    defaults and the search's candidates, then everything the selection decides: the tuned
+    runs, the short budget, the runner-up, the convergence check), the longest first in each,
+    so both cores stay busy to the end; returns how many runs it covers. Each stage then
+    loads its runs from the store."""
+    p = get_profile(profile)
+    first = _jobs(p, {n: DEFAULTS for n in NAMES}) + _candidate_jobs(p)
+    train_runs(p, first)
+    tuned, runner_up = _tuned(p), _runner_up(p)
+    second = (_jobs(p, tuned) + _jobs(p, tuned, epochs=p.short_epochs)
+              + _jobs(p, runner_up, p.seeds[:p.runner_up_seeds])
+              + _jobs(p, tuned, p.seeds[:p.check_seeds], epochs=p.check_epochs))
+    train_runs(p, second)
+    return len(first) + len(second)
+
+
 def final_models(profile: str | Profile | None = None) -> dict[str, list[dict]]:
-    """Each model retrained with its best parameters on the training split, once per seed.
+    """Each model trained with its tuned values (:func:`selection`) on the training split, once per seed.
 
     Returns
     -------
@@ -104,7 +187,55 @@ def final_models(profile: str | Profile | None = None) -> dict[str, list[dict]]:
         "epochs_run", "best_epoch", "config"} per seed]}``.
     """
     p = get_profile(profile)
-    return _runs(p, {n: g["best_params"] for n, g in grid_search(p).items()})
+    return _runs(p, _tuned(p))
+
+
+def short_runs(profile: str | Profile | None = None) -> dict[str, list[dict]]:
+    """The tuned values trained for the short budget (``profile.short_epochs``), every seed."""
+    p = get_profile(profile)
+    return _runs(p, _tuned(p), epochs=p.short_epochs)
+
+
+def runner_up_runs(profile: str | Profile | None = None) -> dict[str, list[dict]]:
+    """Each model's runner-up (second in :func:`selection`) at the full recipe, ``profile.runner_up_seeds`` seeds."""
+    p = get_profile(profile)
+    return _runs(p, _runner_up(p), p.seeds[:p.runner_up_seeds])
+
+
+def check_runs(profile: str | Profile | None = None) -> dict[str, list[dict]]:
+    """The convergence check: the tuned values trained for ``profile.check_epochs`` (twice the
+    budget, its own cosine schedule), on the first ``profile.check_seeds`` seeds."""
+    p = get_profile(profile)
+    return _runs(p, _tuned(p), p.seeds[:p.check_seeds], epochs=p.check_epochs)
+
+
+def convergence(profile: str | Profile | None = None) -> pd.DataFrame:
+    """The convergence criterion applied to the stored runs
+    (:func:`fmnist_lib.evaluation.convergence.convergence_table`)."""
+    from ..config import CONVERGENCE_TOLERANCE
+    from ..evaluation.convergence import convergence_table
+
+    p = get_profile(profile)
+    return convergence_table(final_models(p), check_runs(p), short_runs(p), CONVERGENCE_TOLERANCE)
+
+
+def fidelity(profile: str | Profile | None = None) -> dict:
+    """Search score against full-recipe validation accuracy for the candidates, first seed
+    (:func:`fmnist_lib.evaluation.fidelity.fidelity_check`)."""
+    from ..evaluation.fidelity import fidelity_check
+
+    p = get_profile(profile)
+    grid = grid_search(p)
+    runs = {}
+    for n, t in selection(p).items():
+        by_params = {tuple(c.items()): r for c, r in candidate_runs(p)[n]}
+        runs[n] = []
+        for i, c in enumerate(t["params"]):
+            role = ("tuned" if i == 0 else "runner-up" if i == 1 else f"best at lr {c['lr']:g}")
+            if c == DEFAULTS:
+                role = "defaults" if i > 1 else f"{role} = defaults"
+            runs[n].append((role, c, [by_params[tuple(c.items())]]))
+    return fidelity_check({n: g["table"] for n, g in grid.items()}, runs)
 
 
 def val_labels(profile: str | Profile | None = None) -> np.ndarray:
@@ -193,6 +324,29 @@ def explorer_data(profile: str | Profile | None = None) -> dict:
             "names": list(NAMES), "proba": proba}
 
 
+def _configs(runs: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    return {n: [r["config"] for r in rs] for n, rs in runs.items()}
+
+
+def verdicts(profile: str | Profile | None = None) -> pd.DataFrame:
+    """Every estimate of LeNet-5 minus the Simple CNN, with its intervals and TOST verdict
+    (:func:`fmnist_lib.evaluation.verdicts.verdict_entry`): the tuned runs and the defaults at
+    the full budget, their seed ensembles, the short budget, the convergence check's budget
+    and the search's runner-up configurations."""
+    p = get_profile(profile)
+    sets = {"tuned": final_models(p), "defaults": baseline_results(p), "short": short_runs(p),
+            "check": check_runs(p), "runner-up": runner_up_runs(p)}
+    _, y = test_set(p)
+    spec = {"runs": {k: _configs(v) for k, v in sets.items()}, "data": data_spec(p), "n_boot": p.n_boot,
+            "margin": EQUIVALENCE_MARGIN}
+    stage = STAGES["verdicts"]
+    probas = {k: {n: [r["test_proba"] for r in rs] for n, rs in v.items()} for k, v in sets.items()}
+    epochs = {"full": p.final_epochs, "short": p.short_epochs, "check": p.check_epochs}
+    raw = default_store(p.name).get_or_compute(
+        stage.name, spec, lambda: stage.function()(y, probas, epochs, EQUIVALENCE_MARGIN, p.n_boot, p.seed))
+    return raw["table"]
+
+
 def faithfulness(profile: str | Profile | None = None) -> pd.DataFrame:
     """``gradcam_faithfulness.faithfulness_summary`` of the stored perturbation tests."""
     from ..saliency.faithfulness import faithfulness_summary
@@ -203,12 +357,29 @@ def faithfulness(profile: str | Profile | None = None) -> pd.DataFrame:
 
 
 def stage_times(profile: str | Profile | None = None) -> pd.DataFrame:
-    """Training time of each stage as stored with its results, in core-seconds (for the appendix)."""
+    """Training time of each stage as stored with its results, in core-seconds (for the appendix).
+
+    A stored run that two stages share (the defaults' first seed is also a candidate; a tuned
+    value can equal the defaults) is counted once, under the first stage listed.
+    """
+    import json
+
     p = get_profile(profile)
-    rows = [("baseline", sum(r["seconds"] for r in runs), DISPLAY_NAMES[n]) for n, runs in baseline_results(p).items()]
-    rows += [("grid search", float(g["table"]["mean_fit_time"].sum()), DISPLAY_NAMES[n]) for n, g in grid_search(p).items()]
-    rows += [("final models", sum(r["seconds"] for r in runs), DISPLAY_NAMES[n])
-             for n, runs in final_models(p).items()]
+    rows = [("grid search", float(g["table"]["mean_fit_time"].sum()), DISPLAY_NAMES[n]) for n, g in grid_search(p).items()]
+    seen = set()
+    stages = (("baseline", baseline_results(p)), ("candidates", {n: [r for _, r in pairs] for n, pairs in
+                                                              candidate_runs(p).items()}),
+              ("final models", final_models(p)), ("short budget", short_runs(p)), ("runner-up", runner_up_runs(p)),
+              ("convergence check", check_runs(p)))
+    for stage, runs in stages:
+        for n, rs in runs.items():
+            seconds = 0.0
+            for r in rs:
+                key = (n, json.dumps(r["config"], sort_keys=True))  # the config holds the seed
+                if key not in seen:
+                    seen.add(key)
+                    seconds += r["seconds"]
+            rows.append((stage, seconds, DISPLAY_NAMES[n]))
     return pd.DataFrame(rows, columns=["stage", "seconds", "model"])
 
 

@@ -23,41 +23,6 @@ def data():
     return y, {"simple": probas_for(y, 1.5, 1), "lenet": probas_for(y, 3.0, 2)}
 
 
-def test_roc_ovr_has_ten_panels_titled_with_classes_and_the_aucs(data):
-    y, probas = data
-    fig = ep.plot_roc_ovr(y, probas["simple"], "simple")
-    assert isinstance(fig, Figure)
-    assert len(fig.axes) == 10
-    assert [ax.get_title() for ax in fig.axes] == list(CLASSES)
-    roc = metrics.roc_curves_ovr(y, probas["simple"])
-    for k, ax in enumerate(fig.axes):
-        texts = [t.get_text() for t in ax.texts]
-        assert f"AUC = {roc[k]['auc']:.4f}" in texts
-        lines = {tuple(line.get_xdata()) for line in ax.lines}
-        assert (0, 1) in lines  # the chance diagonal
-        curve = [line for line in ax.lines if tuple(line.get_xdata()) != (0, 1)][0]
-        np.testing.assert_allclose(curve.get_xdata(), roc[k]["fpr"])
-    first, last = fig.axes[0], fig.axes[-1]
-    assert first.get_shared_x_axes().joined(first, last)
-    assert first.get_shared_y_axes().joined(first, last)
-    assert fig.get_suptitle().startswith("Simple CNN")
-    assert f"macro AUC {roc['macro']['auc']:.4f}" in fig.get_suptitle()
-    assert fig.get_figwidth() <= 10
-
-
-def test_roc_comparison_overlays_both_models(data):
-    y, probas = data
-    fig = ep.plot_roc_comparison(y, probas)
-    assert len(fig.axes) == 10
-    assert [ax.get_title() for ax in fig.axes] == list(CLASSES)
-    rocs = {n: metrics.roc_curves_ovr(y, p) for n, p in probas.items()}
-    for k, ax in enumerate(fig.axes):
-        labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert labels == [f"Simple CNN {rocs['simple'][k]['auc']:.4f}",
-                          f"LeNet-5 {rocs['lenet'][k]['auc']:.4f}"]
-        assert len(ax.lines) == 3  # two models and the diagonal
-
-
 def test_confusion_matrices_show_both_models_and_the_difference(data):
     y, probas = data
     preds = {"Simple CNN": probas["simple"].argmax(1), "LeNet-5": probas["lenet"].argmax(1)}
@@ -119,7 +84,7 @@ def test_confident_mistakes_rows_per_model_with_true_and_predicted(data):
 def test_plots_reject_bad_input(data):
     y, probas = data
     with pytest.raises(ValueError, match="sum to 1"):
-        ep.plot_roc_ovr(y, 0.5 * probas["simple"], "simple")
+        ep.plot_reliability(y, {"simple": 0.5 * probas["simple"]})
     with pytest.raises(ValueError, match="Length mismatch"):
         ep.plot_confusion_matrices(y[:-1], {k: p.argmax(1) for k, p in probas.items()})
     with pytest.raises(ValueError, match="images"):
@@ -128,11 +93,3 @@ def test_plots_reject_bad_input(data):
         ep.plot_confident_mistakes(np.zeros((len(y) - 1, 28, 28)), y, probas)
 
 
-def test_added_confusions_names_the_cells_the_simple_model_adds():
-    y = np.repeat(np.arange(10), 10)
-    ref = y.copy()
-    simple = y.copy()
-    simple[y == 6] = np.where(np.arange(10) < 3, 2, 6)  # 30 % of Shirt on Pullover
-    text = ep.added_confusions(y, {"Simple CNN": simple, "LeNet-5": ref}, k=3)
-    assert text == "the Simple CNN puts 30.0 pp more of the Shirt images on Pullover than LeNet-5"
-    assert "adds no confusion" in ep.added_confusions(y, {"Simple CNN": ref, "LeNet-5": simple})

@@ -41,7 +41,12 @@ def test_a_copy_hashes_like_the_package(package_copy):
     ("saliency/gradcam.py", {"gradcam", "explorer"}),
     ("saliency/explorer.py", {"explorer"}),
     ("saliency/agreement.py", {"gradcam"}),
-    ("evaluation/equivalence.py", {"comparison", "explorer"}),  # the explorer's seed ensembles
+    ("evaluation/equivalence.py", {"comparison", "verdicts", "explorer"}),  # the explorer's seed ensembles
+    ("evaluation/verdicts.py", {"verdicts"}),
+    ("evaluation/perclass.py", {"comparison"}),
+    ("evaluation/fidelity.py", set()),     # computed on the fly from stored runs, never stored
+    ("paper/budgets.py", set()),
+    ("paper/perclass_plots.py", set()),
     ("paper/report.py", set()),
     ("paper/summary.py", set()),
     ("paper/explorer_view.py", set()),
@@ -50,7 +55,7 @@ def test_a_copy_hashes_like_the_package(package_copy):
     ("pipeline/cluster.py", set()),    # where the grid search runs
     ("__main__.py", set()),
     ("tuning/grid_search.py", {"grid"}),
-    ("pipeline/runs.py", {"run", "comparison", "gradcam", "explorer"}),
+    ("pipeline/runs.py", {"run", "comparison", "verdicts", "gradcam", "explorer"}),
 ])
 def test_an_edit_rekeys_only_the_stages_that_run_it(package_copy, rel, expected):
     before = sources(package_copy)

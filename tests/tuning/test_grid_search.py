@@ -20,6 +20,7 @@ from fmnist_lib.models import LeNet5, SimpleCNN
 
 COLUMNS = ["lr", "batch_size", "weight_decay", "mean_cv_acc", "std_cv_acc", "mean_fit_time",
            "rank", "failed"]
+SPLIT_COLUMNS = [f"split{i}_acc" for i in range(3)]
 TINY = dict(grid_subset=600, grid_epochs=1, n_jobs=1,
             grid={"lr": [1e-3, 3e-3], "batch_size": [64], "optimizer__weight_decay": [0.0]})
 
@@ -53,7 +54,7 @@ def stable(table: pd.DataFrame) -> pd.DataFrame:
 def test_one_grid_for_both_models_and_both_profiles(monkeypatch):
     assert tuning.PARAM_GRID is config.PARAM_GRID
     assert get_profile("full").grid is tuning.PARAM_GRID
-    assert [len(v) for v in tuning.PARAM_GRID.values()] == [4, 3, 3]
+    assert [len(v) for v in tuning.PARAM_GRID.values()] == [4, 1, 4]
     assert set(get_profile("quick").grid) == set(tuning.PARAM_GRID)
     assert np.prod([len(v) for v in get_profile("quick").grid.values()]) <= 4
     seen = []
@@ -83,7 +84,7 @@ def test_make_classifier_uses_our_iterator_and_no_internal_split(cls):
     assert isinstance(net, NeuralNetClassifier)
     assert net.iterator_train is tuning.TensorBatches and net.iterator_valid is tuning.TensorBatches
     assert net.train_split is None and net.criterion is torch.nn.CrossEntropyLoss
-    assert net.optimizer is torch.optim.Adam
+    assert net.optimizer is torch.optim.AdamW  # decoupled weight decay, as fit() uses
     net.fit(X, y)
     assert isinstance(net.get_iterator(Dataset(X, y), training=True), tuning.TensorBatches)
     assert net.optimizer_.param_groups[0]["weight_decay"] == 1e-4
@@ -170,7 +171,7 @@ def test_search_table_is_tidy_and_reproducible():
     p = tiny_profile(grid={"lr": [1e-3, 1e-2], "batch_size": [32],
                            "optimizer__weight_decay": [0.0, 1e-3]})
     table, best = tuning.run_grid_search(SimpleCNN, p, X=X, y=y, test_fold=split(200))
-    assert list(table.columns) == COLUMNS and len(table) == 4
+    assert list(table.columns) == COLUMNS + ["split0_acc"] and len(table) == 4
     assert table["failed"].dtype == bool and not table["failed"].any()
     assert table["rank"].iloc[0] == 1 and table["mean_cv_acc"].iloc[0] == table["mean_cv_acc"].max()
     assert table["rank"].is_monotonic_increasing
@@ -229,16 +230,74 @@ def test_tiny_real_search_trains_on_train_and_scores_on_validation(monkeypatch):
 
     monkeypatch.setattr(GridSearchCV, "fit", spy_fit)
     table, best = tuning.run_grid_search(SimpleCNN, tiny_profile())
-    assert list(table.columns) == COLUMNS and len(table) == 2
+    assert list(table.columns) == COLUMNS + SPLIT_COLUMNS and len(table) == 2
     assert table["rank"].tolist() == [1, 2] and table["mean_cv_acc"].iloc[0] >= table["mean_cv_acc"].iloc[1]
     assert table["mean_cv_acc"].iloc[0] > 0.3  # well above chance (0.1) after one epoch
-    X, fold = fitted["X"], fitted["cv"].test_fold
+    scores = table[SPLIT_COLUMNS].to_numpy()
+    np.testing.assert_allclose(table["mean_cv_acc"], scores.mean(1))
+    np.testing.assert_allclose(table["std_cv_acc"], scores.std(1, ddof=1))  # the sample sd, not numpy's default
+    X, splits = fitted["X"], fitted["cv"]
     n_val = len(seen["val"])
-    assert X.shape == (600 + n_val, 1, 28, 28) and (fold == -1).sum() == 600 and (fold == 0).sum() == n_val
-    assert np.bincount(fitted["y"][fold == -1]).tolist() == [60] * 10
+    assert X.shape == (3 * 600 + n_val, 1, 28, 28) and len(splits) == 3
+    trains = [set(tr.tolist()) for tr, _ in splits]
+    assert all(len(t) == 600 for t in trains) and not (trains[0] & trains[1] or trains[0] & trains[2] or trains[1] & trains[2])
+    for tr, va in splits:
+        assert np.bincount(fitted["y"][tr]).tolist() == [60] * 10  # stratified
+        assert np.array_equal(va, splits[0][1]) and len(va) == n_val  # one shared validation split
     train, val = ({row.tobytes() for row in seen[k]} for k in ("train", "val"))
-    assert all(row.tobytes() in train for row in X[fold == -1])
-    assert all(row.tobytes() in val for row in X[fold == 0])  # scored on held-out training images
+    assert all(row.tobytes() in train for tr, _ in splits for row in X[tr])
+    assert all(row.tobytes() in val for row in X[splits[0][1]])  # scored on held-out training images
+
+
+@pytest.mark.realdata
+def test_search_data_refuses_more_splits_than_the_training_split_holds():
+    with pytest.raises(ValueError, match="search splits .* need"):
+        tuning.search_data(tiny_profile(subset=1000, grid_subset=400))  # 3 x 400 > 900
+
+
+def test_split_seed_differs_between_splits_and_not_between_processes():
+    y = np.arange(60) % 10
+    assert tuning.split_seed(0, y) == tuning.split_seed(0, y.copy())
+    assert tuning.split_seed(0, y) != tuning.split_seed(0, y[::-1]) != tuning.split_seed(1, y)
+    assert 0 <= tuning.split_seed(7, y) < 2**31 - 1
+
+
+def test_split_seeded_fits_share_weights_within_a_split_and_differ_across_splits():
+    X, y = learnable(120)
+
+    def start(Xs, ys):  # initial weights (lr 1e-9: one step barely moves them) and the split seed
+        net = tuning.make_classifier(SimpleCNN, max_epochs=1, device="cpu", split_seeded=True, lr=1e-9)
+        net.fit(Xs, ys)
+        return torch.cat([p.detach().flatten() for p in net.module_.parameters()]), net.split_seed_
+
+    a, sa = start(X[:60], y[:60])
+    b, sb = start(X[:60], y[:60])
+    c, sc = start(X[60:], y[60:][::-1].copy())
+    assert torch.equal(a, b) and sa == sb  # every configuration of one split starts alike
+    assert not torch.equal(a, c) and sa != sc  # another split: other weights
+    with pytest.raises(ValueError, match="labels"):
+        tuning.make_classifier(SimpleCNN, device="cpu", split_seeded=True).fit(X)
+
+
+def test_ranked_and_candidate_params_come_from_the_table():
+    rows = [(1e-2, 0.0, 0.9), (1e-2, 0.1, 0.89), (3e-3, 0.0, 0.88), (3e-3, 0.1, 0.87), (1e-3, 0.1, 0.86),
+            (1e-3, 0.0, 0.85), (3e-2, 0.0, float("nan"))]
+    table = pd.DataFrame({"lr": [r[0] for r in rows], "batch_size": 64, "weight_decay": [r[1] for r in rows],
+                          "mean_cv_acc": [r[2] for r in rows], "std_cv_acc": 0.0, "mean_fit_time": 1.0,
+                          "rank": [1, 2, 3, 4, 5, 6, 7], "failed": [False] * 6 + [True]})
+    ranked = tuning.ranked_params(table)
+    assert len(ranked) == 6 and ranked[0] == {"lr": 1e-2, "batch_size": 64, "optimizer__weight_decay": 0.0}
+    assert tuning.ranked_params(table, 2)[1]["optimizer__weight_decay"] == 0.1
+    chosen = tuning.candidate_params(table)
+    # the best configuration of each learning rate (3e-2 failed), in rank order, then the defaults
+    assert [(c["lr"], c["optimizer__weight_decay"]) for c in chosen] == [(1e-2, 0.0), (3e-3, 0.0), (1e-3, 0.1),
+                                                                         (1e-3, 0.0)]
+    assert len(tuning.candidate_params(table.iloc[[0, 5]])) == 2  # the defaults are already there
+    # 1e-3's best (0.86) is 4 pp below the best (0.90): out at within=0.03; the defaults stay
+    assert [(c["lr"], c["optimizer__weight_decay"]) for c in tuning.candidate_params(table, within=0.03)] == [
+        (1e-2, 0.0), (3e-3, 0.0), (1e-3, 0.0)]
+    with pytest.raises(ValueError, match="at least two"):
+        tuning.candidate_params(table.iloc[[0, 6]])
 
 
 def test_search_fits_follow_the_cosine_recipe():

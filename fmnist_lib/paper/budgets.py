@@ -1,0 +1,416 @@
+"""The verdict across budgets, the convergence criterion, the search's fidelity and the margin:
+figures, tables and sentences (results computed by ``evaluation.verdicts``,
+``evaluation.convergence`` and ``evaluation.fidelity``).
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..models import DISPLAY_NAMES
+
+__all__ = ["plot_verdicts", "verdicts_sentence", "verdicts_table", "plot_accuracy_by_epoch",
+           "convergence_sentence", "convergence_display", "fidelity_display", "plot_fidelity",
+           "fidelity_sentence", "margin_sentence", "standing_sentence", "verdict_figure", "verdict_view",
+           "verdict_text", "epoch_figure", "convergence_view", "convergence_text", "fidelity_view",
+           "fidelity_figure", "fidelity_text", "margin_text", "standing_text", "selection_text"]
+
+ORDER = ("simple", "lenet")
+
+
+def _pp(x: float) -> str:
+    return f"{100 * x:+.2f}"
+
+
+def plot_verdicts(table: pd.DataFrame, margin: float) -> Figure:
+    """Every estimate of LeNet-5 minus the Simple CNN against the margin band.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`fmnist_lib.evaluation.verdicts.estimate_rows` (first row: the headline).
+    margin : float
+
+    Returns
+    -------
+    Figure
+        One row per estimate, top to bottom in table order: the point, its 90 % interval
+        (thick, the TOST interval) and 95 % interval (thin), the ±margin band shaded, 0 dashed;
+        each row's verdict printed at the right.
+    """
+    import matplotlib.pyplot as plt
+
+    if table.empty:
+        raise ValueError("plot_verdicts needs at least one estimate.")
+    n = len(table)
+    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.42 * n), constrained_layout=True)
+    ax.axvspan(-100 * margin, 100 * margin, color="0.88", zorder=0, label=f"±{100 * margin:g} pp margin")
+    ax.axvline(0, color="0.4", lw=0.8, ls="--", zorder=1)
+    colours = {"equivalent": "C2", "inconclusive": "C1", "different": "C3"}
+    ys = np.arange(n)[::-1]
+    for yv, r in zip(ys, table.itertuples()):
+        c = colours[r.verdict]
+        ax.plot([100 * r.ci95_low, 100 * r.ci95_high], [yv, yv], color=c, lw=1.0, zorder=2)
+        ax.plot([100 * r.ci90_low, 100 * r.ci90_high], [yv, yv], color=c, lw=3.2, zorder=3,
+                solid_capstyle="butt")
+        ax.plot(100 * r.diff, yv, "o", color="white", mec=c, mew=1.5, ms=5.5, zorder=4)
+    ax.set_yticks(ys, table["estimate"], fontsize=7.5)
+    lo = min(-100 * margin, 100 * table["ci95_low"].min())
+    hi = max(100 * margin, 100 * table["ci95_high"].max())
+    pad = 0.08 * (hi - lo)
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(-0.6, n - 0.4)
+    trans = ax.get_yaxis_transform()
+    for yv, v in zip(ys, table["verdict"]):
+        ax.text(1.01, yv, v, transform=trans, va="center", fontsize=7.5, color=colours[v])
+    ax.set_xlabel("LeNet-5 minus Simple CNN, test accuracy (percentage points)", fontsize=8)
+    ax.tick_params(axis="x", labelsize=7.5)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=7, frameon=False, ncol=3,
+              handles=[plt.Rectangle((0, 0), 1, 1, color="0.88", label=f"±{100 * margin:g} pp margin"),
+                       plt.Line2D([], [], color="0.3", lw=3.2, label="90 % CI (TOST)"),
+                       plt.Line2D([], [], color="0.3", lw=1.0, label="95 % CI")])
+    return fig
+
+
+def verdicts_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The estimates as a table for the page: difference and 90 % CI in percentage points,
+    the verdict and the smallest margin each would pass, formatted."""
+    return pd.DataFrame({
+        "estimate": table["estimate"], "varies": table["source"],
+        "LeNet-5 minus Simple CNN (pp)": table["diff"].map(_pp),
+        "90 % CI (pp)": [f"[{_pp(lo)}, {_pp(hi)}]" for lo, hi in zip(table["ci90_low"], table["ci90_high"])],
+        "verdict": table["verdict"],
+        "smallest margin it passes (pp)": table["smallest_margin"].map(lambda m: f"{100 * m:.2f}"),
+    })
+
+
+def _list(items: Sequence[str]) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def verdicts_sentence(table: pd.DataFrame, margin: float) -> str:
+    """Which verdicts hold: the headline's (first row) and which estimates share it.
+
+    E.g. ``"The headline estimate (tuned, 10 epochs (5 seeds)) is equivalent; 5 of the other 6
+    estimates agree; tuned, 4 epochs (5 seeds) is inconclusive. ..."``
+    """
+    if table.empty:
+        raise ValueError("verdicts_sentence needs at least one estimate.")
+    head = table.iloc[0]
+    rest = table.iloc[1:]
+    agree = rest[rest["verdict"] == head["verdict"]]
+    differ = rest[rest["verdict"] != head["verdict"]]
+    text = (f"The headline estimate ({head['estimate']}) is {head['verdict']} at the ±{100 * margin:g} pp "
+            f"margin (90 % CI [{_pp(head['ci90_low'])}, {_pp(head['ci90_high'])}] pp)")
+    if rest.empty:
+        return text + "."
+    if differ.empty:
+        text += f"; all {len(rest)} other estimates agree"
+    else:
+        text += f"; {len(agree)} of the other {len(rest)} estimates agree"
+        text += "; " + "; ".join(f"{r['estimate']} is {r['verdict']} ([{_pp(r['ci90_low'])}, "
+                                  f"{_pp(r['ci90_high'])}] pp)" for _, r in differ.iterrows())
+    signs = np.sign(table["diff"].to_numpy())
+    if (signs > 0).all() or (signs < 0).all():
+        ahead = "LeNet-5" if signs[0] > 0 else "the Simple CNN"
+        text += f". Every point estimate has {ahead} ahead"
+    else:
+        text += (f". The point estimates change sign ({int((signs > 0).sum())} with LeNet-5 ahead, "
+                 f"{int((signs < 0).sum())} with the Simple CNN ahead)")
+    widest = table.loc[table["smallest_margin"].idxmax()]
+    text += (f"; the widest interval ({widest['estimate']}) would pass a margin of "
+             f"±{100 * widest['smallest_margin']:.2f} pp")
+    return text + "."
+
+
+def plot_accuracy_by_epoch(full: Mapping[str, Sequence[Mapping]], check: Mapping[str, Sequence[Mapping]],
+                           short: Mapping[str, Sequence[Mapping]], metric: str = "test_acc") -> Figure:
+    """Accuracy after every epoch of the three budgets' recipes, one panel per model.
+
+    Parameters
+    ----------
+    full, check, short : dict
+        ``{name: [run per seed]}`` (histories with ``metric`` per epoch): the budget of the
+        comparison (mean line and min-max band over seeds), the convergence check (dashed, per
+        seed) and the short budget (its own runs: mean and min-max band, dotted).
+    metric : {"test_acc", "val_acc"}
+
+    Returns
+    -------
+    Figure
+        Two panels sharing the y axis; each recipe on its own schedule, so a curve shows where
+        that recipe stands after each of its epochs.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    names = [n for n in ORDER if n in full]
+    fig, axes = plt.subplots(1, len(names), figsize=(7, 2.9), sharey=True, constrained_layout=True,
+                             squeeze=False)
+    what = {"test_acc": "test accuracy", "val_acc": "validation accuracy"}[metric]
+    for ax, name in zip(axes[0], names):
+        for runs, style, colour in ((short[name], ":", "C1"), (full[name], "-", "C0")):
+            curves = np.array([r["history"][metric].to_numpy() for r in runs])  # (S, epochs)
+            ep = np.arange(1, curves.shape[1] + 1)
+            ax.fill_between(ep, curves.min(0), curves.max(0), color=colour, alpha=0.22, lw=0)
+            ax.plot(ep, curves.mean(0), ls=style, color=colour, lw=1.6, marker="o", ms=2.5,
+                    label=f"{curves.shape[1]} epochs, mean and range of {len(runs)} seeds")
+        for i, r in enumerate(check[name]):
+            h = r["history"]
+            ax.plot(h["epoch"], h[metric], ls="--", color="C3", lw=1.1,
+                    label=f"{len(h)} epochs, seed {r['seed']}" if i == 0 else None)
+        ax.set_title(DISPLAY_NAMES.get(name, name), fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(labelsize=7.5)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel(what, fontsize=8)
+    lows = [np.min([r["history"][metric].to_numpy()[min(2, len(r["history"]) - 1):].min() for r in runs])
+            for d in (full, check, short) for runs in d.values()]
+    axes[0, 0].set_ylim(bottom=max(0.0, min(lows) - 0.005))
+    axes[0, -1].legend(fontsize=6.5, loc="lower right")
+    return fig
+
+
+def convergence_display(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`fmnist_lib.evaluation.convergence.convergence_table`, formatted for the page."""
+    return pd.DataFrame({
+        "model": table["model"],
+        "short budget, val accuracy": [f"{a:.4f} ({e} epoch{'s' if e > 1 else ''})" for a, e in zip(table["short_val_acc"], table["short_epochs"])],
+        "budget, val accuracy (mean ± sd)": [f"{a:.4f} ± {s:.4f} ({e} epochs)" for a, s, e in
+                                             zip(table["val_acc"], table["val_sd"], table["epochs"])],
+        "doubled, val accuracy": [f"{a:.4f} ({e} epochs, {k} seed{'s' if k > 1 else ''})" for a, e, k in
+                                  zip(table["check_val_acc"], table["check_epochs"], table["check_seeds"])],
+        "gain from doubling (pp)": table["gain"].map(_pp),
+        "last quarter's gain within the run (pp)": table["last_quarter_gain"].map(_pp),
+    })
+
+
+def convergence_sentence(table: pd.DataFrame, tolerance: float) -> str:
+    """The convergence criterion applied, in one sentence per verdict."""
+    parts = [f"{r['model']} {_pp(r['gain'])} pp" for _, r in table.iterrows()]
+    ok = table[table["converged"]]
+    seeds = table["check_seeds"].iloc[0]
+    what = (f"Doubling the budget from {table['epochs'].iloc[0]} to {table['check_epochs'].iloc[0]} epochs "
+            f"(its own cosine schedule, {seeds} seed{'s' if seeds > 1 else ''}, paired with the same "
+            f"seed{'s' if seeds > 1 else ''} of the budget) changes the final validation accuracy by "
+            f"{_list(parts)}")
+    sd = ", ".join(f"{r['model']} {100 * r['val_sd']:.2f} pp" for _, r in table.iterrows())
+    if len(ok) == len(table):
+        verdict = (f"below the {100 * tolerance:.1f} pp criterion for both models, so the budget has "
+                   f"converged (for scale, the seed sd of the budget's validation accuracy: {sd})")
+    elif ok.empty:
+        verdict = f"at least {100 * tolerance:.1f} pp for every model: the budget has not converged"
+    else:
+        verdict = (f"below the {100 * tolerance:.1f} pp criterion for {_list(ok['model'])} only; "
+                   f"{_list(table.loc[~table['converged'], 'model'])} has not converged")
+    return f"{what}: {verdict}."
+
+
+def fidelity_display(result: Mapping) -> pd.DataFrame:
+    """The fidelity check's points for the page: role, values, search score (mean ± sd over
+    its splits) and full-recipe validation accuracy (mean ± sd over its seeds)."""
+    t = result["table"]
+    return pd.DataFrame({
+        "model": t["model"], "configuration": t["role"],
+        "learning rate": t["lr"].map(lambda v: f"{v:g}"), "weight decay": t["weight_decay"].map(lambda v: f"{v:g}"),
+        "search rank": t["search_rank"].astype(str),
+        "search score (mean ± sd)": [f"{m:.4f} ± {s:.4f}" for m, s in zip(t["search_mean"], t["search_sd"])],
+        "full recipe, val accuracy": [f"{m:.4f}" + (f" ± {s:.4f}" if np.isfinite(s) else "") + f" ({k} seed"
+                                      + ("s" if k > 1 else "") + ")"
+                                      for m, s, k in zip(t["full_val_acc"], t["full_val_sd"], t["seeds"])],
+    })
+
+
+def plot_fidelity(result: Mapping) -> Figure:
+    """Search score against full-recipe validation accuracy, one panel per model, each point a
+    configuration labelled by its role, Spearman's rho in the title."""
+    import matplotlib.pyplot as plt
+
+    t, corr = result["table"], result["correlation"].set_index("model")
+    models = list(dict.fromkeys(t["model"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(7, 2.9), constrained_layout=True, squeeze=False)
+    for ax, model in zip(axes[0], models):
+        g = t[t["model"] == model]
+        ax.errorbar(g["search_mean"], g["full_val_acc"], xerr=g["search_sd"],
+                    yerr=g["full_val_sd"].fillna(0.0), fmt="o", ms=4, color="C0", ecolor="0.55", lw=0.9,
+                    capsize=2)
+        for r in g.itertuples():
+            ax.annotate(f"{r.role}\nlr {r.lr:g}, wd {r.weight_decay:g}", (r.search_mean, r.full_val_acc),
+                        textcoords="offset points", xytext=(4, 3), fontsize=6.2)
+        rho = f", Spearman ρ = {corr.loc[model, 'rho']:+.2f}" if model in corr.index else ""
+        ax.set_title(f"{model}{rho}", fontsize=8.5)
+        ax.set_xlabel("search score (validation, mean over splits)", fontsize=7.5)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        ax.margins(x=0.35, y=0.25)
+    axes[0, 0].set_ylabel("full recipe, validation accuracy", fontsize=7.5)
+    return fig
+
+
+def fidelity_sentence(result: Mapping) -> str:
+    """What the rank correlations say, with their permutation p-values, and whether the
+    search's best is also the best at the full recipe, per model."""
+    corr, t = result["correlation"], result["table"]
+    parts = [f"{r['model']} ρ = {r['rho']:+.2f} ({int(r['n'])} configurations, one-sided permutation "
+             f"p = {r['p_value']:.2f})" for _, r in corr.iterrows()]
+    text = "Spearman's rank correlation of the search score with the full recipe's validation accuracy: " + "; ".join(parts)
+    tops = []
+    for model, g in t.groupby("model", sort=False):
+        best_full = g.loc[g["full_val_acc"].idxmax()]
+        best_search = g.loc[g["search_mean"].idxmax()]
+        tops.append(f"for {model} the search's best ({best_search['role']}) is also the best at the full recipe"
+                    if best_full.name == best_search.name else
+                    f"for {model} the full recipe prefers the {best_full['role']} configuration "
+                    f"(lr {best_full['lr']:g}, weight decay {best_full['weight_decay']:g}: "
+                    f"{best_full['full_val_acc']:.4f} against {best_search['full_val_acc']:.4f})")
+    small = int(corr["n"].min()) if len(corr) else 0
+    caveat = (f" With {small} points only a perfect ordering can reach p < 0.05, so a weak or "
+              f"negative ρ is a warning, not a measurement of the search's precision." if small and small <= 5 else "")
+    return text + "; " + "; ".join(tops) + "." + caveat
+
+
+def margin_sentence(history: Mapping[str, str], margin: float, n_test: int,
+                    published: Sequence[tuple[str, str, float]]) -> str:
+    """Where the margin comes from, dated by the project's history, and what it means in test
+    images and against the published small networks (``paper.report.PUBLISHED``)."""
+    images = round(margin * n_test)
+    convs = [a for m, _, a in published if m.startswith("2 conv")]
+    mlp = [a for m, _, a in published if m.startswith("MLP")]
+    scale = (f"; the published two-convolution networks span {min(convs):.3f} to {max(convs):.3f} "
+             f"({100 * (max(convs) - min(convs)):.1f} pp)" if convs else "")
+    if convs and mlp:
+        scale += f" and the best of them is {100 * (max(convs) - mlp[0]):.1f} pp above the benchmark's MLP"
+    return (f"The margin of ±{100 * margin:g} percentage points entered the project on "
+            f"{history['date']} (commit {history['commit']}); the first version of this paper "
+            f"({history['first_paper_date']}, commit {history['first_paper']}) had already computed and "
+            f"reported a verdict without any margin, so the margin was not fixed before every run: it "
+            f"was fixed before any run of the converged design reported here and has not been changed "
+            f"since. In practical terms ±{100 * margin:g} pp is {images:,} of the {n_test:,} test images, "
+            f"at most one more mistake in a hundred for choosing the smaller network{scale}. Because the "
+            f"choice is a judgement, every estimate below also states the smallest margin it would pass.")
+
+
+def standing_sentence(accs: Mapping[str, float], published: Sequence[tuple[str, str, float]]) -> str:
+    """Where the models' mean test accuracies stand among the published results.
+
+    Parameters
+    ----------
+    accs : dict
+        ``{display name: mean test accuracy}``.
+    published : list of (method, preprocessing, accuracy)
+        ``paper.report.PUBLISHED``.
+    """
+    parts = []
+    convs = [(m, a) for m, _, a in published if m.startswith("2 conv")]
+    mlp = [a for m, _, a in published if m.startswith("MLP")]
+    for name, acc in accs.items():
+        above = [m for m, a in convs if a < acc]
+        part = f"{name} ({acc:.4f}) is above {len(above)} of the {len(convs)} two-convolution entries"
+        if mlp:
+            part += f" and {'above' if acc > mlp[0] else 'below'} the MLP ({mlp[0]:.3f})"
+        parts.append(part)
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------- one call per chapter cell
+# Each takes a profile (name, Profile or None) and loads what it shows from the pipeline.
+
+def _stages():
+    from ..pipeline import stages
+
+    return stages
+
+
+def verdict_figure(profile=None) -> Figure:
+    """:func:`plot_verdicts` of the study's estimates (``pipeline.stages.verdicts``)."""
+    from ..config import EQUIVALENCE_MARGIN
+
+    return plot_verdicts(_stages().verdicts(profile), EQUIVALENCE_MARGIN)
+
+
+def verdict_view(profile=None) -> pd.DataFrame:
+    """:func:`verdicts_table` of the study's estimates."""
+    return verdicts_table(_stages().verdicts(profile))
+
+
+def verdict_text(profile=None) -> str:
+    """:func:`verdicts_sentence` of the study's estimates."""
+    from ..config import EQUIVALENCE_MARGIN
+
+    return verdicts_sentence(_stages().verdicts(profile), EQUIVALENCE_MARGIN)
+
+
+def epoch_figure(profile=None, metric: str = "test_acc") -> Figure:
+    """:func:`plot_accuracy_by_epoch` of the tuned runs at the three budgets."""
+    st = _stages()
+    return plot_accuracy_by_epoch(st.final_models(profile), st.check_runs(profile), st.short_runs(profile), metric)
+
+
+def convergence_view(profile=None) -> pd.DataFrame:
+    """:func:`convergence_display` of ``pipeline.stages.convergence``."""
+    return convergence_display(_stages().convergence(profile))
+
+
+def convergence_text(profile=None) -> str:
+    """:func:`convergence_sentence` of ``pipeline.stages.convergence`` at the configured tolerance."""
+    from ..config import CONVERGENCE_TOLERANCE
+
+    return convergence_sentence(_stages().convergence(profile), CONVERGENCE_TOLERANCE)
+
+
+def fidelity_view(profile=None) -> pd.DataFrame:
+    """:func:`fidelity_display` of ``pipeline.stages.fidelity``."""
+    return fidelity_display(_stages().fidelity(profile))
+
+
+def fidelity_figure(profile=None) -> Figure:
+    """:func:`plot_fidelity` of ``pipeline.stages.fidelity``."""
+    return plot_fidelity(_stages().fidelity(profile))
+
+
+def fidelity_text(profile=None) -> str:
+    """:func:`fidelity_sentence` of ``pipeline.stages.fidelity``."""
+    return fidelity_sentence(_stages().fidelity(profile))
+
+
+def margin_text(profile=None) -> str:
+    """:func:`margin_sentence` with the project's margin, its history and the test set's size."""
+    from ..config import EQUIVALENCE_MARGIN, MARGIN_HISTORY
+    from .report import PUBLISHED
+
+    _, y = _stages().test_set(profile)
+    return margin_sentence(MARGIN_HISTORY, EQUIVALENCE_MARGIN, len(y), PUBLISHED)
+
+
+def standing_text(profile=None) -> str:
+    """:func:`standing_sentence` for the tuned runs' mean test accuracy."""
+    from .report import PUBLISHED
+
+    st = _stages()
+    _, y = st.test_set(profile)
+    accs = {DISPLAY_NAMES[n]: float(np.mean([(r["test_proba"].argmax(1) == y).mean() for r in rs]))
+            for n, rs in st.final_models(profile).items()}
+    return standing_sentence(accs, PUBLISHED)
+
+
+def selection_text(profile=None) -> str:
+    """How the tuned values were chosen: per model, the candidates' full-recipe validation
+    accuracy and the search's own choice when the full recipe overturned it."""
+    st = _stages()
+    grid = st.grid_search(profile)
+    parts = []
+    for n, t in st.selection(profile).items():
+        chosen, search = t.iloc[0], grid[n]["best_params"]
+        values = ", ".join(f"lr {r.lr:g} (wd {r.weight_decay:g}) {r.val_acc:.4f}" for r in t.itertuples())
+        same = (chosen["lr"] == search["lr"] and chosen["weight_decay"] == search["optimizer__weight_decay"])
+        verdict = ("the search's own choice" if same else
+                   f"overturning the search's choice of lr {search['lr']:g}, wd {search['optimizer__weight_decay']:g}")
+        parts.append(f"{DISPLAY_NAMES[n]}: {values}; chosen lr {chosen['lr']:g}, weight decay "
+                     f"{chosen['weight_decay']:g}, {verdict}")
+    return "; ".join(parts)

@@ -1,0 +1,121 @@
+"""fmnist_lib.paper.budgets: the verdict figure and sentence, the convergence and fidelity wording,
+the margin's history and the published standing, on synthetic results."""
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from fmnist_lib.config import MARGIN_HISTORY
+from fmnist_lib.paper import budgets
+from fmnist_lib.paper.report import PUBLISHED
+
+
+def estimates(rows):
+    t = pd.DataFrame(rows, columns=["estimate", "diff", "ci90_low", "ci90_high", "verdict"])
+    t["source"] = "seeds and test images"
+    t["ci95_low"], t["ci95_high"] = t["ci90_low"] - 0.001, t["ci90_high"] + 0.001
+    t["smallest_margin"] = np.maximum(-t["ci90_low"], t["ci90_high"])
+    t["seeds"] = 5
+    return t
+
+
+MIXED = estimates([("tuned", -0.004, -0.008, 0.0005, "equivalent"), ("defaults", 0.003, -0.002, 0.008, "equivalent"),
+                   ("short", 0.012, 0.007, 0.017, "inconclusive")])
+
+
+def test_verdict_sentence_names_what_agrees_and_what_does_not():
+    text = budgets.verdicts_sentence(MIXED, 0.01)
+    assert text.startswith("The headline estimate (tuned) is equivalent at the ±1 pp margin (90 % CI [-0.80, +0.05] pp)")
+    assert "1 of the other 2 estimates agree" in text and "short is inconclusive ([+0.70, +1.70] pp)" in text
+    assert "change sign (2 with LeNet-5 ahead, 1 with the Simple CNN ahead)" in text
+    assert "the widest interval (short) would pass a margin of ±1.70 pp" in text
+    same = budgets.verdicts_sentence(MIXED.iloc[:1], 0.01)
+    assert same.endswith("pp).") and "agree" not in same
+    agree = budgets.verdicts_sentence(MIXED.iloc[:2].assign(diff=[0.004, 0.003]), 0.01)
+    assert "all 1 other estimates agree" in agree and "Every point estimate has LeNet-5 ahead" in agree
+
+
+def test_verdict_figure_has_one_row_per_estimate_and_the_margin_band():
+    fig = budgets.plot_verdicts(MIXED, 0.01)
+    ax = fig.axes[0]
+    ticks = dict(zip(ax.get_yticks(), (t.get_text() for t in ax.get_yticklabels())))
+    assert [ticks[k] for k in sorted(ticks, reverse=True)] == list(MIXED["estimate"])  # the headline on top
+    band = [p for p in ax.patches if p.get_x() == pytest.approx(-1.0)]
+    assert band and band[0].get_width() == pytest.approx(2.0)  # ±1 pp, in percentage points
+    assert {t.get_text() for t in ax.texts} == {"equivalent", "inconclusive"}
+    plt.close(fig)
+    table = budgets.verdicts_table(MIXED)
+    assert table["90 % CI (pp)"].iloc[2] == "[+0.70, +1.70]" and table["smallest margin it passes (pp)"].iloc[2] == "1.70"
+
+
+def run(seed, acc):
+    acc = np.asarray(acc, dtype=float)
+    return {"seed": seed, "history": pd.DataFrame({"epoch": np.arange(1, len(acc) + 1), "test_acc": acc,
+                                                   "val_acc": acc})}
+
+
+def test_accuracy_by_epoch_draws_every_budget_for_both_models():
+    full = {n: [run(s, np.linspace(0.8, 0.9, 4) + 0.001 * s) for s in range(3)] for n in ("simple", "lenet")}
+    check = {n: [run(0, np.linspace(0.8, 0.9, 8))] for n in ("simple", "lenet")}
+    short = {n: [run(s, [0.8, 0.85]) for s in range(3)] for n in ("simple", "lenet")}
+    fig = budgets.plot_accuracy_by_epoch(full, check, short)
+    assert [a.get_title() for a in fig.axes] == ["Simple CNN", "LeNet-5"]
+    lengths = sorted(len(line.get_xdata()) for line in fig.axes[0].lines)
+    assert lengths == [2, 4, 8]  # the short mean, the budget's mean and the check run
+    plt.close(fig)
+
+
+def conv(gains, sd=0.001):
+    return pd.DataFrame({"model": ["Simple CNN", "LeNet-5"], "epochs": 10, "val_acc": 0.9, "val_sd": sd,
+                         "short_epochs": 4, "short_val_acc": 0.89, "check_epochs": 20, "check_val_acc": 0.9,
+                         "check_seeds": 1, "gain": gains, "last_quarter_gain": 0.002,
+                         "converged": [g < 0.002 for g in gains]})
+
+
+def test_convergence_sentence_follows_the_criterion():
+    ok = budgets.convergence_sentence(conv([-0.005, 0.001]), 0.002)
+    assert "from 10 to 20 epochs" in ok and "Simple CNN -0.50 pp and LeNet-5 +0.10 pp" in ok
+    assert "below the 0.2 pp criterion for both models, so the budget has converged" in ok
+    half = budgets.convergence_sentence(conv([-0.005, 0.004]), 0.002)
+    assert "for Simple CNN only; LeNet-5 has not converged" in half
+    assert "has not converged" in budgets.convergence_sentence(conv([0.003, 0.004]), 0.002)
+    shown = budgets.convergence_display(conv([-0.005, 0.001]))
+    assert shown["gain from doubling (pp)"].tolist() == ["-0.50", "+0.10"]
+
+
+def fidelity(best_full):
+    t = pd.DataFrame({"model": "Simple CNN", "role": ["best", "runner-up", "defaults", "middle of the ranking"],
+                      "lr": [1e-2, 3e-3, 1e-3, 3e-2], "weight_decay": 0.0, "search_rank": [1, 2, 8, 4],
+                      "search_mean": [0.86, 0.85, 0.83, 0.84], "search_sd": 0.004,
+                      "full_val_acc": best_full, "full_val_sd": [0.001, np.nan, 0.001, np.nan], "seeds": [5, 1, 5, 1]})
+    corr = pd.DataFrame({"model": ["Simple CNN"], "rho": [0.4], "p_value": [0.29], "n": [4], "exact": [1.0]})
+    return {"table": t, "correlation": corr}
+
+
+def test_fidelity_sentence_says_whether_the_search_best_wins_at_the_full_recipe():
+    text = budgets.fidelity_sentence(fidelity([0.904, 0.908, 0.89, 0.9]))
+    assert "Simple CNN ρ = +0.40 (4 configurations, one-sided permutation p = 0.29)" in text
+    assert "the full recipe prefers the runner-up configuration (lr 0.003, weight decay 0: 0.9080 against 0.9040)" in text
+    assert "only a perfect ordering can reach p < 0.05" in text
+    assert "is also the best at the full recipe" in budgets.fidelity_sentence(fidelity([0.91, 0.908, 0.89, 0.9]))
+    shown = budgets.fidelity_display(fidelity([0.904, 0.908, 0.89, 0.9]))
+    assert shown["full recipe, val accuracy"].tolist()[:2] == ["0.9040 ± 0.0010 (5 seeds)", "0.9080 (1 seed)"]
+    fig = budgets.plot_fidelity(fidelity([0.904, 0.908, 0.89, 0.9]))
+    assert "ρ = +0.40" in fig.axes[0].get_title()
+    plt.close(fig)
+
+
+def test_margin_sentence_is_dated_by_the_history_and_computed_from_the_published_table():
+    text = budgets.margin_sentence(MARGIN_HISTORY, 0.01, 10_000, PUBLISHED)
+    assert "entered the project on 2026-11-29 (commit ca57941)" in text and "f38d8f3" in text
+    assert "was not fixed before every run" in text and "100 of the 10,000 test images" in text
+    convs = [a for m, _, a in PUBLISHED if m.startswith("2 conv")]
+    assert f"span {min(convs):.3f} to {max(convs):.3f}" in text
+
+
+def test_standing_sentence_counts_the_published_entries_below():
+    text = budgets.standing_sentence({"Simple CNN": 0.8996, "LeNet-5": 0.9101}, PUBLISHED)
+    convs = sorted(a for m, _, a in PUBLISHED if m.startswith("2 conv"))
+    below = sum(a < 0.9101 for a in convs)
+    assert f"LeNet-5 (0.9101) is above {below} of the {len(convs)} two-convolution entries and above the MLP" in text
+    assert "Simple CNN (0.8996)" in text and "below the MLP (0.900)" in text
