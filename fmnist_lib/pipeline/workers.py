@@ -9,7 +9,9 @@ parallel stage runs inside :func:`loky_workers`:
 - each loky worker watches its parent and exits within ``PARENT_POLL_S`` once the parent
   is gone, however it went (``SIGKILL`` included);
 - when the stage ends, however it ends, the executor is shut down (its workers joined, or
-  killed after an error) and the resource trackers are stopped, so nothing is left.
+  killed after an error), the semaphores of its queues are released (even those that an
+  error's or a signal's traceback still holds) and the resource trackers are stopped, so
+  nothing is left and nothing is reported as leaked.
 
 The command line turns SIGTERM, SIGHUP and SIGINT into :class:`fmnist_lib.errors.Stopped`;
 on it joblib kills its workers as on Ctrl-C (see :mod:`fmnist_lib.__main__`).
@@ -58,6 +60,7 @@ def stop_loky(kill_workers: bool = False) -> None:
         stop(kill_workers=kill_workers)
         # its queues' semaphores unregister themselves when collected: now, while the trackers
         # run, or a tracker would find them "leaked" and a relaunched one fail on them later
+        # (those still referenced are released below)
         del executor, stop
         gc.collect()
     if kill_workers:  # a signal during the executor's start can leave a worker it does not list yet
@@ -65,11 +68,33 @@ def stop_loky(kill_workers: bool = False) -> None:
             if type(child).__name__ == "LokyProcess":
                 child.kill()
                 child.join(5)
+    _release_semaphores()  # those not collected: a traceback's frames can still hold them
     # loky's tracker and the standard library's (loky's queues register their semaphores with
     # it); stopping one closes its pipe: it unlinks what is left, then exits; waited for
     for tracker in (resource_tracker._resource_tracker, mp_resource_tracker._resource_tracker):
         if getattr(tracker, "_fd", None) is not None:
             _stop_tracker(tracker)
+
+
+def _release_semaphores() -> None:
+    """Unlink and unregister, now, the loky semaphores of this process that are still alive.
+
+    Those of a stage stopped by an error or a signal are kept alive by the exception's
+    traceback (its frames hold the executor's queues) until the process exits, when their
+    finalizers would unregister them from a tracker already stopped: one relaunched for them
+    fails on each (a ``KeyError`` traceback), and the stopped one has just reported them as
+    "leaked". Running their finalizers here, while the tracker runs, leaves neither. The
+    executor is shut down, so no process is left to open them by name; open handles still work.
+    """
+    from multiprocessing import util
+
+    from joblib.externals.loky.backend.synchronize import SemLock
+
+    prefix = f"/loky-{os.getpid()}-"
+    for finalizer in list(util._finalizer_registry.values()):
+        if (getattr(finalizer, "_callback", None) is SemLock._cleanup
+                and str((finalizer._args or ("",))[0]).startswith(prefix)):
+            finalizer()  # runs once: unlinks the name, unregisters it; never again at exit
 
 
 def _stop_tracker(tracker, wait_s: float = 5.0) -> None:
