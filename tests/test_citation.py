@@ -1,5 +1,6 @@
 """Citing, reusing and publishing the paper: CITATION.cff, the licences, the front matter, the
 HTML-only code folding and the GitHub Pages workflow (all checked offline)."""
+import re
 import shutil
 import subprocess
 import sys
@@ -49,21 +50,56 @@ def test_citation_cff_validates_and_a_broken_one_does_not(tmp_path):
     assert bad.returncode != 0
 
 
+def _paper_authors(meta: dict) -> list[tuple]:
+    """report.qmd's authors as (name, affiliations): a literal name or "given family"."""
+    out = []
+    for a in meta["author"]:
+        name = a["name"]
+        name = name["literal"] if "literal" in name else f"{name['given']} {name['family']}"
+        out.append((name, [f["name"] for f in a.get("affiliations", [])]))
+    return out
+
+
+def _cff_authors(authors: list[dict]) -> list[tuple]:
+    """CITATION.cff's authors as (name, affiliations): an entity's name or a person's."""
+    return [(a["name"] if "name" in a else f"{a['given-names']} {a['family-names']}",
+             [a["affiliation"]] if "affiliation" in a else []) for a in authors]
+
+
 def test_citation_cff_and_the_paper_name_the_same_work():
     meta, citation = front_matter(), cff()
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert citation["title"] == citation["preferred-citation"]["title"] == meta["title"]
     assert citation["version"] == project["version"]
-    paper = [(a["name"]["given"], a["name"]["family"], [f["name"] for f in a["affiliations"]])
-             for a in meta["author"]]
+    paper = _paper_authors(meta)
+    assert paper, "report.qmd names no author"
     for authors in (citation["authors"], citation["preferred-citation"]["authors"]):
-        assert [(a["given-names"], a["family-names"], [a["affiliation"]]) for a in authors] == paper
-    assert citation["url"] == citation["preferred-citation"]["url"] == meta["citation"]["url"]
+        assert _cff_authors(authors) == paper
+    # The same address in both, or none in either (the repository has no remote).
+    assert citation.get("url") == citation["preferred-citation"].get("url") == meta["citation"].get("url")
+
+
+# Text that a template leaves for the author to replace; a reader's copy never shows it.
+PLACEHOLDERS = re.compile(r"Firstname|Lastname|Your (Name|Institution)|\bOWNER\b|example\.(com|org)"
+                          r"|lastname\d{4}|TODO|FIXME", re.I)
+
+
+def test_no_placeholder_in_what_a_reader_or_a_citation_shows():
+    for name in ("report.qmd", "CITATION.cff", "README.md"):
+        found = [m.group(0) for m in PLACEHOLDERS.finditer((ROOT / name).read_text())]
+        assert not found, f"{name} still holds placeholder text: {found}"
+
+
+def test_placeholder_check_catches_the_template_values():
+    for text in ("Firstname Lastname", "Your Institution", "https://OWNER.github.io/x", "@report{lastname2026,"):
+        assert PLACEHOLDERS.search(text), text
+    assert not PLACEHOLDERS.search("fmnist-cnn-report contributors")
 
 
 def test_the_paper_offers_a_citation_with_bibtex_and_scholar_tags():
     meta = front_matter()
-    assert meta["citation"]["type"] == "report" and meta["citation"]["url"].endswith("/report.html")
+    assert meta["citation"]["type"] == "report"
+    assert "url" not in meta["citation"] or meta["citation"]["url"].endswith("/report.html")
     assert meta["google-scholar"] is True
     assert set(meta["appendix-cite-as"]) == {"display", "bibtex"}
 
