@@ -55,7 +55,10 @@ def md(df: pd.DataFrame, floatfmt: str = ".4f", index: bool = False):
 
 
 def fmt_pct(x: float, digits: int = 1) -> str:
-    """``0.9123 -> '91.2 %'``."""
+    """A fraction as a percentage, the paper's one style: ``0.9123 -> '91.2 %'`` (``digits``
+    decimals, a space before the sign). The space is a plain one: Quarto shows an inline
+    expression's repr, which would print a no-break space as an escape; filters/typeset.lua
+    binds every number to its unit with a no-break space in both formats."""
     return f"{100 * x:.{digits}f} %"
 
 
@@ -79,7 +82,9 @@ def plot_examples(X: np.ndarray, y: np.ndarray, per_class: int = 6, seed: int = 
     import matplotlib.pyplot as plt
 
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(10, per_class, figsize=(per_class * 0.8, 10 * 0.85))
+    # 6.2 in tall: the figure shares a PDF page with the class-count table instead of leaving
+    # most of that page blank
+    fig, axes = plt.subplots(10, per_class, figsize=(per_class * 0.62 + 1.1, 10 * 0.62))
     for c in range(10):
         picks = rng.choice(np.flatnonzero(y == c), per_class, replace=False)
         for j, i in enumerate(picks):

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..evaluation.equivalence import effect_verdict
 from ..tuning.search_space import grid_edges
+from .report import fmt_pct
 
 __all__ = ["recipe_dependence", "ensemble_clause", "seed_overlap_sentence", "tuning_summary",
            "edge_count_clause", "cost_clause"]
@@ -48,7 +49,8 @@ def seed_overlap_sentence(accs_a: Sequence[float], accs_b: Sequence[float], a: s
     if not len(accs_a) or not len(accs_b):
         raise ValueError("Both models need at least one seed's accuracy.")
     lo_a, hi_a, lo_b, hi_b = min(accs_a), max(accs_a), min(accs_b), max(accs_b)
-    ranges = f"{a} {lo_a:.2%} to {hi_a:.2%}, {b} {lo_b:.2%} to {hi_b:.2%}"
+    pct = lambda x: fmt_pct(x, 2)  # noqa: E731 (the paper's one percentage style)
+    ranges = f"{a} {pct(lo_a)} to {pct(hi_a)}, {b} {pct(lo_b)} to {pct(hi_b)}"
     if lo_b > hi_a:
         return f"Every {b} seed scores higher than every {a} seed ({ranges})."
     if lo_a > hi_b:
