@@ -16,7 +16,7 @@ import pandas as pd
 from ..data import CLASSES
 
 __all__ = ["md", "fmt_pct", "class_counts", "plot_examples", "published_baselines",
-           "environment_table", "PUBLISHED"]
+           "environment_table", "mcnemar_table", "profile_table", "PUBLISHED"]
 
 # Rows of the benchmark table in the Fashion-MNIST README (zalandoresearch/fashion-mnist,
 # commit 02cf067; each number checked against it): contributed results, not tested by Zalando
@@ -138,6 +138,7 @@ def headline_table(profile=None) -> pd.DataFrame:
     from ..pipeline import stages as study
     from ..pipeline.stages import comparison
     from ..evaluation.metrics import roc_curves_ovr
+    from ..models import DISPLAY_NAMES
 
     finals, grid = study.final_models(profile), study.grid_search(profile)
     eff = study.efficiency(profile)
@@ -165,3 +166,44 @@ def headline_table(profile=None) -> pd.DataFrame:
     # one row per quantity, one column per model: two models fit a page, eight columns do not
     return pd.DataFrame(rows).set_index("model").T.rename_axis(None, axis=1).reset_index(
         names="").rename(columns={"": "quantity"})
+
+
+def mcnemar_table(table: pd.DataFrame) -> pd.DataFrame:
+    """McNemar's between-model tests as a seed-by-seed matrix that shows their direction.
+
+    Each cell is the exact p-value followed by the discordant counts, ``"0.012 (312 vs 268)"``:
+    the test images only the column's run (LeNet-5) classifies correctly, then those only the
+    row's run (Simple CNN) does, so the larger count names the run that is ahead.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`~fmnist_lib.evaluation.equivalence.mcnemar_seed_pairs`' rows (``kind``, ``a``,
+        ``b``, ``a_only``, ``b_only``, ``pvalue``).
+    """
+    between = table[table["kind"] == "between models"].copy()
+    between["cell"] = [f"{p:.2g} ({int(b):,} vs {int(a):,})"
+                       for p, a, b in zip(between["pvalue"], between["a_only"], between["b_only"])]
+    wide = between.pivot(index="a", columns="b", values="cell")
+    return wide.rename_axis(index="", columns=None).reset_index()
+
+
+def _setting(value) -> str:
+    """A profile setting as text without Python's quotes and brackets: ``lr 0.001, 0.003;
+    batch_size 64``, ``0, 1, 2``, ``6,000``; an unset one as ``none``."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k} {_setting(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_setting(v) for v in value)
+    if value is None:
+        return "none"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def profile_table(profile) -> pd.DataFrame:
+    """The profile's settings, one row each, as text (no Python quotes for Quarto's smart quotes
+    to turn into ‘ and ’): the reproducibility appendix's table."""
+    settings = profile.to_dict()
+    return pd.DataFrame({"setting": list(settings), "value": [_setting(v) for v in settings.values()]})
