@@ -6,8 +6,8 @@
 --    because Typst's smart quotes read a quote after a digit as feet/minutes. The writer
 --    turns Pandoc's typographic apostrophe back into "'", so every apostrophe inside a word
 --    is written as raw Typst "’", which Typst leaves alone.
--- 3. Typst: the title never breaks at a hyphen ("Fashion-/MNIST?"): each hyphenated word of
---    the title and subtitle is set in an unbreakable box.
+-- 3. The title never breaks at a hyphen ("Fashion-/MNIST?"): each hyphenated word of the
+--    title and subtitle is set in an unbreakable box (Typst) or a nowrap span (HTML).
 -- 4. Typst: tables get auto column widths. A pipe table wider than 72 characters carries
 --    relative widths taken from its dashes, which can leave a column narrower than its
 --    longest word, so words ran into the next column ("final_schedulecosine",
@@ -57,23 +57,26 @@ end
 local function box_hyphenated(inlines)
   return inlines:walk({ Str = function(el)
     if el.text:find("%a%-%w") then
-      return pandoc.RawInline("typst", "#box[" .. el.text:gsub("([%[%]#\\*_`$<>@])", "\\%1") .. "]")
+      if typst then
+        return pandoc.RawInline("typst", "#box[" .. el.text:gsub("([%[%]#\\*_`$<>@])", "\\%1") .. "]")
+      end
+      return pandoc.Span({ el }, { class = "nowrap" })  -- theme.scss: white-space: nowrap
     end
   end })
 end
 
 local filters = { { Inlines = bind_units } }
+table.insert(filters, { Meta = function(meta)
+  for _, key in ipairs({ "title", "subtitle" }) do
+    if meta[key] then meta[key] = box_hyphenated(pandoc.Inlines(meta[key])) end
+  end
+  return meta
+end })
 if typst then
   table.insert(filters, { Table = function(tbl)
     for i, spec in ipairs(tbl.colspecs) do tbl.colspecs[i] = { spec[1], nil } end
     return tbl
   end })
   table.insert(filters, { Str = function(el) return split_apostrophes(el.text) end })
-  table.insert(filters, { Meta = function(meta)
-    for _, key in ipairs({ "title", "subtitle" }) do
-      if meta[key] then meta[key] = box_hyphenated(pandoc.Inlines(meta[key])) end
-    end
-    return meta
-  end })
 end
 return filters
