@@ -74,14 +74,23 @@ def tuning_summary(tuning: pd.DataFrame) -> str:
 
 def edge_count_clause(best: Mapping[str, Mapping[str, Any]], grid: Mapping[str, list[Any]],
                       labels: Mapping[str, str] | None = None) -> str:
-    """How many of each model's chosen values sit on the grid's edge, as a clause."""
+    """How many of each model's chosen values sit on an edge of the grid that a wider grid
+    could move past, as a clause. A weight decay of 0 on the grid's lowest edge is the lowest
+    possible value, so nothing better can lie below it and it is not counted."""
     labels = labels or {}
-    counts = {labels.get(n, n): sum(w in ("lowest", "highest") for w in grid_edges(c, grid).values())
+
+    def extendable(chosen: Mapping[str, Any], key: str, where: str) -> bool:
+        return where in ("lowest", "highest") and not (
+            key == "optimizer__weight_decay" and where == "lowest" and chosen[key] == 0)
+
+    counts = {labels.get(n, n): sum(extendable(c, k, w) for k, w in grid_edges(c, grid).items())
               for n, c in best.items()}
     if not any(counts.values()):
-        return "no chosen value lies on the grid's edge"
+        return "no chosen value lies on an edge of the grid that a wider grid could move past"
     parts = [f"{k} of {name}'s {len(grid)} chosen values" for name, k in counts.items()]
-    return " and ".join(parts) + " lie on the grid's edge, so better values may lie beyond it"
+    verb = "lies" if sum(counts.values()) == 1 and len(counts) == 1 else "lie"
+    return (" and ".join(parts) + f" {verb} on an edge of the grid that a wider grid could move "
+            "past, so better values may lie beyond it")
 
 
 def cost_clause(mac_ratio: float, ratios: Mapping[str, float]) -> str:

@@ -49,10 +49,16 @@ def test_tuning_summary_words_follow_the_intervals():
 def test_edge_count_clause():
     grid = {"lr": [1e-3, 1e-2], "batch_size": [32, 64, 128]}
     inside = edge_count_clause({"a": {"lr": 1e-3, "batch_size": 64}}, {"batch_size": [32, 64, 128]})
-    assert inside == "no chosen value lies on the grid's edge"
+    assert inside == "no chosen value lies on an edge of the grid that a wider grid could move past"
     text = edge_count_clause({"a": {"lr": 1e-2, "batch_size": 32}, "b": {"lr": 1e-2, "batch_size": 64}},
                              grid, {"a": "A", "b": "B"})
-    assert text.startswith("2 of A's 2 chosen values and 1 of B's 2 chosen values lie on the grid's edge")
+    assert text.startswith("2 of A's 2 chosen values and 1 of B's 2 chosen values lie on an edge of the grid")
+    # A weight decay of 0 on the lowest edge cannot be moved past: not counted, no contradiction.
+    wd = {"lr": [1e-3, 1e-2, 1e-1], "optimizer__weight_decay": [0.0, 1e-4]}
+    zero = edge_count_clause({"a": {"lr": 1e-2, "optimizer__weight_decay": 0.0}}, wd)
+    assert zero.startswith("no chosen value lies on an edge")
+    one = edge_count_clause({"a": {"lr": 1e-1, "optimizer__weight_decay": 0.0}}, wd, {"a": "A"})
+    assert one.startswith("1 of A's 2 chosen values lies on an edge")
 
 
 def test_cost_clause_in_both_directions():
