@@ -148,3 +148,16 @@ def test_plain_quarto_render_uses_the_project_venv(quick_render, quick_results):
     # A file outside the project's render list renders next to its source.
     assert (project / "chapters" / "01-data.html").stat().st_size > 0
     assert unexpected_warnings(done.log) == []
+
+
+def test_a_chapter_rendered_alone_links_references_to_the_full_paper(quick_render, quick_results):
+    """`quarto render chapters/03-baseline.qmd`: its references to other chapters become links
+    to the same anchors in the full paper (filters/chapter-links.lua), with no Quarto warning."""
+    project = quick_render.project
+    done = quarto_render(project, ["chapters/03-baseline.qmd", "--profile", "quick", "--to", "html"],
+                         render_env(project, quick_results))
+    assert unexpected_warnings(done.log) == []
+    html = (project / "chapters" / "03-baseline.html").read_text()
+    assert "?@" not in html, "an unresolved cross-reference in the chapter"
+    assert 'href="../_output/quick/report.html#sec-tuning"' in html
+    assert (project / "_output" / "quick" / "report.html").read_text().count('id="sec-tuning"') == 1
