@@ -12,6 +12,8 @@
 --    relative widths taken from its dashes, which can leave a column narrower than its
 --    longest word, so words ran into the next column ("final_schedulecosine",
 --    "HiResCAMSimple CNN"); Typst's auto layout sizes each column to its content.
+-- 5. Typst: a block marked `::: {.landscape}` (a table too wide for a portrait page) is set
+--    on landscape pages of its own; the HTML ignores the class.
 
 local NBSP = "\u{00A0}"
 local UNITS = { ["%"] = true, ["pp"] = true, ["MB"] = true, ["ms"] = true }
@@ -78,5 +80,13 @@ if typst then
     return tbl
   end })
   table.insert(filters, { Str = function(el) return split_apostrophes(el.text) end })
+  table.insert(filters, { Div = function(div)
+    if div.classes:includes("landscape") then
+      local blocks = pandoc.Blocks({ pandoc.RawBlock("typst", "#page(flipped: true)[") })
+      blocks:extend(div.content)
+      blocks:insert(pandoc.RawBlock("typst", "]"))
+      return blocks
+    end
+  end })
 end
 return filters

@@ -38,19 +38,25 @@ def md(df: pd.DataFrame, floatfmt: str = ".4f", index: bool = False):
     """A DataFrame as a markdown table object that Quarto renders as a table.
 
     Text columns are written as they are: a number already formatted as text (``"0.900"``,
-    ``"2,000 [1,900, 2,100]"``) is never re-parsed and re-formatted with ``floatfmt``. NaN is
-    shown as a blank cell.
+    ``"2,000 [1,900, 2,100]"``) is never re-parsed and re-formatted with ``floatfmt``. Integers
+    (also in a column of Python ints) get thousands separators (``15,770``), as in the text.
+    NaN is shown as a blank cell.
     """
     from IPython.display import Markdown
 
-    text = [i + int(index) for i, dtype in enumerate(df.dtypes)
-            if dtype == object or pd.api.types.is_string_dtype(dtype)]
+    def is_ints(col: pd.Series) -> bool:
+        values = col.dropna()
+        return len(values) > 0 and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                       for v in values)
+
+    text = [i + int(index) for i, (name, dtype) in enumerate(df.dtypes.items())
+            if (dtype == object or pd.api.types.is_string_dtype(dtype)) and not is_ints(df[name])]
     if floatfmt.startswith(".") and floatfmt.endswith("f"):  # no "-0.0000": round, then clear -0.0
         digits = int(floatfmt[1:-1])
         df = df.copy()
         for col in df.columns[df.dtypes.map(pd.api.types.is_float_dtype).to_numpy(bool)]:
             df[col] = df[col].round(digits) + 0.0
-    table = df.to_markdown(index=index, floatfmt=floatfmt, disable_numparse=text or False)
+    table = df.to_markdown(index=index, floatfmt=floatfmt, intfmt=",", disable_numparse=text or False)
     return Markdown(re.sub(r"(?<=\| )( *)nan(?= *\|)", r"\1   ", table))  # a missing value is a blank cell
 
 
