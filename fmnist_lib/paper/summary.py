@@ -13,8 +13,23 @@ from ..evaluation.equivalence import effect_verdict
 from ..tuning.search_space import grid_edges
 from .report import fmt_pct
 
-__all__ = ["recipe_dependence", "ensemble_clause", "seed_overlap_sentence", "tuning_summary",
+__all__ = ["abstract_result", "recipe_dependence", "ensemble_clause", "seed_overlap_sentence", "tuning_summary",
            "edge_count_clause", "cost_clause"]
+
+
+def abstract_result(tuned: Mapping, default: Mapping, a: str, b: str) -> str:
+    """The result in one sentence for the abstract: ``b`` minus ``a`` with each model's tuned
+    values and with the shared defaults, each with its 90 % CI and its verdict against the
+    margin (:func:`equivalence.accuracy_difference` results)."""
+    def part(r: Mapping) -> str:
+        m = f"±{100 * r['margin']:g} pp"
+        verdict = {"equivalent": f"equivalent within the {m} margin",
+                   "different": f"a difference larger than the {m} margin",
+                   "inconclusive": f"neither equivalence nor a difference beyond the {m} margin"}[r["verdict"]]
+        return (f"{100 * r['diff']:+.2f} pp (90 % CI [{100 * r['ci90_low']:+.2f}, "
+                f"{100 * r['ci90_high']:+.2f}]), {verdict}")
+    return (f"{b}'s test accuracy minus the {a}'s is {part(tuned)} with each model's tuned "
+            f"hyperparameters, and {part(default)} with the defaults both share.")
 
 
 def recipe_dependence(tuned: Mapping, default: Mapping, a: str, b: str) -> str:

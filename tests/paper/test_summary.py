@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from fmnist_lib.paper.summary import (cost_clause, edge_count_clause, ensemble_clause, recipe_dependence,
+from fmnist_lib.paper.summary import (abstract_result, cost_clause, edge_count_clause, ensemble_clause, recipe_dependence,
                                 seed_overlap_sentence, tuning_summary)
 
 
@@ -68,3 +68,12 @@ def test_cost_clause_in_both_directions():
     fast = cost_clause(0.173, {"train": 2.0, "inference": 1.2})
     assert "faster at both" in fast
     assert cost_clause(1.5, {"train": 1.0, "inference": 1.0}).startswith("The simple CNN does not")
+
+
+def test_abstract_result_states_both_comparisons_and_their_verdicts():
+    tuned = {"diff": -0.0429, "ci90_low": -0.0478, "ci90_high": -0.0376, "margin": 0.01, "verdict": "different"}
+    default = {"diff": 0.002, "ci90_low": -0.004, "ci90_high": 0.008, "margin": 0.01, "verdict": "equivalent"}
+    text = abstract_result(tuned, default, "simple CNN", "LeNet-5")
+    assert text.startswith("LeNet-5's test accuracy minus the simple CNN's is -4.29 pp (90 % CI [-4.78, -3.76]), "
+                           "a difference larger than the ±1 pp margin with each model's tuned")
+    assert "+0.20 pp (90 % CI [-0.40, +0.80]), equivalent within the ±1 pp margin with the defaults" in text
