@@ -70,6 +70,27 @@ def repeated_sentences(blocks: list[str], min_words: int = 12) -> dict[str, int]
     return {s: n for s, n in counts.items() if n > 1}
 
 
+def repeated_passages(blocks: list[str], words: int = 12, allowed: int = 2) -> dict[str, int]:
+    """Passages of ``words`` consecutive words (numbers masked as ``#``, so one clause worded
+    the same with other numbers counts as one) that the running text says more than
+    ``allowed`` times: a finding is said where it is shown and summarised once, so twice at
+    most. Overlapping windows of one long repeat are reported once, by their first window."""
+    seen: Counter = Counter()
+    for block in blocks:
+        tokens = [re.sub(r"[-+−]?\d[\d.,]*", "#", w) for w in block.split()]
+        for i in range(len(tokens) - words + 1):
+            seen[" ".join(tokens[i:i + words])] += 1
+    found, last = {}, None
+    for passage, n in seen.items():
+        if n > allowed:
+            if last is not None and passage.split()[:-1] == last.split()[1:]:
+                last = passage
+                continue
+            found[passage] = n
+            last = passage
+    return found
+
+
 def split_units(text: str) -> list[str]:
     """Places where a number and its unit ("%", "pp") fall on two lines of the PDF's text."""
     return [m.group(0).replace("\n", "⏎") for m in re.finditer(r"\d[\d.,]*[ \t]*\n\s*(?:%|pp\b)", text)]

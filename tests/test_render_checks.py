@@ -1,7 +1,7 @@
 """The render checks (tests/render_checks.py) catch each defect class on planted input, and
 pass clean input: without this a render test that finds nothing could be one that cannot fail."""
 from render_checks import (PLACEHOLDERS, PRIMES, broken_title_lines, page_number_collisions,
-                           prose_blocks, repeated_sentences, split_units)
+                           prose_blocks, repeated_passages, repeated_sentences, split_units)
 
 HTML = """<html><body><nav><p>Table of contents and a sentence of twelve words here in the navigation bar, twice.</p></nav>
 <main><p>The verdict is the same with the defaults both models share and with each model's tuned values.
@@ -49,3 +49,12 @@ def test_page_number_collision_found():
     crowded = _bbox([body, (295, 790, 300, 801, "1")],
                     [(56, 786, 300, 797, "long"), (301, 786, 340, 797, "caption"), (295, 790, 300, 801, "2")])
     assert page_number_collisions(crowded) == ["page 2: page number 2 touches 'long caption'"]
+
+
+def test_repeated_passages_mask_numbers_and_allow_one_summary():
+    clause = "the interval lies wholly outside the ±1 pp margin, so the models differ by more than the margin"
+    shown, summary = f"Tuned: -4.29 pp; {clause}.", f"Default: -5.15 pp; {clause}."
+    assert repeated_passages([shown, summary]) == {}  # where it is shown, and summarised once
+    third = repeated_passages([shown, summary, f"Again +0.11 pp; {clause}."])
+    assert len(third) == 1 and list(third.values()) == [3]
+    assert list(third)[0].startswith("# pp; the interval lies wholly outside the ±# pp margin")
