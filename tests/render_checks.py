@@ -24,9 +24,12 @@ class _Prose(HTMLParser):
         super().__init__()
         self.depth_main = self.skip = self.appendix = 0
         self.blocks, self._buf, self._open = [], [], 0
+        self.sections, self.block_sections = [], []  # open <section> ids; each block's chapter
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
+        if tag == "section":
+            self.sections.append(attrs.get("id") or "")
         if tag == "main":
             self.depth_main += 1
         if tag in _SKIP:
@@ -41,11 +44,14 @@ class _Prose(HTMLParser):
             self._open -= 1
             if not self._open:
                 self.blocks.append(" ".join("".join(self._buf).split()))
+                self.block_sections.append(self.sections[0] if self.sections else "")
                 self._buf = []
         if tag in _SKIP and self.skip:
             self.skip -= 1
         if tag == "main":
             self.depth_main -= 1
+        if tag == "section" and self.sections:
+            self.sections.pop()
 
     def handle_data(self, data):
         if self._open and not self.skip:
@@ -54,9 +60,14 @@ class _Prose(HTMLParser):
 
 def prose_blocks(html: str) -> list[str]:
     """The paper's running text as one string per paragraph or list item."""
+    return [b for b, _ in prose_by_chapter(html)]
+
+
+def prose_by_chapter(html: str) -> list[tuple[str, str]]:
+    """(paragraph or list item, id of its top-level section) for the paper's running text."""
     parser = _Prose()
     parser.feed(html)
-    return [b for b in parser.blocks if b]
+    return [(b, s) for b, s in zip(parser.blocks, parser.block_sections) if b]
 
 
 def sentences(text: str) -> list[str]:
@@ -70,23 +81,25 @@ def repeated_sentences(blocks: list[str], min_words: int = 12) -> dict[str, int]
     return {s: n for s, n in counts.items() if n > 1}
 
 
-def repeated_passages(blocks: list[str], words: int = 12, allowed: int = 2) -> dict[str, int]:
+def repeated_passages(blocks: list[tuple[str, str]], words: int = 12, allowed: int = 2) -> dict[str, int]:
     """Passages of ``words`` consecutive words (numbers masked as ``#``, so one clause worded
-    the same with other numbers counts as one) that the running text says more than
-    ``allowed`` times: a finding is said where it is shown and summarised once, so twice at
-    most. Overlapping windows of one long repeat are reported once, by their first window."""
-    seen: Counter = Counter()
-    for block in blocks:
+    the same with other numbers counts as one) that more than ``allowed`` chapters say: a
+    finding is said where it is shown and summarised once, so in two chapters at most
+    (parallel wording inside one chapter, a list of per-method answers, is not repetition).
+    ``blocks`` are (text, chapter) pairs (:func:`prose_by_chapter`). Overlapping windows of
+    one long repeat are reported once, by their first window; the count is of chapters."""
+    where: dict[str, set] = {}
+    for block, chapter in blocks:
         tokens = [re.sub(r"[-+−]?\d[\d.,]*", "#", w) for w in block.split()]
         for i in range(len(tokens) - words + 1):
-            seen[" ".join(tokens[i:i + words])] += 1
+            where.setdefault(" ".join(tokens[i:i + words]), set()).add(chapter)
     found, last = {}, None
-    for passage, n in seen.items():
-        if n > allowed:
+    for passage, chapters in where.items():
+        if len(chapters) > allowed:
             if last is not None and passage.split()[:-1] == last.split()[1:]:
                 last = passage
                 continue
-            found[passage] = n
+            found[passage] = len(chapters)
             last = passage
     return found
 

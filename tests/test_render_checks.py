@@ -1,7 +1,7 @@
 """The render checks (tests/render_checks.py) catch each defect class on planted input, and
 pass clean input: without this a render test that finds nothing could be one that cannot fail."""
 from render_checks import (PLACEHOLDERS, PRIMES, broken_title_lines, page_number_collisions,
-                           prose_blocks, repeated_passages, repeated_sentences, split_units)
+                           prose_blocks, prose_by_chapter, repeated_passages, repeated_sentences, split_units)
 
 HTML = """<html><body><nav><p>Table of contents and a sentence of twelve words here in the navigation bar, twice.</p></nav>
 <main><p>The verdict is the same with the defaults both models share and with each model's tuned values.
@@ -53,8 +53,18 @@ def test_page_number_collision_found():
 
 def test_repeated_passages_mask_numbers_and_allow_one_summary():
     clause = "the interval lies wholly outside the ±1 pp margin, so the models differ by more than the margin"
-    shown, summary = f"Tuned: -4.29 pp; {clause}.", f"Default: -5.15 pp; {clause}."
+    shown, summary = (f"Tuned: -4.29 pp; {clause}.", "sec-evaluation"), (f"Default: -5.15 pp; {clause}.", "summary")
     assert repeated_passages([shown, summary]) == {}  # where it is shown, and summarised once
-    third = repeated_passages([shown, summary, f"Again +0.11 pp; {clause}."])
+    parallel = [(f"Method {k}: +0.{k} pp; {clause}.", "sec-gradcam") for k in range(3)]
+    assert repeated_passages([shown, summary] + parallel[:1]) != {}
+    assert repeated_passages(parallel) == {}  # a per-method list inside one chapter
+    third = repeated_passages([shown, summary, (f"Again +0.11 pp; {clause}.", "sec-discussion")])
     assert len(third) == 1 and list(third.values()) == [3]
     assert list(third)[0].startswith("# pp; the interval lies wholly outside the ±# pp margin")
+
+
+def test_prose_is_assigned_to_its_chapter():
+    html = """<main><section id="summary" class="level1"><p>One.</p></section>
+    <section id="sec-a" class="level1"><p>Two.</p><section id="sec-a-1" class="level2"><p>Three.</p>
+    </section></section></main>"""
+    assert prose_by_chapter(html) == [("One.", "summary"), ("Two.", "sec-a"), ("Three.", "sec-a")]
