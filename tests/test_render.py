@@ -15,6 +15,8 @@ import pytest
 
 from quarto_render import (ROOT, SCREENSHOTS, quarto_render, render_env, require,
                            unexpected_warnings)
+from render_checks import (PLACEHOLDERS, PRIMES, broken_title_lines, page_number_collisions,
+                           prose_blocks, prose_by_chapter, repeated_passages, repeated_sentences, split_units)
 from test_chapters import expand_includes
 
 pytestmark = [pytest.mark.render, pytest.mark.slow, pytest.mark.realdata]
@@ -60,6 +62,55 @@ def test_pdf_resolves_every_reference_and_caption(pdf_text):
     assert not missing, f"figure captions missing from the PDF: {missing}"
 
 
+def _pdftotext(pdf: Path, *args: str) -> str:
+    require(shutil.which("pdftotext") is not None, "pdftotext (Debian package `poppler-utils`)")
+    return subprocess.run(["pdftotext", *args, str(pdf), "-"], check=True, capture_output=True,
+                          text=True, timeout=120).stdout
+
+
+def test_no_placeholder_text_in_either_format(quick_render, pdf_text):
+    html = quick_render.html.read_text()
+    for name, text in (("HTML", html), ("PDF", pdf_text)):
+        found = sorted({m.group(0) for m in PLACEHOLDERS.finditer(text)})
+        assert not found, f"placeholder text in the {name}: {found}"
+
+
+def test_html_says_each_sentence_once(quick_render):
+    """Every sentence of 12 or more words of the running text appears once (captions, tables,
+    code and the citation appendix aside): a finding is said where it is shown, summarised once."""
+    blocks = prose_blocks(quick_render.html.read_text())
+    assert len(blocks) > 30, f"only {len(blocks)} paragraphs found in the HTML"
+    repeated = repeated_sentences(blocks)
+    assert not repeated, "said more than once:\n" + "\n".join(f"{n}x {s}" for s, n in repeated.items())
+    # the same clause with other numbers: where it is shown and once in a summary, no more
+    passages = repeated_passages(prose_by_chapter(quick_render.html.read_text()))
+    assert not passages, "said in three chapters or more:\n" + "\n".join(f"{n}x {s}" for s, n in passages.items())
+
+
+def test_pdf_sets_no_prime_for_an_apostrophe(pdf_text):
+    primes = [m.group(0) for m in re.finditer(rf"\S*[{PRIMES}]\S*", pdf_text)]
+    assert not primes, f"primes in the PDF (an apostrophe after a digit, set by Typst): {primes[:10]}"
+    assert "LeNet-5\u2019s" in pdf_text  # the possessive is there, with an apostrophe
+
+
+def test_pdf_title_does_not_break_inside_a_word(quick_render):
+    page1 = _pdftotext(quick_render.pdf, "-f", "1", "-l", "1").splitlines()
+    end = next(i for i, line in enumerate(page1) if "contributors" in line)  # the author line
+    title = [line for line in page1[:end] if line.strip()]
+    assert "".join(title).replace(" ", "").startswith("Canadeliberately"), title
+    assert broken_title_lines(title) == [], f"the title breaks inside a word: {title}"
+
+
+def test_pdf_keeps_numbers_with_their_units(pdf_text):
+    assert split_units(pdf_text) == [], "a number and its unit on two lines"
+
+
+def test_pdf_page_numbers_collide_with_no_text(quick_render):
+    bbox = _pdftotext(quick_render.pdf, "-bbox")
+    assert bbox.count("<page ") >= 5
+    assert page_number_collisions(bbox) == []
+
+
 def test_pdf_pages_as_images(quick_render):
     """Every PDF page as a PNG in _screenshots/, for people to look at."""
     require(shutil.which("pdftoppm") is not None, "pdftoppm (Debian package `poppler-utils`)")
@@ -100,3 +151,16 @@ def test_plain_quarto_render_uses_the_project_venv(quick_render, quick_results):
     # A file outside the project's render list renders next to its source.
     assert (project / "chapters" / "01-data.html").stat().st_size > 0
     assert unexpected_warnings(done.log) == []
+
+
+def test_a_chapter_rendered_alone_links_references_to_the_full_paper(quick_render, quick_results):
+    """`quarto render chapters/03-baseline.qmd`: its references to other chapters become links
+    to the same anchors in the full paper (filters/chapter-links.lua), with no Quarto warning."""
+    project = quick_render.project
+    done = quarto_render(project, ["chapters/03-baseline.qmd", "--profile", "quick", "--to", "html"],
+                         render_env(project, quick_results))
+    assert unexpected_warnings(done.log) == []
+    html = (project / "chapters" / "03-baseline.html").read_text()
+    assert "?@" not in html, "an unresolved cross-reference in the chapter"
+    assert 'href="../_output/quick/report.html#sec-tuning"' in html
+    assert (project / "_output" / "quick" / "report.html").read_text().count('id="sec-tuning"') == 1

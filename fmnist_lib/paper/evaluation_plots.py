@@ -25,14 +25,14 @@ __all__ = ["plot_confusion_matrices", "plot_reliability",
 
 
 def _heatmap(ax: plt.Axes, matrix: np.ndarray, labels: np.ndarray, title: str, unit: str,
-             **kwargs) -> None:
+             annot_size: float = 6.5, **kwargs) -> None:
     with warnings.catch_warnings():  # seaborn 0.13 + matplotlib 3.11: keep rendered cells clean
         warnings.filterwarnings("ignore", "The set_bad function", PendingDeprecationWarning)
         # seaborn draws the half-built figure to measure its labels; at 7 in wide that draw
         # cannot fit the panels still to come. The finished figure lays out (savefig warns not).
         warnings.filterwarnings("ignore", "constrained_layout not applied", UserWarning)
         sns.heatmap(matrix, ax=ax, annot=labels, fmt="", square=True, linewidths=0.4,
-                    annot_kws={"fontsize": 6.5}, xticklabels=CLASSES, yticklabels=CLASSES,
+                    annot_kws={"fontsize": annot_size}, xticklabels=CLASSES, yticklabels=CLASSES,
                     cbar_kws={"shrink": 0.8, "label": unit}, **kwargs)
     ax.set_title(title, fontsize=9)
     ax.set_xlabel("predicted", fontsize=8)
@@ -56,8 +56,8 @@ def plot_confusion_matrices(y_true: object, preds: Mapping[str, object], normali
     -------
     Figure
         Three heatmaps with colour bars: Simple CNN and LeNet-5 on one colour scale,
-        and LeNet-5 minus Simple CNN on a diverging colour map centred at 0 (red: LeNet-5
-        puts more there).
+        and LeNet-5 minus Simple CNN off the diagonal (the diagonal masked), on a diverging
+        colour map centred at 0 (red: LeNet-5 puts more of the class there, i.e. errs more).
     """
     y, preds = _check_preds(y_true, preds)
     simple, ref = pair_order(preds)
@@ -65,7 +65,7 @@ def plot_confusion_matrices(y_true: object, preds: Mapping[str, object], normali
     mats = {k: confusion(y, preds[k], normalize=norm) for k in (simple, ref)}
     scale = 100.0 if normalize else 1.0
     diff = scale * (mats[ref] - mats[simple])  # (10, 10)
-    fig = plt.figure(figsize=(7, 6.4), constrained_layout=True)  # the text column
+    fig = plt.figure(figsize=(7, 6.6), constrained_layout=True)  # the text column
     grid = fig.add_gridspec(2, 4)
     axes = [fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[0, 2:]), fig.add_subplot(grid[1, 1:3])]
     unit = "% of true class" if normalize else "images"
@@ -74,11 +74,20 @@ def plot_confusion_matrices(y_true: object, preds: Mapping[str, object], normali
         m = scale * mats[key]
         text = np.vectorize(lambda v: f"{v:.0f}" if round(v) else "")(m)
         _heatmap(ax, m, text, display_name(key), unit, cmap="Blues", vmin=0, vmax=vmax)
-    limit = max(float(np.abs(diff).max()), 1e-9)
-    text = np.vectorize(lambda v: f"{v:+.0f}" if round(v) else "")(diff)
-    what = "percentage points" if normalize else "images"
-    _heatmap(axes[2], diff, text, f"{display_name(ref)} − {display_name(simple)} ({what})", what,
-             cmap="RdBu_r", center=0, vmin=-limit, vmax=limit)
+    # The difference panel shows confusions only: on the diagonal a positive value would mean
+    # *fewer* errors, so one colour would mean opposite things on and off it. The diagonal is
+    # masked (grey); red is where LeNet-5 errs more, blue where the Simple CNN does. Cells
+    # carry one decimal, as the text quotes them.
+    off = ~np.eye(10, dtype=bool)
+    limit = max(float(np.abs(diff[off]).max()), 1e-9)
+    digits = 1 if normalize else 0
+    text = np.vectorize(lambda v: f"{v:.{digits}f}" if round(v, digits) else "")(diff)
+    np.fill_diagonal(text, "")
+    what = "pp" if normalize else "images"
+    _heatmap(axes[2], diff, text, f"{display_name(ref)} − {display_name(simple)} (errors)",
+             f"{what} (red: {display_name(ref)} errs more)", cmap="RdBu_r", center=0, annot_size=6,
+             vmin=-limit, vmax=limit, mask=~off)
+    axes[2].set_facecolor("0.85")  # the masked diagonal
     return fig
 
 

@@ -116,8 +116,10 @@ def comparison_grid(images, y_true, results: dict[str, CAMResult],
         raise ValueError(f"images ({n}), y_true ({len(y_true)}) and every result "
                          f"({[len(r) for r in results.values()]}) must have the same length.")
     cols = 1 + len(results)
-    cell = min(1.9, 7.0 / cols)  # at most 7 in wide: the HTML column
-    size = 8 if cell >= 1.6 else 7
+    # at most 7 in wide (the HTML column) and 9.4 in tall, so that the figure and its caption
+    # fit one PDF page (A4 less margins) without running into the page number
+    cell = min(1.9, 7.0 / cols, 9.4 / n - 0.25)
+    size = 8 if cell >= 1.6 else 7 if cell >= 0.9 else 6
     fig, axes = plt.subplots(n, cols, figsize=(cell * cols, (cell + 0.25) * n), squeeze=False,
                              constrained_layout=True)
     for i in range(n):
@@ -137,7 +139,7 @@ def comparison_grid(images, y_true, results: dict[str, CAMResult],
                 ax.imshow(overlay(images[i], r.maps[i], alpha=alpha, cmap=cmap, mean=mean,
                                   std=std))
             pred = int(r.preds[i])
-            text = f"{classes[pred]} ({r.probs[i, pred]:.0%})"
+            text = f"{classes[pred]} ({100 * r.probs[i, pred]:.0f} %)"
             if int(r.targets[i]) != pred:
                 text += f"\nmap for {classes[r.targets[i]]}"
             head = f"{labels.get(name, name)}\n" if i == 0 else ""
@@ -150,7 +152,7 @@ def comparison_grid(images, y_true, results: dict[str, CAMResult],
                        ax=axes[:, 1:].ravel().tolist(), location="bottom", shrink=0.6,
                        aspect=40, pad=0.01)
     bar.set_label(f"map value, normalised per image (1 = the map's maximum; blended "
-                  f"{alpha:.0%} over the image)", fontsize=size)
+                  f"{100 * alpha:.0f} % over the image)", fontsize=size)
     bar.ax.tick_params(labelsize=size)
     return fig
 

@@ -17,7 +17,7 @@ from ..data import CLASSES
 from ..models import DISPLAY_NAMES
 
 __all__ = ["md", "fmt_pct", "class_counts", "plot_examples", "published_baselines",
-           "environment_table", "PUBLISHED"]
+           "environment_table", "mcnemar_table", "profile_table", "PUBLISHED"]
 
 # Rows of the benchmark table in the Fashion-MNIST README (zalandoresearch/fashion-mnist,
 # commit 02cf067; each number checked against it): contributed results, not tested by Zalando
@@ -39,24 +39,33 @@ def md(df: pd.DataFrame, floatfmt: str = ".4f", index: bool = False):
     """A DataFrame as a markdown table object that Quarto renders as a table.
 
     Text columns are written as they are: a number already formatted as text (``"0.900"``,
-    ``"2,000 [1,900, 2,100]"``) is never re-parsed and re-formatted with ``floatfmt``. NaN is
-    shown as a blank cell.
+    ``"2,000 [1,900, 2,100]"``) is never re-parsed and re-formatted with ``floatfmt``. Integers
+    (also in a column of Python ints) get thousands separators (``15,770``), as in the text.
+    NaN is shown as a blank cell.
     """
     from IPython.display import Markdown
 
-    text = [i + int(index) for i, dtype in enumerate(df.dtypes)
-            if dtype == object or pd.api.types.is_string_dtype(dtype)]
+    def is_ints(col: pd.Series) -> bool:
+        values = col.dropna()
+        return len(values) > 0 and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                       for v in values)
+
+    text = [i + int(index) for i, (name, dtype) in enumerate(df.dtypes.items())
+            if (dtype == object or pd.api.types.is_string_dtype(dtype)) and not is_ints(df[name])]
     if floatfmt.startswith(".") and floatfmt.endswith("f"):  # no "-0.0000": round, then clear -0.0
         digits = int(floatfmt[1:-1])
         df = df.copy()
         for col in df.columns[df.dtypes.map(pd.api.types.is_float_dtype).to_numpy(bool)]:
             df[col] = df[col].round(digits) + 0.0
-    table = df.to_markdown(index=index, floatfmt=floatfmt, disable_numparse=text or False)
+    table = df.to_markdown(index=index, floatfmt=floatfmt, intfmt=",", disable_numparse=text or False)
     return Markdown(re.sub(r"(?<=\| )( *)nan(?= *\|)", r"\1   ", table))  # a missing value is a blank cell
 
 
 def fmt_pct(x: float, digits: int = 1) -> str:
-    """``0.9123 -> '91.2 %'``."""
+    """A fraction as a percentage, the paper's one style: ``0.9123 -> '91.2 %'`` (``digits``
+    decimals, a space before the sign). The space is a plain one: Quarto shows an inline
+    expression's repr, which would print a no-break space as an escape; filters/typeset.lua
+    binds every number to its unit with a no-break space in both formats."""
     return f"{100 * x:.{digits}f} %"
 
 
@@ -80,7 +89,9 @@ def plot_examples(X: np.ndarray, y: np.ndarray, per_class: int = 6, seed: int = 
     import matplotlib.pyplot as plt
 
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(10, per_class, figsize=(per_class * 0.8, 10 * 0.85))
+    # 6.2 in tall: the figure shares a PDF page with the class-count table instead of leaving
+    # most of that page blank
+    fig, axes = plt.subplots(10, per_class, figsize=(per_class * 0.62 + 1.1, 10 * 0.62))
     for c in range(10):
         picks = rng.choice(np.flatnonzero(y == c), per_class, replace=False)
         for j, i in enumerate(picks):
@@ -134,6 +145,7 @@ def headline_table(profile=None) -> pd.DataFrame:
     from ..pipeline import stages as study
     from ..pipeline.stages import comparison
     from ..evaluation.metrics import roc_curves_ovr
+    from ..models import DISPLAY_NAMES
 
     finals, chosen = study.final_models(profile), study.selection(profile)
     eff = study.efficiency(profile)
@@ -161,3 +173,44 @@ def headline_table(profile=None) -> pd.DataFrame:
     # one row per quantity, one column per model: two models fit a page, eight columns do not
     return pd.DataFrame(rows).set_index("model").T.rename_axis(None, axis=1).reset_index(
         names="").rename(columns={"": "quantity"})
+
+
+def mcnemar_table(table: pd.DataFrame) -> pd.DataFrame:
+    """McNemar's between-model tests as a seed-by-seed matrix that shows their direction.
+
+    Each cell is the exact p-value followed by the discordant counts, ``"0.012 (312 vs 268)"``:
+    the test images only the column's run (LeNet-5) classifies correctly, then those only the
+    row's run (Simple CNN) does, so the larger count names the run that is ahead.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`~fmnist_lib.evaluation.equivalence.mcnemar_seed_pairs`' rows (``kind``, ``a``,
+        ``b``, ``a_only``, ``b_only``, ``pvalue``).
+    """
+    between = table[table["kind"] == "between models"].copy()
+    between["cell"] = [f"{p:.2g} ({int(b):,} vs {int(a):,})"
+                       for p, a, b in zip(between["pvalue"], between["a_only"], between["b_only"])]
+    wide = between.pivot(index="a", columns="b", values="cell")
+    return wide.rename_axis(index="", columns=None).reset_index()
+
+
+def _setting(value) -> str:
+    """A profile setting as text without Python's quotes and brackets: ``lr 0.001, 0.003;
+    batch_size 64``, ``0, 1, 2``, ``6,000``; an unset one as ``none``."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k} {_setting(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_setting(v) for v in value)
+    if value is None:
+        return "none"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def profile_table(profile) -> pd.DataFrame:
+    """The profile's settings, one row each, as text (no Python quotes for Quarto's smart quotes
+    to turn into ‘ and ’): the reproducibility appendix's table."""
+    settings = profile.to_dict()
+    return pd.DataFrame({"setting": list(settings), "value": [_setting(v) for v in settings.values()]})

@@ -11,9 +11,25 @@ import pandas as pd
 
 from ..evaluation.equivalence import effect_verdict
 from ..tuning.search_space import grid_edges
+from .report import fmt_pct
 
-__all__ = ["recipe_dependence", "ensemble_clause", "seed_overlap_sentence", "tuning_summary",
+__all__ = ["abstract_result", "recipe_dependence", "ensemble_clause", "seed_overlap_sentence", "tuning_summary",
            "edge_count_clause", "cost_clause"]
+
+
+def abstract_result(tuned: Mapping, default: Mapping, a: str, b: str) -> str:
+    """The result in one sentence for the abstract: ``b`` minus ``a`` with each model's tuned
+    values and with the shared defaults, each with its 90 % CI and its verdict against the
+    margin (:func:`equivalence.accuracy_difference` results)."""
+    def part(r: Mapping) -> str:
+        m = f"±{100 * r['margin']:g} pp"
+        verdict = {"equivalent": f"equivalent within the {m} margin",
+                   "different": f"a difference larger than the {m} margin",
+                   "inconclusive": f"neither equivalence nor a difference beyond the {m} margin"}[r["verdict"]]
+        return (f"{100 * r['diff']:+.2f} pp (90 % CI [{100 * r['ci90_low']:+.2f}, "
+                f"{100 * r['ci90_high']:+.2f}]), {verdict}")
+    return (f"{b}'s test accuracy minus the {a}'s is {part(tuned)} with each model's tuned "
+            f"hyperparameters, and {part(default)} with the defaults both share.")
 
 
 def recipe_dependence(tuned: Mapping, default: Mapping, a: str, b: str) -> str:
@@ -48,7 +64,8 @@ def seed_overlap_sentence(accs_a: Sequence[float], accs_b: Sequence[float], a: s
     if not len(accs_a) or not len(accs_b):
         raise ValueError("Both models need at least one seed's accuracy.")
     lo_a, hi_a, lo_b, hi_b = min(accs_a), max(accs_a), min(accs_b), max(accs_b)
-    ranges = f"{a} {lo_a:.2%} to {hi_a:.2%}, {b} {lo_b:.2%} to {hi_b:.2%}"
+    pct = lambda x: fmt_pct(x, 2)  # noqa: E731 (the paper's one percentage style)
+    ranges = f"{a} {pct(lo_a)} to {pct(hi_a)}, {b} {pct(lo_b)} to {pct(hi_b)}"
     if lo_b > hi_a:
         return f"Every {b} seed scores higher than every {a} seed ({ranges})."
     if lo_a > hi_b:
@@ -72,14 +89,23 @@ def tuning_summary(tuning: pd.DataFrame) -> str:
 
 def edge_count_clause(best: Mapping[str, Mapping[str, Any]], grid: Mapping[str, list[Any]],
                       labels: Mapping[str, str] | None = None) -> str:
-    """How many of each model's chosen values sit on the grid's edge, as a clause."""
+    """How many of each model's chosen values sit on an edge of the grid that a wider grid
+    could move past, as a clause. A weight decay of 0 on the grid's lowest edge is the lowest
+    possible value, so nothing better can lie below it and it is not counted."""
     labels = labels or {}
-    counts = {labels.get(n, n): sum(w in ("lowest", "highest") for w in grid_edges(c, grid).values())
+
+    def extendable(chosen: Mapping[str, Any], key: str, where: str) -> bool:
+        return where in ("lowest", "highest") and not (
+            key == "optimizer__weight_decay" and where == "lowest" and chosen[key] == 0)
+
+    counts = {labels.get(n, n): sum(extendable(c, k, w) for k, w in grid_edges(c, grid).items())
               for n, c in best.items()}
     if not any(counts.values()):
-        return "no chosen value lies on the grid's edge"
+        return "no chosen value lies on an edge of the grid that a wider grid could move past"
     parts = [f"{k} of {name}'s {len(grid)} chosen values" for name, k in counts.items()]
-    return " and ".join(parts) + " lie on the grid's edge, so better values may lie beyond it"
+    verb = "lies" if sum(counts.values()) == 1 and len(counts) == 1 else "lie"
+    return (" and ".join(parts) + f" {verb} on an edge of the grid that a wider grid could move "
+            "past, so better values may lie beyond it")
 
 
 def cost_clause(mac_ratio: float, ratios: Mapping[str, float]) -> str:

@@ -29,14 +29,21 @@ def test_confusion_matrices_show_both_models_and_the_difference(data):
     fig = ep.plot_confusion_matrices(y, preds)
     heatmaps = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title() for ax in heatmaps] == [
-        "Simple CNN", "LeNet-5", "LeNet-5 − Simple CNN (percentage points)"]
+        "Simple CNN", "LeNet-5", "LeNet-5 − Simple CNN (errors)"]
     for ax in heatmaps:
         assert [t.get_text() for t in ax.get_yticklabels()] == list(CLASSES)
         assert [t.get_text() for t in ax.get_xticklabels()] == list(CLASSES)
     diff = heatmaps[2].collections[0]
     expected = 100 * (metrics.confusion(y, preds["LeNet-5"], "true")
                       - metrics.confusion(y, preds["Simple CNN"], "true"))
-    np.testing.assert_allclose(np.asarray(diff.get_array()).reshape(10, 10), expected)
+    shown = np.ma.asarray(diff.get_array()).reshape(10, 10)
+    off = ~np.eye(10, dtype=bool)
+    # errors only: the diagonal (where red would mean *fewer* errors) is masked
+    assert shown.mask[~off].all() and not np.ma.getmaskarray(shown)[off].any()
+    np.testing.assert_allclose(shown.data[off], expected[off])
+    cells = [t.get_text() for t in heatmaps[2].texts if t.get_text()]  # one decimal, as the text quotes them
+    assert cells and all(c.count(".") == 1 and len(c.split(".")[1]) == 1 for c in cells)
+    assert len(cells) == int((np.round(expected[off], 1) != 0).sum())
     assert diff.norm.vmin == pytest.approx(-diff.norm.vmax)  # diverging, centred at 0
     red, neutral, blue = diff.get_cmap()(diff.norm([diff.norm.vmax, 0.0, diff.norm.vmin]))
     assert red[0] > 2 * red[2] and blue[2] > 2 * blue[0]  # LeNet-5 more: red; less: blue
@@ -50,7 +57,8 @@ def test_confusion_counts_and_order_independence(data):
     preds = {"lenet": probas["lenet"].argmax(1), "simple": probas["simple"].argmax(1)}
     fig = ep.plot_confusion_matrices(y, preds, normalize=False)
     heatmaps = [ax for ax in fig.axes if ax.get_title()]
-    assert heatmaps[2].get_title() == "LeNet-5 − Simple CNN (images)"
+    assert heatmaps[2].get_title() == "LeNet-5 − Simple CNN (errors)"
+    assert heatmaps[2].collections[0].colorbar.ax.get_ylabel().startswith("images")
     counts = np.asarray(heatmaps[1].collections[0].get_array()).reshape(10, 10)
     np.testing.assert_array_equal(counts, metrics.confusion(y, preds["lenet"]))
 

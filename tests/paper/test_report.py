@@ -32,3 +32,28 @@ def test_md_shows_nan_as_a_blank_cell():
     nan = float("nan")
     text = report.md(pd.DataFrame({"name": ["accuracy"], "p": [nan], "r": [nan], "f1": [0.9]}), index=True).data
     assert "nan" not in text and "0.9000" in text and "| accuracy |" in text
+
+
+def test_md_separates_thousands_in_integer_columns_only():
+    import pandas as pd
+    from fmnist_lib.paper.report import md
+    df = pd.DataFrame({"n": [15770, 5], "label": ["1000", "x"],
+                       "support": pd.Series([1000, 2], dtype=object), "acc": [0.5, 0.25]})
+    rows = md(df).data.splitlines()
+    assert "15,770" in rows[2] and "1,000" in rows[2] and "0.5000" in rows[2]
+    assert "| 1000 " in rows[2]  # text is written as it is
+
+
+def test_profile_table_has_no_python_quotes_and_mcnemar_cells_give_direction():
+    import pandas as pd
+    from fmnist_lib.config import get_profile
+    from fmnist_lib.paper.report import mcnemar_table, profile_table
+    values = profile_table(get_profile("quick"))["value"]
+    assert not any(q in v for v in values for q in "'\"{}[]()")
+    rows = pd.DataFrame([{"kind": "between models", "a": "Simple CNN/0", "b": "LeNet-5/0",
+                          "a_only": 1200, "b_only": 300, "pvalue": 1e-6},
+                         {"kind": "within LeNet-5", "a": "LeNet-5/0", "b": "LeNet-5/1",
+                          "a_only": 1, "b_only": 2, "pvalue": 0.5}])
+    table = mcnemar_table(rows)
+    assert table.columns.tolist() == ["", "LeNet-5/0"]
+    assert table.iloc[0].tolist() == ["Simple CNN/0", "1e-06 (300 vs 1,200)"]  # LeNet-5 only, then Simple CNN only

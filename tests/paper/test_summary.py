@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fmnist_lib.paper.summary import (cost_clause, edge_count_clause, ensemble_clause, recipe_dependence,
+from fmnist_lib.paper.summary import (abstract_result, cost_clause, edge_count_clause, ensemble_clause, recipe_dependence,
                                 seed_overlap_sentence, tuning_summary)
 
 
@@ -50,10 +50,16 @@ def test_tuning_summary_words_follow_the_intervals():
 def test_edge_count_clause():
     grid = {"lr": [1e-3, 1e-2], "batch_size": [32, 64, 128]}
     inside = edge_count_clause({"a": {"lr": 1e-3, "batch_size": 64}}, {"batch_size": [32, 64, 128]})
-    assert inside == "no chosen value lies on the grid's edge"
+    assert inside == "no chosen value lies on an edge of the grid that a wider grid could move past"
     text = edge_count_clause({"a": {"lr": 1e-2, "batch_size": 32}, "b": {"lr": 1e-2, "batch_size": 64}},
                              grid, {"a": "A", "b": "B"})
-    assert text.startswith("2 of A's 2 chosen values and 1 of B's 2 chosen values lie on the grid's edge")
+    assert text.startswith("2 of A's 2 chosen values and 1 of B's 2 chosen values lie on an edge of the grid")
+    # A weight decay of 0 on the lowest edge cannot be moved past: not counted, no contradiction.
+    wd = {"lr": [1e-3, 1e-2, 1e-1], "optimizer__weight_decay": [0.0, 1e-4]}
+    zero = edge_count_clause({"a": {"lr": 1e-2, "optimizer__weight_decay": 0.0}}, wd)
+    assert zero.startswith("no chosen value lies on an edge")
+    one = edge_count_clause({"a": {"lr": 1e-1, "optimizer__weight_decay": 0.0}}, wd, {"a": "A"})
+    assert one.startswith("1 of A's 2 chosen values lies on an edge")
 
 
 def test_cost_clause_in_both_directions():
@@ -82,7 +88,7 @@ def test_tuning_summary_at_zero(low, high, word):
 
 def test_seed_overlap_and_tuning_summary_exact_sentences():
     assert seed_overlap_sentence([0.87, 0.885], [0.89, 0.9], "A", "B") == (
-        "Every B seed scores higher than every A seed (A 87.00% to 88.50%, B 89.00% to 90.00%).")
+        "Every B seed scores higher than every A seed (A 87.00 % to 88.50 %, B 89.00 % to 90.00 %).")
     for a, b in (([], [0.9]), ([0.9], [])):
         with pytest.raises(ValueError, match=r"^Both models need at least one seed's accuracy\.$"):
             seed_overlap_sentence(a, b, "A", "B")
@@ -91,3 +97,10 @@ def test_seed_overlap_and_tuning_summary_exact_sentences():
     assert tuning_summary(table) == (
         "Tuning did not measurably change Simple CNN's accuracy (-0.16 pp, 95 % CI [-0.73, +0.39]) "
         "and raised LeNet-5's accuracy (+0.90 pp, 95 % CI [+0.52, +1.27])")
+def test_abstract_result_states_both_comparisons_and_their_verdicts():
+    tuned = {"diff": -0.0429, "ci90_low": -0.0478, "ci90_high": -0.0376, "margin": 0.01, "verdict": "different"}
+    default = {"diff": 0.002, "ci90_low": -0.004, "ci90_high": 0.008, "margin": 0.01, "verdict": "equivalent"}
+    text = abstract_result(tuned, default, "simple CNN", "LeNet-5")
+    assert text.startswith("LeNet-5's test accuracy minus the simple CNN's is -4.29 pp (90 % CI [-4.78, -3.76]), "
+                           "a difference larger than the ±1 pp margin with each model's tuned")
+    assert "+0.20 pp (90 % CI [-0.40, +0.80]), equivalent within the ±1 pp margin with the defaults" in text

@@ -1,0 +1,92 @@
+-- Typesetting repairs that Quarto and Pandoc's Typst writer leave to the author.
+--
+-- 1. Number and unit stay on one line: the space between a number and "%", "pp", "MB" or
+--    "ms" becomes a no-break space, in both formats ("29.3 %" never splits across pages).
+-- 2. Typst: an apostrophe after a digit is set as a prime ("LeNet-5's" becomes LeNet-5′s),
+--    because Typst's smart quotes read a quote after a digit as feet/minutes. The writer
+--    turns Pandoc's typographic apostrophe back into "'", so every apostrophe inside a word
+--    is written as raw Typst "’", which Typst leaves alone.
+-- 3. The title never breaks at a hyphen ("Fashion-/MNIST?"): each hyphenated word of the
+--    title and subtitle is set in an unbreakable box (Typst) or a nowrap span (HTML).
+-- 4. Typst: tables get auto column widths. A pipe table wider than 72 characters carries
+--    relative widths taken from its dashes, which can leave a column narrower than its
+--    longest word, so words ran into the next column ("final_schedulecosine",
+--    "HiResCAMSimple CNN"); Typst's auto layout sizes each column to its content.
+-- 5. Typst: a block marked `::: {.landscape}` (a table too wide for a portrait page) is set
+--    on landscape pages of its own; the HTML ignores the class.
+
+local NBSP = "\u{00A0}"
+local UNITS = { ["%"] = true, ["pp"] = true, ["MB"] = true, ["ms"] = true }
+local typst = quarto.doc.is_format("typst")
+
+local function unit_of(s)
+  return UNITS[s] or UNITS[s:gsub("[%p]+$", "")] or s:match("^%%") ~= nil
+end
+
+local function bind_units(inlines)
+  for i = #inlines - 2, 1, -1 do
+    local a, sp, b = inlines[i], inlines[i + 1], inlines[i + 2]
+    if a.t == "Str" and sp.t == "Space" and b.t == "Str" and a.text:match("%d$") and unit_of(b.text) then
+      inlines[i] = pandoc.Str(a.text .. NBSP .. b.text)
+      inlines:remove(i + 2)
+      inlines:remove(i + 1)
+    end
+  end
+  return inlines
+end
+
+local APOSTROPHES = { "\u{2019}", "'" }
+
+local function split_apostrophes(s)
+  -- a Str as Str/RawInline pieces, each apostrophe between two characters raw "’"
+  local out, rest = pandoc.List(), s
+  while true do
+    local best, len
+    for _, q in ipairs(APOSTROPHES) do
+      local at = rest:find(q, 2, true)
+      if at and at + #q <= #rest and (not best or at < best) then best, len = at, #q end
+    end
+    if not best then break end
+    out:insert(pandoc.Str(rest:sub(1, best - 1)))
+    out:insert(pandoc.RawInline("typst", "\u{2019}"))
+    rest = rest:sub(best + len)
+  end
+  if #out == 0 then return nil end
+  out:insert(pandoc.Str(rest))
+  return out
+end
+
+local function box_hyphenated(inlines)
+  return inlines:walk({ Str = function(el)
+    if el.text:find("%a%-%w") then
+      if typst then
+        return pandoc.RawInline("typst", "#box[" .. el.text:gsub("([%[%]#\\*_`$<>@])", "\\%1") .. "]")
+      end
+      return pandoc.Span({ el }, { class = "nowrap" })  -- theme.scss: white-space: nowrap
+    end
+  end })
+end
+
+local filters = { { Inlines = bind_units } }
+table.insert(filters, { Meta = function(meta)
+  for _, key in ipairs({ "title", "subtitle" }) do
+    if meta[key] then meta[key] = box_hyphenated(pandoc.Inlines(meta[key])) end
+  end
+  return meta
+end })
+if typst then
+  table.insert(filters, { Table = function(tbl)
+    for i, spec in ipairs(tbl.colspecs) do tbl.colspecs[i] = { spec[1], nil } end
+    return tbl
+  end })
+  table.insert(filters, { Str = function(el) return split_apostrophes(el.text) end })
+  table.insert(filters, { Div = function(div)
+    if div.classes:includes("landscape") then
+      local blocks = pandoc.Blocks({ pandoc.RawBlock("typst", "#page(flipped: true)[") })
+      blocks:extend(div.content)
+      blocks:insert(pandoc.RawBlock("typst", "]"))
+      return blocks
+    end
+  end })
+end
+return filters

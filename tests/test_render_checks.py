@@ -1,0 +1,70 @@
+"""The render checks (tests/render_checks.py) catch each defect class on planted input, and
+pass clean input: without this a render test that finds nothing could be one that cannot fail."""
+from render_checks import (PLACEHOLDERS, PRIMES, broken_title_lines, page_number_collisions,
+                           prose_blocks, prose_by_chapter, repeated_passages, repeated_sentences, split_units)
+
+HTML = """<html><body><nav><p>Table of contents and a sentence of twelve words here in the navigation bar, twice.</p></nav>
+<main><p>The verdict is the same with the defaults both models share and with each model's tuned values.
+Something else.</p>
+<table><tr><td><p>The verdict is the same with the defaults both models share and with each model's tuned values.</p></td></tr></table>
+<pre><code>The verdict is the same with the defaults both models share and with each model's tuned values.</code></pre>
+<ul><li>The verdict is the same with the defaults both <em>models</em> share and with each model's tuned values.</li></ul>
+<p>A short sentence. A short sentence.</p></main></body></html>"""
+
+
+def test_repeated_sentences_found_in_prose_only():
+    blocks = prose_blocks(HTML)
+    assert len(blocks) == 3  # the two paragraphs and the list item, not the table, code or nav
+    assert repeated_sentences(blocks) == {
+        "The verdict is the same with the defaults both models share and with each model's tuned values.": 2}
+    assert repeated_sentences(blocks[:1]) == {}
+
+
+def test_placeholders_and_primes_are_recognised():
+    for text in ("Firstname Lastname", "Your Institution", "https://OWNER.github.io/x", "@report{lastname2026,"):
+        assert PLACEHOLDERS.search(text), text
+    assert not PLACEHOLDERS.search("fmnist-cnn-report contributors, owner of the repository")
+    assert any(p in "LeNet-5\u2032s" for p in PRIMES) and not any(p in "LeNet-5\u2019s" for p in PRIMES)
+
+
+def test_split_units_and_broken_titles():
+    assert split_units("rose by 29.3\n% of the") == ["29.3⏎%"]
+    assert split_units("by +0.11\n  pp and") == ["0.11⏎  pp"]
+    assert split_units("29.3 % of\nthe images, 12\npeople") == []
+    assert broken_title_lines(["Can a deliberately small CNN match LeNet-5 on Fashion-", "MNIST?"]) == [
+        "Can a deliberately small CNN match LeNet-5 on Fashion-"]
+    assert broken_title_lines(["Can a deliberately small CNN match LeNet-5 on", "Fashion-MNIST?"]) == []
+
+
+def _bbox(*pages):
+    def words(ws):
+        return "".join(f'<word xMin="{a}" yMin="{b}" xMax="{c}" yMax="{d}">{w}</word>' for a, b, c, d, w in ws)
+    return "<doc>" + "".join(f'<page width="595" height="842">{words(ws)}</page>' for ws in pages) + "</doc>"
+
+
+def test_page_number_collision_found():
+    body = (56, 700, 300, 711, "Figure")
+    clean = _bbox([body, (295, 790, 300, 801, "1")], [body, (295, 790, 300, 801, "2")])
+    assert page_number_collisions(clean) == []
+    crowded = _bbox([body, (295, 790, 300, 801, "1")],
+                    [(56, 786, 300, 797, "long"), (301, 786, 340, 797, "caption"), (295, 790, 300, 801, "2")])
+    assert page_number_collisions(crowded) == ["page 2: page number 2 touches 'long caption'"]
+
+
+def test_repeated_passages_mask_numbers_and_allow_one_summary():
+    clause = "the interval lies wholly outside the ±1 pp margin, so the models differ by more than the margin"
+    shown, summary = (f"Tuned: -4.29 pp; {clause}.", "sec-evaluation"), (f"Default: -5.15 pp; {clause}.", "summary")
+    assert repeated_passages([shown, summary]) == {}  # where it is shown, and summarised once
+    parallel = [(f"Method {k}: +0.{k} pp; {clause}.", "sec-gradcam") for k in range(3)]
+    assert repeated_passages([shown, summary] + parallel[:1]) != {}
+    assert repeated_passages(parallel) == {}  # a per-method list inside one chapter
+    third = repeated_passages([shown, summary, (f"Again +0.11 pp; {clause}.", "sec-discussion")])
+    assert len(third) == 1 and list(third.values()) == [3]
+    assert list(third)[0].startswith("# pp; the interval lies wholly outside the ±# pp margin")
+
+
+def test_prose_is_assigned_to_its_chapter():
+    html = """<main><section id="summary" class="level1"><p>One.</p></section>
+    <section id="sec-a" class="level1"><p>Two.</p><section id="sec-a-1" class="level2"><p>Three.</p>
+    </section></section></main>"""
+    assert prose_by_chapter(html) == [("One.", "summary"), ("Two.", "sec-a"), ("Three.", "sec-a")]
