@@ -159,7 +159,8 @@ def plot_accuracy_by_epoch(full: Mapping[str, Sequence[Mapping]], check: Mapping
             ep = np.arange(1, curves.shape[1] + 1)
             ax.fill_between(ep, curves.min(0), curves.max(0), color=colour, alpha=0.22, lw=0)
             ax.plot(ep, curves.mean(0), ls=style, color=colour, lw=1.6, marker="o", ms=2.5,
-                    label=f"{curves.shape[1]} epochs, mean and range of {len(runs)} seeds")
+                    label=f"{curves.shape[1]} epoch{'s' if curves.shape[1] > 1 else ''}, mean and range of "
+                          f"{len(runs)} seeds")
         for i, r in enumerate(check[name]):
             h = r["history"]
             ax.plot(h["epoch"], h[metric], ls="--", color="C3", lw=1.1,
