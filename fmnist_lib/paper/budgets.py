@@ -81,10 +81,10 @@ def verdicts_table(table: pd.DataFrame) -> pd.DataFrame:
     the verdict and the smallest margin each would pass, formatted."""
     return pd.DataFrame({
         "estimate": table["estimate"], "varies": table["source"],
-        "LeNet-5 minus Simple CNN (pp)": table["diff"].map(_pp),
+        "difference (pp)": table["diff"].map(_pp),
         "90 % CI (pp)": [f"[{_pp(lo)}, {_pp(hi)}]" for lo, hi in zip(table["ci90_low"], table["ci90_high"])],
         "verdict": table["verdict"],
-        "smallest margin it passes (pp)": table["smallest_margin"].map(lambda m: f"{100 * m:.2f}"),
+        "smallest margin (pp)": table["smallest_margin"].map(lambda m: f"{100 * m:.2f}"),
     })
 
 
