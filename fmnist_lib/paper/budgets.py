@@ -81,10 +81,10 @@ def verdicts_table(table: pd.DataFrame) -> pd.DataFrame:
     the verdict and the smallest margin each would pass, formatted."""
     return pd.DataFrame({
         "estimate": table["estimate"], "varies": table["source"],
-        "LeNet-5 minus Simple CNN (pp)": table["diff"].map(_pp),
+        "difference (pp)": table["diff"].map(_pp),
         "90 % CI (pp)": [f"[{_pp(lo)}, {_pp(hi)}]" for lo, hi in zip(table["ci90_low"], table["ci90_high"])],
         "verdict": table["verdict"],
-        "smallest margin it passes (pp)": table["smallest_margin"].map(lambda m: f"{100 * m:.2f}"),
+        "smallest margin (pp)": table["smallest_margin"].map(lambda m: f"{100 * m:.2f}"),
     })
 
 
@@ -159,7 +159,8 @@ def plot_accuracy_by_epoch(full: Mapping[str, Sequence[Mapping]], check: Mapping
             ep = np.arange(1, curves.shape[1] + 1)
             ax.fill_between(ep, curves.min(0), curves.max(0), color=colour, alpha=0.22, lw=0)
             ax.plot(ep, curves.mean(0), ls=style, color=colour, lw=1.6, marker="o", ms=2.5,
-                    label=f"{curves.shape[1]} epochs, mean and range of {len(runs)} seeds")
+                    label=f"{curves.shape[1]} epoch{'s' if curves.shape[1] > 1 else ''}, mean and range of "
+                          f"{len(runs)} seeds")
         for i, r in enumerate(check[name]):
             h = r["history"]
             ax.plot(h["epoch"], h[metric], ls="--", color="C3", lw=1.1,

@@ -45,7 +45,7 @@ def test_verdict_figure_has_one_row_per_estimate_and_the_margin_band():
     assert {t.get_text() for t in ax.texts} == {"equivalent", "inconclusive"}
     plt.close(fig)
     table = budgets.verdicts_table(MIXED)
-    assert table["90 % CI (pp)"].iloc[2] == "[+0.70, +1.70]" and table["smallest margin it passes (pp)"].iloc[2] == "1.70"
+    assert table["90 % CI (pp)"].iloc[2] == "[+0.70, +1.70]" and table["smallest margin (pp)"].iloc[2] == "1.70"
 
 
 def run(seed, acc):
