@@ -218,7 +218,7 @@ def test_cli_seed_runs_on_a_dask_cluster_equal_local_runs(dask_cluster, tmp_path
     on_cluster = study.baseline_results(tiny)  # loaded from the store: nothing trains again
     monkeypatch.setenv("FMNIST_RESULTS", str(tmp_path / "local"))
     local = study.baseline_results(tiny)  # trained in this machine's processes
-    stored = {d: sorted(f.name for f in (tmp_path / d / "quick").glob("final-*")) for d in ("cluster", "local")}
+    stored = {d: sorted(f.name for f in (tmp_path / d / "quick").glob(f"{runs.ENTRY}-*")) for d in ("cluster", "local")}
     assert stored["cluster"] == stored["local"] and len(stored["local"]) == 2 * len(tiny.seeds)
     for name in on_cluster:
         for a, b in zip(on_cluster[name], local[name], strict=True):
