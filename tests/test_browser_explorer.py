@@ -2,7 +2,7 @@
 
 Every request that is not for a ``file:`` or ``data:`` address is aborted and recorded, so the
 explorer must work from the one file. What it shows is checked against the result store the
-render read (``explorer.explorer_data`` of the same session's store).
+render read (``pipeline.stages.explorer_data`` of the same session's store).
 """
 from __future__ import annotations
 

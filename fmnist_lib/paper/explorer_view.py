@@ -1,6 +1,6 @@
 """The HTML paper's test-set explorer: the page data (``payload``) and the block that shows it.
 
-Presentation only (``store.PRESENTATION``): it reads :func:`fmnist_lib.explorer.explorer_data`
+Presentation only (under paper/, in no store key): it reads :func:`fmnist_lib.pipeline.stages.explorer_data`
 and encodes it for the page. The explorer is a small Alpine.js component
 (``explorer_assets/``: the template (``.htm``: the tests' scratch copies skip ``*.html``), its
 script and style, and Alpine.js itself, vendored), all
@@ -81,7 +81,7 @@ def payload(data: dict, raw_images: np.ndarray) -> dict:
     Parameters
     ----------
     data : dict
-        :func:`fmnist_lib.explorer.explorer_data`.
+        :func:`fmnist_lib.pipeline.stages.explorer_data`.
     raw_images : ndarray, shape (n_test, 28, 28), uint8
         The test images as stored in the data set (``load_fashion_mnist()["test"][0]``).
     """

@@ -301,12 +301,15 @@ def comparison(profile: str | Profile | None = None) -> dict:
 def explorer_maps(profile: str | Profile | None = None) -> dict:
     """The HTML explorer's maps: every seed's Grad-CAM and HiResCAM of ``saliency.explorer.N_IMAGES``
     test images for their true and every predicted class (:func:`fmnist_lib.saliency.explorer.explorer_entry`)."""
+    p = get_profile(profile)
+    return _explorer_maps(p, final_models(p))
+
+
+def _explorer_maps(p: Profile, finals: dict[str, list[dict]]) -> dict:
     from ..saliency.explorer import N_IMAGES
 
-    p = get_profile(profile)
-    finals = final_models(p)
     X, y = test_set(p)
-    spec = {**data_spec(p), "n": N_IMAGES, "finals": {n: [r["config"] for r in runs] for n, runs in finals.items()}}
+    spec = {**data_spec(p), "n": N_IMAGES, "finals": _configs(finals)}
     stage = STAGES["explorer"]
     return default_store(p.name).get_or_compute(
         stage.name, spec, lambda: stage.function()(finals, X, y, N_IMAGES, seed=p.seed))
@@ -317,10 +320,10 @@ def explorer_data(profile: str | Profile | None = None) -> dict:
     and each seed's probabilities (``"y"``, ``"seeds"``, ``"names"``, ``"proba"``:
     ``{name: ndarray (n_seeds, N, 10)}``)."""
     p = get_profile(profile)
-    finals = final_models(p)
+    finals = final_models(p)  # loaded once, for the maps and the probabilities
     _, y = test_set(p)
     proba = {n: np.stack([r["test_proba"] for r in finals[n]]) for n in NAMES}
-    return {**explorer_maps(p), "y": y, "seeds": [int(r["seed"]) for r in finals[NAMES[0]]],
+    return {**_explorer_maps(p, finals), "y": y, "seeds": [int(r["seed"]) for r in finals[NAMES[0]]],
             "names": list(NAMES), "proba": proba}
 
 
