@@ -95,7 +95,6 @@ EQUIVALENCE_MARGIN = 0.01
 CONVERGENCE_TOLERANCE = 0.002
 MARGIN_HISTORY = {"commit": "ca57941", "date": "2026-11-29", "first_paper": "f38d8f3",
                   "first_paper_date": "2026-11-28"}
-EQUIVALENCE_MARGIN = 0.01
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def compare(y: np.ndarray, y_val: np.ndarray, base: dict[str, list[dict]], final
     y, y_val : ndarray
         Test and validation labels.
     base, finals : dict
-        ``{"simple": [run per seed], "lenet": [...]}`` as ``pipeline.runs.train_runs`` returns them.
+        ``{"simple": [run per seed], "lenet": [...]}`` as ``pipeline.dispatch.train_runs`` returns them.
     margin, n_boot, seed : float, int, int
         Equivalence margin, bootstrap replicates and their seed.
 

@@ -30,10 +30,10 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 # Modules that decide where and whether work runs, never what it computes: importing them
 # puts no source into a key (the store and its file formats, the cluster address, how worker
-# processes stop, the error types, the version).
+# processes stop, which runs train where, the error types, the version).
 PLUMBING = frozenset({"fmnist_lib.errors", "fmnist_lib.pipeline.store", "fmnist_lib.pipeline.store_files",
                       "fmnist_lib.pipeline.cluster", "fmnist_lib.pipeline.workers",
-                      "fmnist_lib.pipeline.registry"})
+                      "fmnist_lib.pipeline.registry", "fmnist_lib.pipeline.dispatch"})
 
 
 @dataclass(frozen=True)

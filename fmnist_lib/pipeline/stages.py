@@ -21,7 +21,8 @@ from ..config import DEFAULTS, EQUIVALENCE_MARGIN, Profile, get_profile
 from ..data import get_arrays
 from ..models import DISPLAY_NAMES
 from .registry import STAGES
-from .runs import data_spec, run_config, train_runs
+from .dispatch import train_runs
+from .runs import data_spec, run_config
 from .store import default_store
 
 __all__ = ["NAMES", "test_set", "val_labels", "baseline_results", "grid_search", "all_runs",
@@ -54,7 +55,7 @@ def baseline_results(profile: str | Profile | None = None) -> dict[str, list[dic
     Returns
     -------
     dict
-        ``{name: [run per seed]}``, each run as :func:`fmnist_lib.runs.train_runs` returns it.
+        ``{name: [run per seed]}``, each run as :func:`fmnist_lib.pipeline.dispatch.train_runs` returns it.
     """
     p = get_profile(profile)
     return _runs(p, {n: DEFAULTS for n in NAMES})

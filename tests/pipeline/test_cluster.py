@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
-from fmnist_lib.pipeline import cluster, runs
+from fmnist_lib.pipeline import cluster, dispatch, runs
 from fmnist_lib.pipeline import stages as study
 from fmnist_lib.tuning import grid_search as tuning
 from fmnist_lib.__main__ import main
@@ -204,7 +204,7 @@ def test_cli_seed_runs_on_a_dask_cluster_equal_local_runs(dask_cluster, tmp_path
     monkeypatch.setenv("FMNIST_RESULTS", str(tmp_path / "cluster"))
     trained_here = []
     train_run = runs.train_run
-    monkeypatch.setattr(runs, "train_run", lambda *a: trained_here.append(a) or train_run(*a))
+    monkeypatch.setattr(dispatch, "train_run", lambda *a: trained_here.append(a) or train_run(*a))
     # the CLI path: --scheduler is checked, then reaches the study's seed runs (the baseline)
     monkeypatch.setattr(study, "run_all", lambda p: study.baseline_results(tiny))
     assert main(["run", "--profile", "quick", "--scheduler", dask_cluster]) == 0
@@ -214,7 +214,7 @@ def test_cli_seed_runs_on_a_dask_cluster_equal_local_runs(dask_cluster, tmp_path
     assert sum(executed.values()) == 2 * len(tiny.seeds)  # one task per run
 
     del os.environ[cluster.ENV]
-    monkeypatch.setattr(runs, "train_run", train_run)
+    monkeypatch.setattr(dispatch, "train_run", train_run)
     on_cluster = study.baseline_results(tiny)  # loaded from the store: nothing trains again
     monkeypatch.setenv("FMNIST_RESULTS", str(tmp_path / "local"))
     local = study.baseline_results(tiny)  # trained in this machine's processes

@@ -53,6 +53,7 @@ def test_a_copy_hashes_like_the_package(package_copy):
     ("paper/tuning_plots.py", set()),
     ("pipeline/store.py", set()),      # where results live, not what they are
     ("pipeline/cluster.py", set()),    # where the grid search runs
+    ("pipeline/dispatch.py", set()),   # which runs train, and where
     ("__main__.py", set()),
     ("tuning/grid_search.py", {"grid"}),
     ("pipeline/runs.py", {"run", "comparison", "verdicts", "gradcam", "explorer"}),

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from fmnist_lib.pipeline import runs
+from fmnist_lib.pipeline import dispatch, runs
 from fmnist_lib.config import DEFAULTS, get_profile
 
 pytestmark = pytest.mark.realdata
@@ -28,9 +28,9 @@ def test_parallel_runs_equal_serial_runs_and_are_stored_per_run(tmp_path, monkey
     jobs = [(name, runs.run_config(p, DEFAULTS, seed)) for name in ("simple", "lenet") for seed in p.seeds]
     threads = torch.get_num_threads()
     monkeypatch.setenv("FMNIST_RESULTS", str(tmp_path / "parallel"))
-    parallel = runs.train_runs(p, jobs, n_jobs=2)
+    parallel = dispatch.train_runs(p, jobs, n_jobs=2)
     monkeypatch.setenv("FMNIST_RESULTS", str(tmp_path / "serial"))
-    serial = runs.train_runs(p, jobs, n_jobs=1)
+    serial = dispatch.train_runs(p, jobs, n_jobs=1)
     assert torch.get_num_threads() == threads  # the caller's thread count is restored
     assert len(list((tmp_path / "parallel" / "quick").glob(f"{runs.ENTRY}-*"))) == len(jobs)
     for a, b in zip(parallel, serial):
@@ -44,8 +44,8 @@ def test_parallel_runs_equal_serial_runs_and_are_stored_per_run(tmp_path, monkey
     def boom(*args, **kwargs):
         raise AssertionError("a stored run was trained again")
 
-    monkeypatch.setattr(runs, "train_run", boom)
-    again = runs.train_runs(p, jobs + jobs[:1], n_jobs=2)  # all stored: nothing trains
+    monkeypatch.setattr(dispatch, "train_run", boom)
+    again = dispatch.train_runs(p, jobs + jobs[:1], n_jobs=2)  # all stored: nothing trains
     assert np.array_equal(again[-1]["test_logits"], serial[0]["test_logits"])
 
 

@@ -522,12 +522,12 @@ def test_older_manifest_format_is_stale_not_read(tmp_path):
 
 def test_damaged_final_run_is_retrained_by_train_runs(tmp_path, monkeypatch):
     """The stage that loads stored runs sets a refused one aside and trains it again."""
-    from fmnist_lib.pipeline import runs
+    from fmnist_lib.pipeline import dispatch, runs
     from fmnist_lib.config import PROFILES, DEFAULTS
 
     p = PROFILES["quick"]
     s = ResultStore(tmp_path)
-    monkeypatch.setattr(runs, "default_store", lambda name: s)
+    monkeypatch.setattr(dispatch, "default_store", lambda name: s)
     trained = []
 
     def fake_train(name, config, data):
@@ -536,11 +536,11 @@ def test_damaged_final_run_is_retrained_by_train_runs(tmp_path, monkeypatch):
                 "val_logits": np.zeros((3, 10), np.float32), "test_logits": np.zeros((3, 10), np.float32),
                 "seconds": 1.0, "epochs_run": 1, "best_epoch": 1}
 
-    monkeypatch.setattr(runs, "train_run", fake_train)
+    monkeypatch.setattr(dispatch, "train_run", fake_train)
     jobs = [("simple", runs.run_config(p, DEFAULTS, seed)) for seed in (0, 1)]
-    runs.train_runs(p, jobs, n_jobs=1)
+    dispatch.train_runs(p, jobs, n_jobs=1)
     _pickled_weights(s.path(runs.ENTRY, runs.run_spec(p, "simple", jobs[1][1])), tmp_path)
-    out = runs.train_runs(p, jobs, n_jobs=1)
+    out = dispatch.train_runs(p, jobs, n_jobs=1)
     assert trained == [0, 1, 1] and [r["seed"] for r in out] == [0, 1]
     assert not (tmp_path / "EXECUTED").exists()
 
