@@ -11,7 +11,8 @@ import pandas as pd
 
 from ..models import DISPLAY_NAMES
 
-__all__ = ["plot_cv_heatmaps", "top_configurations", "best_params_table"]
+__all__ = ["plot_cv_heatmaps", "top_configurations", "best_params_table", "failure_sentence",
+           "NOT_LEARNED_AT_MOST"]
 
 
 def _label(name: str, labels: dict[str, str] | None) -> str:
@@ -120,3 +121,35 @@ def best_params_table(best: dict[str, dict], labels: dict[str, str] | None = Non
     rows = [{"model": _label(name, labels), "lr": float(b["lr"]), "batch_size": int(b["batch_size"]),
              "weight_decay": float(b["optimizer__weight_decay"])} for name, b in best.items()]
     return pd.DataFrame(rows, columns=["model", "lr", "batch_size", "weight_decay"])
+
+
+# A configuration whose mean search score is at most this did not learn: ten balanced classes
+# give a constant prediction 0.1 on the validation split; twice that is no classifier either.
+NOT_LEARNED_AT_MOST = 0.2
+
+
+def failure_sentence(tables: dict[str, pd.DataFrame], labels: dict[str, str] | None = None) -> str:
+    """What failed in the search: fits that diverged (a non-finite loss, scored NaN) and
+    configurations that did not learn (mean score at most :data:`NOT_LEARNED_AT_MOST`, with
+    chance 0.1 for ten balanced classes), named by model and learning rate.
+
+    E.g. ``"No configuration diverged to a non-finite loss. LeNet-5 did not learn at learning
+    rate 0.03: all 4 weight decays scored at most 0.100 (chance is 0.100)."``
+    """
+    diverged, parts = 0, []
+    for name, t in tables.items():
+        diverged += int(t["failed"].sum())
+        scored = t[~t["failed"]]
+        low = scored[scored["mean_cv_acc"] <= NOT_LEARNED_AT_MOST]
+        for lr, rows in low.groupby("lr", sort=True):
+            at_lr = scored[scored["lr"] == lr]
+            what = (f"all {len(rows)} weight decays" if len(rows) == len(at_lr) and len(rows) > 1 else
+                    f"{len(rows)} of its {len(at_lr)} configurations" if len(at_lr) > 1 else "its configuration")
+            parts.append(f"{_label(name, labels)} did not learn at learning rate {lr:g}: {what} scored at "
+                         f"most {rows['mean_cv_acc'].max():.3f} (chance is 0.100)")
+    first = ("No configuration diverged to a non-finite loss" if diverged == 0 else
+             "One configuration diverged and was scored as failed" if diverged == 1 else
+             f"{diverged} configurations diverged and were scored as failed")
+    if not parts:
+        return f"{first}, and every configuration learned." if diverged == 0 else f"{first}."
+    return f"{first}. " + "; ".join(parts) + "."

@@ -34,13 +34,16 @@ __all__ = [
     "PARAM_GRID", "GRID_KEYS", "TensorBatches", "FitSetup", "StopOnDivergence", "ChannelsLast",
     "SplitSeededClassifier", "split_seed", "validate_param_grid", "grid_edges", "edge_sentence",
     "make_classifier", "search_data", "run_grid_search", "results_table", "ranked_params",
-    "candidate_params", "grid_entry",
+    "candidate_params", "CANDIDATE_WITHIN", "MIN_CANDIDATES", "grid_entry",
 ]
 
 # A learning rate whose best search score is further than this below the search's best is not
 # tried at the full recipe: it diverged or learned far slower (the full recipe reversed search
 # gaps of about 2 pp between learning rates in the pilot, none of 5 pp).
 CANDIDATE_WITHIN = 0.05
+# The fidelity check compares the search's score with the full recipe on at least this many
+# configurations per model (issue 19); the candidates are topped up to it where the grid allows.
+MIN_CANDIDATES = 4
 
 
 class TensorBatches(TensorLoader):
@@ -276,11 +279,14 @@ def ranked_params(table: pd.DataFrame, k: int | None = None) -> list[dict[str, A
 
 
 def candidate_params(table: pd.DataFrame, defaults: dict[str, Any] = DEFAULTS,
-                     within: float = CANDIDATE_WITHIN) -> list[dict[str, Any]]:
+                     within: float = CANDIDATE_WITHIN, at_least: int = MIN_CANDIDATES) -> list[dict[str, Any]]:
     """The configurations the full recipe decides between: at each learning rate of the
     search, its best configuration (the weight decay and batch size the search ranked
     first there; failed ones left out) if its score is within ``within`` of the search's
-    best, in the search's rank order, then ``defaults`` if it is not among them.
+    best, in the search's rank order, then ``defaults`` if it is not among them; while there
+    are fewer than ``at_least``, the next configurations of the search's ranking within
+    ``within`` of its best (a learning rate that did not learn leaves room for a second weight
+    decay at one that did, so the fidelity check still has ``at_least`` points).
 
     The search's short fits rank the learning rate by how fast a model learns in a few hundred
     steps, which is not how well it ends after the full recipe's thousands; so the search
@@ -298,12 +304,18 @@ def candidate_params(table: pd.DataFrame, defaults: dict[str, Any] = DEFAULTS,
                          f"needs at least two to choose between. Widen the grid.")
     scores = {(r.lr, r.batch_size, r.weight_decay): r.mean_cv_acc for r in table.itertuples()}
     top = max(scores[tuple(c.values())] for c in ranked)
+    close = [c for c in ranked if scores[tuple(c.values())] >= top - within]
     best_per_lr: dict[float, dict[str, Any]] = {}
-    for c in ranked:
-        if scores[tuple(c.values())] >= top - within:
-            best_per_lr.setdefault(c["lr"], c)
+    for c in close:
+        best_per_lr.setdefault(c["lr"], c)
     out = list(best_per_lr.values())
-    return out + ([dict(defaults)] if dict(defaults) not in out else [])
+    out += [dict(defaults)] if dict(defaults) not in out else []
+    for c in close:
+        if len(out) >= at_least:
+            break
+        if c not in out:
+            out.append(c)
+    return out
 
 
 @contextlib.contextmanager

@@ -8,8 +8,7 @@ from __future__ import annotations
 import numbers
 from typing import Any, Mapping
 
-__all__ = ["GRID_KEYS", "AXIS_NAMES", "COLUMN_NAMES", "validate_param_grid", "grid_edges", "edge_sentence",
-           "diverged_sentence"]
+__all__ = ["GRID_KEYS", "AXIS_NAMES", "COLUMN_NAMES", "validate_param_grid", "grid_edges", "edge_sentence"]
 
 GRID_KEYS = ("lr", "batch_size", "optimizer__weight_decay")
 AXIS_NAMES = {"lr": "learning rate", "batch_size": "batch size", "optimizer__weight_decay": "weight decay"}
@@ -104,14 +103,3 @@ def edge_sentence(best: Mapping[str, Mapping[str, Any]], grid: Mapping[str, list
         return "Every chosen value lies inside the grid, not on its edge."
     return ("On the grid's edge: " + "; ".join(parts) + ". A value on the edge may mean the best "
             "value lies beyond the grid.")
-
-
-def diverged_sentence(n_failed: int) -> str:
-    """How many grid configurations diverged, e.g. ``"No configuration diverged."``."""
-    if n_failed < 0:
-        raise ValueError(f"n_failed must be >= 0, got {n_failed}.")
-    if n_failed == 0:
-        return "No configuration diverged."
-    if n_failed == 1:
-        return "One configuration diverged and was scored as failed."
-    return f"{n_failed} configurations diverged and were scored as failed."

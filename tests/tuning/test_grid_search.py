@@ -293,9 +293,16 @@ def test_ranked_and_candidate_params_come_from_the_table():
     assert [(c["lr"], c["optimizer__weight_decay"]) for c in chosen] == [(1e-2, 0.0), (3e-3, 0.0), (1e-3, 0.1),
                                                                          (1e-3, 0.0)]
     assert len(tuning.candidate_params(table.iloc[[0, 5]])) == 2  # the defaults are already there
-    # 1e-3's best (0.86) is 4 pp below the best (0.90): out at within=0.03; the defaults stay
+    # 1e-3's best (0.86) is 4 pp below the best (0.90): out at within=0.03; the defaults stay,
+    # and the next configuration of the ranking within 3 pp (1e-2 with decay 0.1) tops them up to 4
     assert [(c["lr"], c["optimizer__weight_decay"]) for c in tuning.candidate_params(table, within=0.03)] == [
-        (1e-2, 0.0), (3e-3, 0.0), (1e-3, 0.0)]
+        (1e-2, 0.0), (3e-3, 0.0), (1e-3, 0.0), (1e-2, 0.1)]
+    assert [(c["lr"], c["optimizer__weight_decay"]) for c in tuning.candidate_params(
+        table, within=0.03, at_least=3)] == [(1e-2, 0.0), (3e-3, 0.0), (1e-3, 0.0)]
+    # a learning rate at chance (the full profile's LeNet-5 at 3e-2) is never a top-up
+    at_chance = table.assign(mean_cv_acc=[0.9, 0.89, 0.1, 0.1, 0.1, 0.1, float("nan")])
+    assert [(c["lr"], c["optimizer__weight_decay"]) for c in tuning.candidate_params(at_chance)] == [
+        (1e-2, 0.0), (1e-3, 0.0), (1e-2, 0.1)]
     with pytest.raises(ValueError, match="at least two"):
         tuning.candidate_params(table.iloc[[0, 6]])
 
