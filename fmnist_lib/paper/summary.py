@@ -13,8 +13,14 @@ from ..evaluation.equivalence import effect_verdict
 from ..tuning.search_space import grid_edges
 from .report import fmt_pct
 
-__all__ = ["abstract_result", "recipe_dependence", "ensemble_clause", "seed_overlap_sentence", "tuning_summary",
+__all__ = ["difference_ci", "abstract_result", "recipe_dependence", "ensemble_clause", "seed_overlap_sentence", "tuning_summary",
            "edge_count_clause", "cost_clause"]
+
+
+def difference_ci(r: Mapping) -> str:
+    """An :func:`equivalence.accuracy_difference` result in percentage points with its 90 % CI:
+    ``"+0.11 pp (90 % CI [-0.30, +0.53])"``."""
+    return f"{100 * r['diff']:+.2f} pp (90 % CI [{100 * r['ci90_low']:+.2f}, {100 * r['ci90_high']:+.2f}])"
 
 
 def abstract_result(tuned: Mapping, default: Mapping, a: str, b: str) -> str:

@@ -1,0 +1,79 @@
+"""The paper's front (report.qmd): the abstract, the summary, the question and the conclusions."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from ...config import EQUIVALENCE_MARGIN, Profile, get_profile
+from ...models import DISPLAY_NAMES
+from ...pipeline import stages
+from ...saliency.answer import headline_answer
+from ...saliency.faithfulness import faithful_clause
+from .. import budgets, perclass_plots, report, summary
+
+__all__ = ["context", "conclusions", "headline_table", "published_table"]
+
+
+def _seed_accuracies(finals: dict, y_test: np.ndarray) -> dict[str, list[float]]:
+    return {n: [float((r["test_proba"].argmax(1) == y_test).mean()) for r in runs] for n, runs in finals.items()}
+
+
+def _shared(p: Profile) -> dict:
+    """What the summary and the conclusions both state: the size shares, the two differences, the margin."""
+    eff = stages.efficiency(p)["complexity"].set_index("model")
+    cmp = stages.comparison(p)
+    S, L = DISPLAY_NAMES["simple"], DISPLAY_NAMES["lenet"]
+    return dict(profile=p, cmp=cmp, margin=f"{100 * EQUIVALENCE_MARGIN:g}",
+                parameter_share=report.fmt_pct(eff.loc[S, "parameters"] / eff.loc[L, "parameters"]),
+                mac_share=report.fmt_pct(eff.loc[S, "macs"] / eff.loc[L, "macs"]),
+                tuned_diff=summary.difference_ci(cmp["equivalence"]),
+                default_diff=summary.difference_ci(cmp["equivalence_default"]))
+
+
+def context(profile: str | Profile | None = None) -> SimpleNamespace:
+    """The front's values: ``profile``, the abstract's result and the summary's sentences."""
+    p = get_profile(profile)
+    shared = _shared(p)
+    cmp = shared["cmp"]
+    finals = stages.final_models(p)
+    _, y_test = stages.test_set(p)
+    seed_accs = _seed_accuracies(finals, y_test)
+    S, L = DISPLAY_NAMES["simple"], DISPLAY_NAMES["lenet"]
+    two_conv = [acc for name, _, acc in report.PUBLISHED if name.startswith("2 conv")]
+    half_width = 1.96 * (0.9 * 0.1 / len(y_test)) ** 0.5  # one model's 95 % interval at 90 % accuracy
+    best = max(np.mean(a) for a in seed_accs.values())
+    return SimpleNamespace(
+        **shared, seed_accs=seed_accs,
+        result=summary.abstract_result(cmp["equivalence"], cmp["equivalence_default"], "simple CNN", "LeNet-5"),
+        n_above=len([name for name, _, acc in report.PUBLISHED if acc > best]), n_published=len(report.PUBLISHED),
+        dependence=summary.recipe_dependence(cmp["equivalence"], cmp["equivalence_default"], S, L),
+        tuning_effect=summary.tuning_summary(cmp["tuning"]),
+        edge_clause=summary.edge_count_clause({n: t["params"].iloc[0] for n, t in stages.selection(p).items()},
+                                              p.grid, DISPLAY_NAMES),
+        overlap=summary.seed_overlap_sentence(seed_accs["simple"], seed_accs["lenet"], S, L),
+        ensembles=summary.ensemble_clause(cmp["ensemble"], S, L),
+        verdicts=budgets.verdict_text(p), half_width=f"{100 * half_width:.1f}",
+        two_conv_low=f"{min(two_conv):.3f}", two_conv_high=f"{max(two_conv):.3f}")
+
+
+def conclusions(profile: str | Profile | None = None) -> SimpleNamespace:
+    """The conclusions' values: the front's shared ones and the per-class and saliency clauses."""
+    p = get_profile(profile)
+    return SimpleNamespace(
+        **_shared(p), auc_clause=perclass_plots.auc_text(p),
+        cam_answer=headline_answer(stages.gradcam_analysis(p)["agreement"],
+                                   labels={"gradcam": "Grad-CAM", "hirescam": "HiResCAM"}),
+        faith_clause=faithful_clause(stages.faithfulness(p), labels=DISPLAY_NAMES))
+
+
+def headline_table(ch: SimpleNamespace):
+    """The paper's answer in one table."""
+    return report.md(report.headline_table(ch.profile))
+
+
+def published_table(ch: SimpleNamespace):
+    """The published Fashion-MNIST results beside this study's models (mean over seeds)."""
+    ours = {f"{DISPLAY_NAMES[n]} (this study, mean of {len(a)} seeds)": float(np.mean(a))
+            for n, a in ch.seed_accs.items()}
+    return report.md(report.published_baselines(ours), floatfmt=".3f")
