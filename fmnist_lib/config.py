@@ -137,7 +137,8 @@ class Profile:
         The short budget: the tuned values trained for this many epochs, every seed.
     check_epochs, check_seeds : int, int
         The convergence check: the tuned values trained for ``check_epochs`` (twice the
-        budget), on the first ``check_seeds`` seeds.
+        budget), on the last ``check_seeds`` seeds (the first seed's run of the budget is the
+        candidate the selection chose, a maximum to pair with).
     runner_up_seeds : int
         Seeds of the runner-up, the candidate second by full-recipe validation accuracy (the
         first ones of ``seeds``).

@@ -13,9 +13,10 @@ import pandas as pd
 from ..models import DISPLAY_NAMES
 from .auc_bootstrap import auc_differences
 from .calibration import calibration_by_seed, calibration_table
-from .equivalence import (accuracy_difference, accuracy_table, ensemble_proba, hierarchical_bootstrap,
+from .equivalence import (accuracy_difference, accuracy_table, hierarchical_bootstrap,
                           mcnemar_seed_pairs, percentile_ci)
 from .perclass import class_error_differences, confusion_differences
+from .verdicts import ensemble_difference
 
 __all__ = ["compare", "runs_table"]
 
@@ -76,13 +77,13 @@ def compare(y: np.ndarray, y_val: np.ndarray, base: dict[str, list[dict]], final
     """
     probas = {n: [r["test_proba"] for r in rs] for n, rs in finals.items()}
     base_probas = {n: [r["test_proba"] for r in rs] for n, rs in base.items()}
-    ens = {n: [ensemble_proba(ps)] for n, ps in probas.items()}
     labels = DISPLAY_NAMES
     return {
         "equivalence": accuracy_difference(y, probas["simple"], probas["lenet"], margin, n_boot, seed),
         "equivalence_default": accuracy_difference(y, base_probas["simple"], base_probas["lenet"],
                                                    margin, n_boot, seed),
-        "ensemble": accuracy_difference(y, ens["simple"], ens["lenet"], margin, n_boot, seed),
+        # seeds and test images resampled: an ensemble over test images alone hides seed noise
+        "ensemble": ensemble_difference(y, probas["simple"], probas["lenet"], margin, n_boot, seed),
         "accuracy": accuracy_table(y, probas, labels, n_boot, seed),
         "tuning": _tuning_effect(y, base, finals, n_boot, seed),
         "mcnemar": mcnemar_seed_pairs(y, {labels[n]: ps for n, ps in probas.items()}),

@@ -12,9 +12,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .equivalence import accuracy_difference, ensemble_proba
+from .equivalence import accuracy_difference, percentile_ci, tost_verdict
+from .metrics import check_labels
 
-__all__ = ["smallest_margin", "estimate_rows", "verdict_entry"]
+__all__ = ["smallest_margin", "ensemble_difference", "estimate_rows", "verdict_entry"]
 
 Probas = Mapping[str, Sequence[np.ndarray]]  # {"simple": [proba (n, 10) per seed], "lenet": [...]}
 
@@ -27,6 +28,57 @@ def smallest_margin(low: float, high: float) -> float:
     return float(max(-low, high))
 
 
+def ensemble_difference(y_true: object, probas_a: Sequence[np.ndarray], probas_b: Sequence[np.ndarray],
+                        margin: float, n_boot: int = 2000, seed: int = 0) -> dict[str, float | str]:
+    """Accuracy of ``b``'s seed ensemble minus ``a``'s, with intervals over seeds and test images.
+
+    Each bootstrap replicate draws the seeds with replacement (the same seed indices for both
+    models, as :func:`~fmnist_lib.evaluation.equivalence.accuracy_difference` pairs them), forms
+    each model's ensemble of the drawn seeds (mean probabilities, a seed drawn twice counted
+    twice), and draws one set of test images with replacement, shared by both models. So the
+    interval holds the seeds' noise (another machine's float noise changes a run as another
+    seed does), which an interval over test images alone leaves out.
+
+    Returns
+    -------
+    dict
+        As :func:`~fmnist_lib.evaluation.equivalence.accuracy_difference`: ``diff`` (the
+        ensembles of all seeds), ``ci90_low/high``, ``ci95_low/high``, ``margin``, ``verdict``,
+        ``seeds``, ``n``.
+    """
+    y = check_labels(y_true)
+    if len(probas_a) != len(probas_b) or not probas_a:
+        raise ValueError(f"Both models need the same, non-zero number of seeds; got {len(probas_a)} "
+                         f"and {len(probas_b)}.")
+    if not margin > 0:
+        raise ValueError(f"margin must be > 0, got {margin}.")
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be >= 1, got {n_boot}.")
+    stacks = [np.stack([np.asarray(q, dtype=np.float64) for q in ps]) for ps in (probas_a, probas_b)]
+    n_seeds, n = len(probas_a), len(y)
+
+    cache: dict[tuple[int, ...], np.ndarray] = {}
+
+    def correct(counts: np.ndarray) -> np.ndarray:  # (2, n): each ensemble of these seed counts right?
+        key = tuple(int(c) for c in counts)
+        if key not in cache:
+            w = counts / counts.sum()
+            cache[key] = np.stack([np.tensordot(w, P, axes=1).argmax(1) == y for P in stacks])
+        return cache[key]
+
+    rng = np.random.default_rng(seed)
+    reps = np.empty(n_boot)
+    for b in range(n_boot):
+        c = correct(np.bincount(rng.integers(0, n_seeds, n_seeds), minlength=n_seeds))
+        i = rng.integers(0, n, n)
+        reps[b] = c[1, i].mean() - c[0, i].mean()
+    full = correct(np.ones(n_seeds, dtype=np.int64))
+    (l90, h90), (l95, h95) = percentile_ci(reps, 0.90), percentile_ci(reps, 0.95)
+    return {"diff": float(full[1].mean() - full[0].mean()), "ci90_low": l90, "ci90_high": h90,
+            "ci95_low": l95, "ci95_high": h95, "margin": float(margin),
+            "verdict": tost_verdict(l90, h90, margin), "seeds": n_seeds, "n": n}
+
+
 def estimate_rows(y: np.ndarray, estimates: Sequence[tuple[str, str, Probas]], margin: float,
                   n_boot: int, seed: int) -> pd.DataFrame:
     """One row per estimate: :func:`~fmnist_lib.evaluation.equivalence.accuracy_difference` of
@@ -35,22 +87,28 @@ def estimate_rows(y: np.ndarray, estimates: Sequence[tuple[str, str, Probas]], m
     Parameters
     ----------
     y : ndarray, shape (n,)
-    estimates : list of (label, source, probas)
+    estimates : list of (label, source, probas) or (label, source, probas, kind, epochs)
         ``source`` says what varies: ``"seeds and test images"`` or ``"test images"`` (one
-        seed or an ensemble); ``probas`` as :data:`Probas`.
+        seed); ``probas`` as :data:`Probas`; ``kind`` ``"runs"`` (mean over seeds, the default)
+        or ``"ensemble"`` (:func:`ensemble_difference`); ``epochs`` the budget (or ``None``).
     margin : float
     n_boot, seed : int
 
     Returns
     -------
     pandas.DataFrame
-        ``estimate, source, seeds, diff, ci90_low, ci90_high, ci95_low, ci95_high, verdict,
-        smallest_margin``, in the order given.
+        ``estimate, source, kind, epochs, seeds, diff, ci90_low, ci90_high, ci95_low, ci95_high,
+        verdict, smallest_margin``, in the order given.
     """
     rows = []
-    for label, source, probas in estimates:
-        r = accuracy_difference(y, probas["simple"], probas["lenet"], margin, n_boot, seed)
-        rows.append({"estimate": label, "source": source, "seeds": r["seeds"], "diff": r["diff"],
+    for label, source, probas, *rest in estimates:
+        kind, epochs = rest if rest else ("runs", None)
+        if kind not in ("runs", "ensemble"):
+            raise ValueError(f"estimate {label!r}: kind must be 'runs' or 'ensemble', got {kind!r}.")
+        difference = ensemble_difference if kind == "ensemble" else accuracy_difference
+        r = difference(y, probas["simple"], probas["lenet"], margin, n_boot, seed)
+        rows.append({"estimate": label, "source": source, "kind": kind, "epochs": epochs,
+                     "seeds": r["seeds"], "diff": r["diff"],
                      "ci90_low": r["ci90_low"], "ci90_high": r["ci90_high"], "ci95_low": r["ci95_low"],
                      "ci95_high": r["ci95_high"], "verdict": r["verdict"],
                      "smallest_margin": smallest_margin(r["ci90_low"], r["ci90_high"])})
@@ -80,16 +138,16 @@ def verdict_entry(y: np.ndarray, sets: Mapping[str, Probas], epochs: Mapping[str
     """
     full, short, check = epochs["full"], epochs["short"], epochs["check"]
     n = {k: len(v["simple"]) for k, v in sets.items()}
-    ens = {k: {m: [ensemble_proba(ps)] for m, ps in sets[k].items()} for k in ("tuned", "defaults")}
+    varies = {k: "seeds and test images" if n[k] > 1 else "test images" for k in n}
     estimates = [
-        (f"tuned, {_epochs(full)} ({_seeds(n['tuned'])})", "seeds and test images", sets["tuned"]),
-        (f"defaults, {_epochs(full)} ({_seeds(n['defaults'])})", "seeds and test images", sets["defaults"]),
-        (f"seed ensembles, tuned ({n['tuned']} seeds each)", "test images", ens["tuned"]),
-        (f"seed ensembles, defaults ({n['defaults']} seeds each)", "test images", ens["defaults"]),
-        (f"tuned, {_epochs(short)} ({_seeds(n['short'])})", "seeds and test images", sets["short"]),
-        (f"tuned, {_epochs(check)} ({_seeds(n['check'])})",
-         "seeds and test images" if n["check"] > 1 else "test images", sets["check"]),
-        (f"runner-up configurations, {_epochs(full)} ({_seeds(n['runner-up'])})",
-         "seeds and test images" if n["runner-up"] > 1 else "test images", sets["runner-up"]),
+        (f"tuned, {_epochs(full)} ({_seeds(n['tuned'])})", varies["tuned"], sets["tuned"], "runs", full),
+        (f"defaults, {_epochs(full)} ({_seeds(n['defaults'])})", varies["defaults"], sets["defaults"], "runs", full),
+        (f"seed ensembles, tuned ({n['tuned']} seeds each)", varies["tuned"], sets["tuned"], "ensemble", full),
+        (f"seed ensembles, defaults ({n['defaults']} seeds each)", varies["defaults"], sets["defaults"],
+         "ensemble", full),
+        (f"tuned, {_epochs(short)} ({_seeds(n['short'])})", varies["short"], sets["short"], "runs", short),
+        (f"tuned, {_epochs(check)} ({_seeds(n['check'])})", varies["check"], sets["check"], "runs", check),
+        (f"runner-up configurations, {_epochs(full)} ({_seeds(n['runner-up'])})", varies["runner-up"],
+         sets["runner-up"], "runs", full),
     ]
     return {"table": estimate_rows(y, estimates, margin, n_boot, seed)}

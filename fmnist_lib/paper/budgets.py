@@ -4,6 +4,7 @@ figures, tables and sentences (results computed by ``evaluation.verdicts``,
 """
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -16,7 +17,8 @@ __all__ = ["plot_verdicts", "verdicts_sentence", "verdicts_table", "plot_accurac
            "convergence_sentence", "convergence_display", "fidelity_display", "plot_fidelity",
            "fidelity_sentence", "margin_sentence", "standing_sentence", "verdict_figure", "verdict_view",
            "verdict_text", "epoch_figure", "convergence_view", "convergence_text", "fidelity_view",
-           "fidelity_figure", "fidelity_text", "margin_text", "standing_text", "selection_text"]
+           "fidelity_figure", "fidelity_text", "margin_text", "standing_text", "selection_text",
+           "overfit_sentence", "overfit_text"]
 
 ORDER = ("simple", "lenet")
 
@@ -122,10 +124,26 @@ def verdicts_sentence(table: pd.DataFrame, margin: float) -> str:
     else:
         text += (f". The point estimates change sign ({int((signs > 0).sum())} with LeNet-5 ahead, "
                  f"{int((signs < 0).sum())} with the Simple CNN ahead)")
-    widest = table.loc[table["smallest_margin"].idxmax()]
-    text += (f"; the widest interval ({widest['estimate']}) would pass a margin of "
-             f"±{100 * widest['smallest_margin']:.2f} pp")
+    far = table.loc[table["smallest_margin"].idxmax()]
+    text += (f"; the interval reaching farthest from no difference ({far['estimate']}) would pass a "
+             f"margin of ±{100 * far['smallest_margin']:.2f} pp")
+    if {"kind", "epochs"} <= set(table.columns):
+        tuned = table[(table["kind"] == "runs") & table["estimate"].str.startswith("tuned")]
+        tuned = tuned.dropna(subset=["epochs"]).sort_values("epochs")
+        if len(tuned) >= 3:
+            steps = np.diff(tuned["diff"].to_numpy())
+            shape = ("grows with the budget" if (steps > 0).all() else "shrinks with the budget"
+                     if (steps < 0).all() else "is not monotone in the budget")
+            peak = tuned.loc[tuned["diff"].abs().idxmax()]
+            text += (". Over the budgets of the tuned values the difference " + shape + ": "
+                     + ", ".join(f"{_pp(r['diff'])} pp at {int(r['epochs'])} epochs ({_seeds_of(r)})"
+                                 for _, r in tuned.iterrows())
+                     + (f"; the headline's budget gives the largest" if peak.name == table.index[0] else ""))
     return text + "."
+
+
+def _seeds_of(row) -> str:
+    return "1 seed" if int(row["seeds"]) == 1 else f"{int(row['seeds'])} seeds"
 
 
 def plot_accuracy_by_epoch(full: Mapping[str, Sequence[Mapping]], check: Mapping[str, Sequence[Mapping]],
@@ -193,24 +211,55 @@ def convergence_display(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def convergence_sentence(table: pd.DataFrame, tolerance: float) -> str:
-    """The convergence criterion applied, in one sentence per verdict."""
+    """The convergence criterion applied: the gain from doubling per model, signed, the verdict,
+    and what the check can resolve given its seeds and the seed noise.
+
+    The check runs on the last seeds (``pipeline.stages.check_runs``), not on the first, whose
+    run of the budget is the candidate the selection chose.
+    """
     parts = [f"{r['model']} {_pp(r['gain'])} pp" for _, r in table.iterrows()]
     ok = table[table["converged"]]
-    seeds = table["check_seeds"].iloc[0]
+    seeds = int(table["check_seeds"].iloc[0])
+    which = "the last seed" if seeds == 1 else f"the last {seeds} seeds"
     what = (f"Doubling the budget from {table['epochs'].iloc[0]} to {table['check_epochs'].iloc[0]} epochs "
-            f"(its own cosine schedule, {seeds} seed{'s' if seeds > 1 else ''}, paired with the same "
-            f"seed{'s' if seeds > 1 else ''} of the budget) changes the final validation accuracy by "
+            f"(its own cosine schedule, on {which}, each paired with the same seed's run of the budget; "
+            f"the first seed's run is the one the selection chose) changes the final validation accuracy by "
             f"{_list(parts)}")
     sd = ", ".join(f"{r['model']} {100 * r['val_sd']:.2f} pp" for _, r in table.iterrows())
+    lower = table[table["gain"] < 0]["model"].tolist()
     if len(ok) == len(table):
-        verdict = (f"below the {100 * tolerance:.1f} pp criterion for both models, so the budget has "
-                   f"converged (for scale, the seed sd of the budget's validation accuracy: {sd})")
+        verdict = (f"no model gains {100 * tolerance:.1f} pp or more, the criterion, so the budget has "
+                   f"converged" + (f"; the doubled recipe ends lower for {_list(lower)}" if lower else ""))
     elif ok.empty:
         verdict = f"at least {100 * tolerance:.1f} pp for every model: the budget has not converged"
     else:
-        verdict = (f"below the {100 * tolerance:.1f} pp criterion for {_list(ok['model'])} only; "
+        verdict = (f"a gain below the {100 * tolerance:.1f} pp criterion for {_list(ok['model'])} only; "
                    f"{_list(table.loc[~table['converged'], 'model'])} has not converged")
-    return f"{what}: {verdict}."
+    noisy = seeds < 3 or bool((table["val_sd"] > tolerance).any())
+    caveat = (f" The check has {seeds} seed{'s' if seeds > 1 else ''} against a seed sd of the budget's "
+              f"validation accuracy of {sd}, more than the {100 * tolerance:.1f} pp it tests: it shows that "
+              f"doubling brings no gain of the size of the seed noise, and cannot resolve one of "
+              f"{100 * tolerance:.1f} pp." if noisy else f" (For scale, the seed sd: {sd}.)")
+    return f"{what}: {verdict}.{caveat}"
+
+
+def overfit_sentence(check: Mapping[str, Sequence[Mapping]]) -> str:
+    """What the doubled budget's runs show of overfitting, per model: the epoch of the lowest
+    validation loss, how much it rose after it and the final training accuracy (mean over the
+    check's seeds where there are several)."""
+    parts = []
+    for name, runs in check.items():
+        h = [r["history"] for r in runs]
+        best = [int(x["val_loss"].to_numpy().argmin()) + 1 for x in h]
+        rise = float(np.mean([x["val_loss"].iloc[-1] - x["val_loss"].min() for x in h]))
+        train = float(np.mean([x["train_acc"].iloc[-1] for x in h]))
+        epochs = len(h[0])
+        where = (f"lowest at epoch {best[0]} of {epochs}" if len(best) == 1 else
+                 f"lowest at epochs {', '.join(map(str, best))} of {epochs}")
+        trend = (f"then rises by {rise:.3f} to the end" if rise > 0 else "still falling at the end")
+        parts.append(f"{DISPLAY_NAMES.get(name, name)}'s validation loss is {where}, {trend}, at a final "
+                     f"training accuracy of {train:.3f}")
+    return "; ".join(parts)
 
 
 def fidelity_display(result: Mapping) -> pd.DataFrame:
@@ -267,12 +316,17 @@ def fidelity_sentence(result: Mapping) -> str:
         best_search = g.loc[g["search_mean"].idxmax()]
         tops.append(f"for {model} the search's best ({best_search['role']}) is also the best at the full recipe"
                     if best_full.name == best_search.name else
-                    f"for {model} the full recipe prefers the {best_full['role']} configuration "
-                    f"(lr {best_full['lr']:g}, weight decay {best_full['weight_decay']:g}: "
-                    f"{best_full['full_val_acc']:.4f} against {best_search['full_val_acc']:.4f})")
+                    f"for {model} the full recipe reverses the search's first place: the search's best "
+                    f"(lr {best_search['lr']:g}, weight decay {best_search['weight_decay']:g}) reaches "
+                    f"{best_search['full_val_acc']:.4f}, the full recipe's best (lr {best_full['lr']:g}, "
+                    f"weight decay {best_full['weight_decay']:g}) {best_full['full_val_acc']:.4f}")
     small = int(corr["n"].min()) if len(corr) else 0
-    caveat = (f" With {small} points only a perfect ordering can reach p < 0.05, so a weak or "
-              f"negative ρ is a warning, not a measurement of the search's precision." if small and small <= 5 else "")
+    floor = 1 / math.factorial(small) if small else 1.0
+    caveat = (f" With {small} points even a perfect ordering has a one-sided p of 1/{math.factorial(small)} = "
+              f"{floor:.3f}" + (", so no ρ can reach p < 0.05" if floor >= 0.05 else
+                               ", so only a perfect ordering reaches p < 0.05")
+              + ": a weak or negative ρ is a warning, not a measurement of the search's precision."
+              if small and small <= 5 else "")
     return text + "; " + "; ".join(tops) + "." + caveat
 
 
@@ -297,7 +351,8 @@ def margin_sentence(history: Mapping[str, str], margin: float, n_test: int,
             f"choice is a judgement, every estimate below also states the smallest margin it would pass.")
 
 
-def standing_sentence(accs: Mapping[str, float], published: Sequence[tuple[str, str, float]]) -> str:
+def standing_sentence(accs: Mapping[str, float], published: Sequence[tuple[str, str, float]],
+                      cis: Mapping[str, tuple[float, float]] | None = None) -> str:
     """Where the models' mean test accuracies stand among the published results.
 
     Parameters
@@ -306,6 +361,9 @@ def standing_sentence(accs: Mapping[str, float], published: Sequence[tuple[str, 
         ``{display name: mean test accuracy}``.
     published : list of (method, preprocessing, accuracy)
         ``paper.report.PUBLISHED``.
+    cis : dict, optional
+        ``{display name: (low, high)}``, the 95 % interval of each mean: a published value
+        inside it is "level with" the model, not above or below it.
     """
     parts = []
     convs = [(m, a) for m, _, a in published if m.startswith("2 conv")]
@@ -314,7 +372,11 @@ def standing_sentence(accs: Mapping[str, float], published: Sequence[tuple[str, 
         above = [m for m, a in convs if a < acc]
         part = f"{name} ({acc:.4f}) is above {len(above)} of the {len(convs)} two-convolution entries"
         if mlp:
-            part += f" and {'above' if acc > mlp[0] else 'below'} the MLP ({mlp[0]:.3f})"
+            low, high = (cis or {}).get(name, (acc, acc))
+            if low <= mlp[0] <= high and cis:
+                part += f" and level with the MLP ({mlp[0]:.3f}, inside its 95 % CI)"
+            else:
+                part += f" and {'above' if acc > mlp[0] else 'below'} the MLP ({mlp[0]:.3f})"
         parts.append(part)
     return "; ".join(parts)
 
@@ -365,6 +427,11 @@ def convergence_text(profile=None) -> str:
     return convergence_sentence(_stages().convergence(profile), CONVERGENCE_TOLERANCE)
 
 
+def overfit_text(profile=None) -> str:
+    """:func:`overfit_sentence` of the convergence check's runs (``pipeline.stages.check_runs``)."""
+    return overfit_sentence(_stages().check_runs(profile))
+
+
 def fidelity_view(profile=None) -> pd.DataFrame:
     """:func:`fidelity_display` of ``pipeline.stages.fidelity``."""
     return fidelity_display(_stages().fidelity(profile))
@@ -397,7 +464,22 @@ def standing_text(profile=None) -> str:
     _, y = st.test_set(profile)
     accs = {DISPLAY_NAMES[n]: float(np.mean([(r["test_proba"].argmax(1) == y).mean() for r in rs]))
             for n, rs in st.final_models(profile).items()}
-    return standing_sentence(accs, PUBLISHED)
+    return standing_sentence(accs, PUBLISHED, cis=_mean_cis(profile))
+
+
+def _mean_cis(profile=None) -> dict[str, tuple[float, float]]:
+    """Each model's 95 % interval of its mean test accuracy over seeds: the bootstrap of the
+    accuracy table (``evaluation.equivalence.accuracy_table``), with the same replicates and seed."""
+    from ..config import get_profile
+    from ..evaluation.equivalence import hierarchical_bootstrap, percentile_ci
+
+    st, p = _stages(), get_profile(profile)
+    _, y = st.test_set(p)
+    out = {}
+    for n, rs in st.final_models(p).items():
+        c = np.stack([r["test_proba"].argmax(1) == y for r in rs]).astype(np.float64)
+        out[DISPLAY_NAMES[n]] = percentile_ci(hierarchical_bootstrap(c, p.n_boot, p.seed), 0.95)
+    return out
 
 
 def selection_text(profile=None) -> str:

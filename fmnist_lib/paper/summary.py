@@ -27,15 +27,21 @@ def abstract_result(tuned: Mapping, default: Mapping, a: str, b: str) -> str:
     """The result in one sentence for the abstract: ``b`` minus ``a`` with each model's tuned
     values and with the shared defaults, each with its 90 % CI and its verdict against the
     margin (:func:`equivalence.accuracy_difference` results)."""
-    def part(r: Mapping) -> str:
+    def verdict(r: Mapping) -> str:
         m = f"±{100 * r['margin']:g} pp"
-        verdict = {"equivalent": f"equivalent within the {m} margin",
-                   "different": f"a difference larger than the {m} margin",
-                   "inconclusive": f"neither equivalence nor a difference beyond the {m} margin"}[r["verdict"]]
-        return (f"{100 * r['diff']:+.2f} pp (90 % CI [{100 * r['ci90_low']:+.2f}, "
-                f"{100 * r['ci90_high']:+.2f}]), {verdict}")
-    return (f"{b}'s test accuracy minus the {a}'s is {part(tuned)} with each model's tuned "
-            f"hyperparameters, and {part(default)} with the defaults both share.")
+        return {"equivalent": f"equivalent within the {m} margin",
+                "different": f"a difference larger than the {m} margin",
+                "inconclusive": f"neither equivalence nor a difference beyond the {m} margin"}[r["verdict"]]
+
+    def value(r: Mapping) -> str:
+        return f"{100 * r['diff']:+.2f} pp (90 % CI [{100 * r['ci90_low']:+.2f}, {100 * r['ci90_high']:+.2f}])"
+
+    if tuned["verdict"] == default["verdict"] and tuned["margin"] == default["margin"]:  # said once
+        return (f"{b}'s test accuracy minus the {a}'s is {value(tuned)} with each model's tuned "
+                f"hyperparameters and {value(default)} with the defaults both share: both times "
+                f"{verdict(tuned)}.")
+    return (f"{b}'s test accuracy minus the {a}'s is {value(tuned)}, {verdict(tuned)}, with each model's "
+            f"tuned hyperparameters, and {value(default)}, {verdict(default)}, with the defaults both share.")
 
 
 def recipe_dependence(tuned: Mapping, default: Mapping, a: str, b: str) -> str:
@@ -56,13 +62,15 @@ def recipe_dependence(tuned: Mapping, default: Mapping, a: str, b: str) -> str:
 
 
 def ensemble_clause(ensemble: Mapping, a: str, b: str) -> str:
-    """The seed ensembles' difference (``b`` minus ``a``), an interval over test images only."""
+    """The seed ensembles' difference (``b`` minus ``a``) with what its interval resamples
+    (``evaluation.verdicts.ensemble_difference``: the seeds and the test images)."""
     m = f"±{100 * ensemble['margin']:g} pp"
     word = {"equivalent": f"inside the {m} margin", "different": f"wholly outside the {m} margin",
             "inconclusive": f"across the {m} margin"}[ensemble["verdict"]]
     return (f"averaging each model's probabilities over its seeds, the {b} ensemble minus the {a} "
             f"ensemble is {100 * ensemble['diff']:+.2f} pp (90 % CI [{100 * ensemble['ci90_low']:+.2f}, "
-            f"{100 * ensemble['ci90_high']:+.2f}], test-image noise only), {word}")
+            f"{100 * ensemble['ci90_high']:+.2f}], "
+            f"{'test-image noise only' if ensemble.get('seeds', 1) == 1 else 'seeds and test images resampled'}), {word}")
 
 
 def seed_overlap_sentence(accs_a: Sequence[float], accs_b: Sequence[float], a: str, b: str) -> str:

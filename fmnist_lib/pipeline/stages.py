@@ -172,7 +172,7 @@ def all_runs(profile: str | Profile | None = None) -> int:
     tuned, runner_up = _tuned(p), _runner_up(p)
     second = (_jobs(p, tuned) + _jobs(p, tuned, epochs=p.short_epochs)
               + _jobs(p, runner_up, p.seeds[:p.runner_up_seeds])
-              + _jobs(p, tuned, p.seeds[:p.check_seeds], epochs=p.check_epochs))
+              + _jobs(p, tuned, p.seeds[-p.check_seeds:], epochs=p.check_epochs))
     train_runs(p, second)
     return len(first) + len(second)
 
@@ -205,9 +205,10 @@ def runner_up_runs(profile: str | Profile | None = None) -> dict[str, list[dict]
 
 def check_runs(profile: str | Profile | None = None) -> dict[str, list[dict]]:
     """The convergence check: the tuned values trained for ``profile.check_epochs`` (twice the
-    budget, its own cosine schedule), on the first ``profile.check_seeds`` seeds."""
+    budget, its own cosine schedule), on the last ``profile.check_seeds`` seeds: the first seed's run of the budget is the
+    candidate the selection chose, a maximum that a check paired with it would be measured against."""
     p = get_profile(profile)
-    return _runs(p, _tuned(p), p.seeds[:p.check_seeds], epochs=p.check_epochs)
+    return _runs(p, _tuned(p), p.seeds[-p.check_seeds:], epochs=p.check_epochs)
 
 
 def convergence(profile: str | Profile | None = None) -> pd.DataFrame:

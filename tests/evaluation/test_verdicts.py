@@ -64,8 +64,59 @@ def test_verdict_entry_lists_every_budget_and_source():
         "tuned, 10 epochs (3 seeds)", "defaults, 10 epochs (3 seeds)", "seed ensembles, tuned (3 seeds each)",
         "seed ensembles, defaults (3 seeds each)", "tuned, 4 epochs (3 seeds)", "tuned, 20 epochs (1 seed)",
         "runner-up configurations, 10 epochs (2 seeds)"]
-    assert list(table["source"]) == ["seeds and test images"] * 2 + ["test images"] * 2 + [
-        "seeds and test images", "test images", "seeds and test images"]
-    ens = eq.accuracy_difference(y, [eq.ensemble_proba(sets["tuned"]["simple"])],
-                                 [eq.ensemble_proba(sets["tuned"]["lenet"])], 0.01, 100, 0)
-    assert table.iloc[2]["diff"] == ens["diff"] and table.iloc[2]["seeds"] == 1
+    # the ensembles resample their seeds too (issue 19's review: test images alone hid seed noise)
+    assert list(table["source"]) == ["seeds and test images"] * 5 + ["test images", "seeds and test images"]
+    assert list(table["kind"]) == ["runs", "runs", "ensemble", "ensemble", "runs", "runs", "runs"]
+    assert list(table["epochs"]) == [10, 10, 10, 10, 4, 20, 10]
+    ens = vd.ensemble_difference(y, sets["tuned"]["simple"], sets["tuned"]["lenet"], 0.01, 100, 0)
+    assert table.iloc[2]["diff"] == ens["diff"] and table.iloc[2]["seeds"] == 3
+    by_hand = ((eq.ensemble_proba(sets["tuned"]["lenet"]).argmax(1) == y).mean()
+               - (eq.ensemble_proba(sets["tuned"]["simple"]).argmax(1) == y).mean())
+    assert ens["diff"] == pytest.approx(by_hand, abs=1e-12)
+
+
+def reference_ensemble_replicates(y, a, b, n_boot, seed):
+    """The bootstrap of ensemble_difference written plainly: seeds drawn, ensembles rebuilt, images drawn."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_boot):
+        s = rng.integers(0, len(a), len(a))
+        ea = np.mean([a[k] for k in s], axis=0)
+        eb = np.mean([b[k] for k in s], axis=0)
+        i = rng.integers(0, len(y), len(y))
+        out.append((eb.argmax(1) == y)[i].mean() - (ea.argmax(1) == y)[i].mean())
+    return np.array(out)
+
+
+def test_ensemble_difference_equals_a_plain_reimplementation():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 10, 300)
+    a, b = runs(y, 0.8, 4, rng), runs(y, 0.83, 4, rng)
+    r = vd.ensemble_difference(y, a, b, 0.01, n_boot=300, seed=7)
+    reps = reference_ensemble_replicates(y, a, b, 300, 7)
+    lo90, hi90 = np.quantile(reps, [0.05, 0.95])
+    lo95, hi95 = np.quantile(reps, [0.025, 0.975])
+    assert (r["ci90_low"], r["ci90_high"], r["ci95_low"], r["ci95_high"]) == pytest.approx((lo90, hi90, lo95, hi95))
+    assert r["verdict"] == eq.tost_verdict(lo90, hi90, 0.01) and r["seeds"] == 4 and r["n"] == 300
+
+
+def test_ensemble_difference_holds_the_seeds_noise():
+    # every image alike, so the images add no noise; model b's two seeds disagree: seed 0 right
+    # everywhere, seed 1 wrong with confidence, their ensemble wrong. Resampling seeds gives
+    # replicates 0 (both draws seed 0, p = 1/4) and -1; over test images alone it would be [-1, -1].
+    y = np.zeros(50, dtype=int)
+    right = np.tile(np.r_[0.9, 0.1, np.zeros(8)], (50, 1))
+    wrong = np.tile(np.r_[0.05, 0.95, np.zeros(8)], (50, 1))
+    r = vd.ensemble_difference(y, [right, right], [right, wrong], 0.01, n_boot=2000, seed=0)
+    assert r["diff"] == -1.0
+    assert (r["ci90_low"], r["ci90_high"]) == (-1.0, 0.0) and r["verdict"] == "inconclusive"
+
+
+@pytest.mark.parametrize("bad, match", [(dict(probas_b=[]), "same, non-zero"), (dict(margin=0), "margin"),
+                                        (dict(n_boot=0), "n_boot")])
+def test_ensemble_difference_rejects_bad_input(bad, match):
+    y = np.zeros(5, dtype=int)
+    p = [np.tile(np.r_[1.0, np.zeros(9)], (5, 1))]
+    kwargs = dict(y_true=y, probas_a=p, probas_b=p, margin=0.01, n_boot=10, seed=0) | bad
+    with pytest.raises(ValueError, match=match):
+        vd.ensemble_difference(**kwargs)

@@ -28,11 +28,27 @@ def test_verdict_sentence_names_what_agrees_and_what_does_not():
     assert text.startswith("The headline estimate (tuned) is equivalent at the ±1 pp margin (90 % CI [-0.80, +0.05] pp)")
     assert "1 of the other 2 estimates agree" in text and "short is inconclusive ([+0.70, +1.70] pp)" in text
     assert "change sign (2 with LeNet-5 ahead, 1 with the Simple CNN ahead)" in text
-    assert "the widest interval (short) would pass a margin of ±1.70 pp" in text
+    assert "the interval reaching farthest from no difference (short) would pass a margin of ±1.70 pp" in text
+    assert "Over the budgets" not in text  # no budgets given: nothing said about them
     same = budgets.verdicts_sentence(MIXED.iloc[:1], 0.01)
     assert same.endswith("pp).") and "agree" not in same
     agree = budgets.verdicts_sentence(MIXED.iloc[:2].assign(diff=[0.004, 0.003]), 0.01)
     assert "all 1 other estimates agree" in agree and "Every point estimate has LeNet-5 ahead" in agree
+
+
+def test_verdict_sentence_says_how_the_difference_moves_with_the_budget():
+    t = estimates([("tuned, 10 epochs (5 seeds)", 0.0094, 0.005, 0.0137, "inconclusive"),
+                   ("seed ensembles, tuned", 0.0117, 0.008, 0.0155, "inconclusive"),
+                   ("tuned, 4 epochs (5 seeds)", 0.0041, 0.0007, 0.0076, "equivalent"),
+                   ("tuned, 20 epochs (1 seed)", 0.0055, 0.0009, 0.0104, "inconclusive")])
+    t["kind"], t["epochs"] = ["runs", "ensemble", "runs", "runs"], [10, 10, 4, 20]
+    t.loc[3, "seeds"] = 1
+    text = budgets.verdicts_sentence(t, 0.01)
+    assert ("Over the budgets of the tuned values the difference is not monotone in the budget: +0.41 pp at 4 "
+            "epochs (5 seeds), +0.94 pp at 10 epochs (5 seeds), +0.55 pp at 20 epochs (1 seed); the headline's "
+            "budget gives the largest.") in text
+    grows = budgets.verdicts_sentence(t.assign(diff=[0.005, 0.0117, 0.002, 0.008]), 0.01)
+    assert "the difference grows with the budget: +0.20 pp at 4" in grows and "gives the largest" not in grows
 
 
 def test_verdict_figure_has_one_row_per_estimate_and_the_margin_band():
@@ -75,7 +91,15 @@ def conv(gains, sd=0.001):
 def test_convergence_sentence_follows_the_criterion():
     ok = budgets.convergence_sentence(conv([-0.005, 0.001]), 0.002)
     assert "from 10 to 20 epochs" in ok and "Simple CNN -0.50 pp and LeNet-5 +0.10 pp" in ok
-    assert "below the 0.2 pp criterion for both models, so the budget has converged" in ok
+    assert "no model gains 0.2 pp or more, the criterion, so the budget has converged" in ok
+    assert "the doubled recipe ends lower for Simple CNN" in ok and "on the last seed" in ok
+    # one seed against a seed sd of 0.1 pp: the check cannot resolve its own 0.2 pp
+    assert "The check has 1 seed against a seed sd" in ok and "cannot resolve one of 0.2 pp" in ok
+    resolved = budgets.convergence_sentence(conv([-0.005, 0.001]).assign(check_seeds=3), 0.002)
+    assert "cannot resolve" not in resolved and "(For scale, the seed sd: Simple CNN 0.10 pp" in resolved
+    assert "on the last 3 seeds" in resolved
+    noisy = budgets.convergence_sentence(conv([-0.005, 0.001], sd=0.003).assign(check_seeds=3), 0.002)
+    assert "cannot resolve one of 0.2 pp" in noisy  # 3 seeds, but a seed sd above the tolerance
     half = budgets.convergence_sentence(conv([-0.005, 0.004]), 0.002)
     assert "for Simple CNN only; LeNet-5 has not converged" in half
     assert "has not converged" in budgets.convergence_sentence(conv([0.003, 0.004]), 0.002)
@@ -95,8 +119,12 @@ def fidelity(best_full):
 def test_fidelity_sentence_says_whether_the_search_best_wins_at_the_full_recipe():
     text = budgets.fidelity_sentence(fidelity([0.904, 0.908, 0.89, 0.9]))
     assert "Simple CNN ρ = +0.40 (4 configurations, one-sided permutation p = 0.29)" in text
-    assert "the full recipe prefers the runner-up configuration (lr 0.003, weight decay 0: 0.9080 against 0.9040)" in text
-    assert "only a perfect ordering can reach p < 0.05" in text
+    assert ("the full recipe reverses the search's first place: the search's best (lr 0.01, weight decay 0) "
+            "reaches 0.9040, the full recipe's best (lr 0.003, weight decay 0) 0.9080") in text
+    assert "even a perfect ordering has a one-sided p of 1/24 = 0.042, so only a perfect ordering reaches" in text
+    three = fidelity([0.904, 0.908, 0.89, 0.9])
+    three["correlation"]["n"] = [3]
+    assert "1/6 = 0.167, so no ρ can reach p < 0.05" in budgets.fidelity_sentence(three)
     assert "is also the best at the full recipe" in budgets.fidelity_sentence(fidelity([0.91, 0.908, 0.89, 0.9]))
     shown = budgets.fidelity_display(fidelity([0.904, 0.908, 0.89, 0.9]))
     assert shown["full recipe, val accuracy"].tolist()[:2] == ["0.9040 ± 0.0010 (5 seeds)", "0.9080 (1 seed)"]
@@ -119,3 +147,18 @@ def test_standing_sentence_counts_the_published_entries_below():
     below = sum(a < 0.9101 for a in convs)
     assert f"LeNet-5 (0.9101) is above {below} of the {len(convs)} two-convolution entries and above the MLP" in text
     assert "Simple CNN (0.8996)" in text and "below the MLP (0.900)" in text
+    level = budgets.standing_sentence({"Simple CNN": 0.8997, "LeNet-5": 0.9092}, PUBLISHED,
+                                      cis={"Simple CNN": (0.8940, 0.9055), "LeNet-5": (0.9038, 0.9144)})
+    assert "Simple CNN (0.8997) is above" in level and "level with the MLP (0.900, inside its 95 % CI)" in level
+    assert "LeNet-5 (0.9092) is above" in level and "and above the MLP (0.900)" in level
+
+
+def test_overfit_sentence_reads_the_check_runs():
+    def hist(loss, train):
+        return {"history": pd.DataFrame({"val_loss": loss, "train_acc": train})}
+    check = {"simple": [hist([0.4, 0.3, 0.28, 0.27], [0.8, 0.85, 0.88, 0.9])],
+             "lenet": [hist([0.35, 0.27, 0.3, 0.33], [0.9, 0.95, 0.97, 0.983])]}
+    text = budgets.overfit_sentence(check)
+    assert text == ("Simple CNN's validation loss is lowest at epoch 4 of 4, still falling at the end, at a final "
+                    "training accuracy of 0.900; LeNet-5's validation loss is lowest at epoch 2 of 4, then rises by "
+                    "0.060 to the end, at a final training accuracy of 0.983")

@@ -27,7 +27,9 @@ def test_recipe_dependence_same_and_different():
 def test_ensemble_clause_follows_the_verdict(verdict, words):
     text = ensemble_clause(result(verdict, 0.0161, 0.0124, 0.0199), "Simple CNN", "LeNet-5")
     assert text.endswith(words) and "+1.61 pp" in text and "[+1.24, +1.99]" in text
-    assert "test-image noise only" in text
+    assert "test-image noise only" in text  # no seed count: one run per model
+    five = ensemble_clause(result(verdict, 0.0161, 0.0124, 0.0199) | {"seeds": 5}, "Simple CNN", "LeNet-5")
+    assert "seeds and test images resampled" in five and "noise only" not in five
 
 
 def test_seed_overlap_in_both_directions():
@@ -102,5 +104,8 @@ def test_abstract_result_states_both_comparisons_and_their_verdicts():
     default = {"diff": 0.002, "ci90_low": -0.004, "ci90_high": 0.008, "margin": 0.01, "verdict": "equivalent"}
     text = abstract_result(tuned, default, "simple CNN", "LeNet-5")
     assert text.startswith("LeNet-5's test accuracy minus the simple CNN's is -4.29 pp (90 % CI [-4.78, -3.76]), "
-                           "a difference larger than the ±1 pp margin with each model's tuned")
-    assert "+0.20 pp (90 % CI [-0.40, +0.80]), equivalent within the ±1 pp margin with the defaults" in text
+                           "a difference larger than the ±1 pp margin, with each model's tuned")
+    assert "+0.20 pp (90 % CI [-0.40, +0.80]), equivalent within the ±1 pp margin, with the defaults" in text
+    both = abstract_result(tuned | {"verdict": "inconclusive"}, default | {"verdict": "inconclusive"}, "simple CNN", "LeNet-5")
+    assert both.count("neither equivalence") == 1 and both.endswith(
+        "with the defaults both share: both times neither equivalence nor a difference beyond the ±1 pp margin.")

@@ -12,7 +12,7 @@ from ...saliency.answer import headline_answer
 from ...saliency.faithfulness import faithful_clause
 from .. import budgets, perclass_plots, report, summary
 
-__all__ = ["context", "conclusions", "headline_table", "published_table"]
+__all__ = ["context", "conclusions", "standing_clause", "headline_table", "published_table"]
 
 
 def _seed_accuracies(finals: dict, y_test: np.ndarray) -> dict[str, list[float]]:
@@ -42,11 +42,11 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
     S, L = DISPLAY_NAMES["simple"], DISPLAY_NAMES["lenet"]
     two_conv = [acc for name, _, acc in report.PUBLISHED if name.startswith("2 conv")]
     half_width = 1.96 * (0.9 * 0.1 / len(y_test)) ** 0.5  # one model's 95 % interval at 90 % accuracy
-    best = max(np.mean(a) for a in seed_accs.values())
     return SimpleNamespace(
         **shared, seed_accs=seed_accs,
         result=summary.abstract_result(cmp["equivalence"], cmp["equivalence_default"], "simple CNN", "LeNet-5"),
-        n_above=len([name for name, _, acc in report.PUBLISHED if acc > best]), n_published=len(report.PUBLISHED),
+        standing=standing_clause({DISPLAY_NAMES[n]: float(np.mean(a)) for n, a in seed_accs.items()},
+                                 budgets._mean_cis(p), report.PUBLISHED),
         dependence=summary.recipe_dependence(cmp["equivalence"], cmp["equivalence_default"], S, L),
         tuning_effect=summary.tuning_summary(cmp["tuning"]),
         edge_clause=summary.edge_count_clause({n: t["params"].iloc[0] for n, t in stages.selection(p).items()},
@@ -54,6 +54,7 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
         overlap=summary.seed_overlap_sentence(seed_accs["simple"], seed_accs["lenet"], S, L),
         ensembles=summary.ensemble_clause(cmp["ensemble"], S, L),
         verdicts=budgets.verdict_text(p), half_width=f"{100 * half_width:.1f}",
+        paired_half_width=f"{50 * (cmp['equivalence']['ci90_high'] - cmp['equivalence']['ci90_low']):.2f}",
         two_conv_low=f"{min(two_conv):.3f}", two_conv_high=f"{max(two_conv):.3f}")
 
 
@@ -65,6 +66,30 @@ def conclusions(profile: str | Profile | None = None) -> SimpleNamespace:
         cam_answer=headline_answer(stages.gradcam_analysis(p)["agreement"],
                                    labels={"gradcam": "Grad-CAM", "hirescam": "HiResCAM"}),
         faith_clause=faithful_clause(stages.faithfulness(p), labels=DISPLAY_NAMES))
+
+
+def standing_clause(accs: dict[str, float], cis: dict[str, tuple[float, float]],
+                    published: list[tuple[str, str, float]]) -> str:
+    """How many published entries each model scores below, and where each stands against the
+    benchmark's MLP: above, below, or level with it when the MLP's value lies inside the model's
+    95 % interval. E.g. ``"Simple CNN scores below 7 and LeNet-5 below 5 of the 9 published
+    entries; against the benchmark's MLP (0.900), Simple CNN is level (the MLP inside its 95 % CI)
+    and LeNet-5 is above"``."""
+    names = list(accs)
+    below = [sum(a > accs[n] for _, _, a in published) for n in names]
+    counts = (f"{names[0]} scores below {below[0]} and " + " and ".join(f"{n} below {b}" for n, b in
+              zip(names[1:], below[1:])) if len(names) > 1 else f"{names[0]} scores below {below[0]}")
+    text = f"{counts} of the {len(published)} published entries"
+    mlp = [a for m, _, a in published if m.startswith("MLP")]
+    if not mlp:
+        return text
+    where = {n: "level (the MLP inside its 95 % CI)" if cis[n][0] <= mlp[0] <= cis[n][1] else
+             "above" if accs[n] > mlp[0] else "below" for n in names}
+    return text + f"; against the benchmark's MLP ({mlp[0]:.3f}), " + _and([f"{n} is {w}" for n, w in where.items()])
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def headline_table(ch: SimpleNamespace):

@@ -32,7 +32,7 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
         within=f"{100 * grid_search.CANDIDATE_WITHIN:g}", min_candidates=grid_search.MIN_CANDIDATES,
         tolerance=f"{100 * CONVERGENCE_TOLERANCE:g}",
         selection=budgets.selection_text(p), fidelity=budgets.fidelity_text(p),
-        convergence=budgets.convergence_text(p))
+        convergence=budgets.convergence_text(p), overfit=budgets.overfit_text(p))
 
 
 def grid_table(ch: SimpleNamespace):
