@@ -76,6 +76,19 @@ def _correct(y: np.ndarray, probas: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack([np.asarray(p).argmax(1) == y for p in probas]).astype(np.float64)  # (S, n)
 
 
+def check_pair(y_true: object, probas_a: Sequence[np.ndarray], probas_b: Sequence[np.ndarray],
+               margin: float) -> np.ndarray:
+    """The labels as an array, after checking that both models have the same, non-zero number
+    of seeds and that the margin is positive (the inputs of a difference of two models)."""
+    y = check_labels(y_true)
+    if len(probas_a) != len(probas_b) or not probas_a:
+        raise ValueError(f"Both models need the same, non-zero number of seeds; got {len(probas_a)} "
+                         f"and {len(probas_b)}.")
+    if not margin > 0:
+        raise ValueError(f"margin must be > 0, got {margin}.")
+    return y
+
+
 def accuracy_difference(y_true: object, probas_a: Sequence[np.ndarray], probas_b: Sequence[np.ndarray],
                         margin: float, n_boot: int = 2000, seed: int = 0) -> dict[str, float | str]:
     """Mean accuracy of ``b`` minus ``a`` over seeds, with bootstrap intervals and a TOST verdict.
@@ -94,12 +107,7 @@ def accuracy_difference(y_true: object, probas_a: Sequence[np.ndarray], probas_b
         ``diff``, ``ci90_low``, ``ci90_high`` (for TOST), ``ci95_low``, ``ci95_high``,
         ``margin``, ``verdict`` (see :func:`tost_verdict`), ``seeds``, ``n``.
     """
-    y = check_labels(y_true)
-    if len(probas_a) != len(probas_b) or not probas_a:
-        raise ValueError(f"Both models need the same, non-zero number of seeds; got {len(probas_a)} "
-                         f"and {len(probas_b)}.")
-    if not margin > 0:
-        raise ValueError(f"margin must be > 0, got {margin}.")
+    y = check_pair(y_true, probas_a, probas_b, margin)
     d = _correct(y, probas_b) - _correct(y, probas_a)  # (S, n), paired by seed and image
     reps = hierarchical_bootstrap(d, n_boot, seed)
     (l90, h90), (l95, h95) = percentile_ci(reps, 0.90), percentile_ci(reps, 0.95)

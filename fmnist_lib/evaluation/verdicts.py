@@ -12,8 +12,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .equivalence import accuracy_difference, percentile_ci, tost_verdict
-from .metrics import check_labels
+from .equivalence import accuracy_difference, check_pair, percentile_ci, tost_verdict
 
 __all__ = ["smallest_margin", "ensemble_difference", "estimate_rows", "verdict_entry"]
 
@@ -46,12 +45,7 @@ def ensemble_difference(y_true: object, probas_a: Sequence[np.ndarray], probas_b
         ensembles of all seeds), ``ci90_low/high``, ``ci95_low/high``, ``margin``, ``verdict``,
         ``seeds``, ``n``.
     """
-    y = check_labels(y_true)
-    if len(probas_a) != len(probas_b) or not probas_a:
-        raise ValueError(f"Both models need the same, non-zero number of seeds; got {len(probas_a)} "
-                         f"and {len(probas_b)}.")
-    if not margin > 0:
-        raise ValueError(f"margin must be > 0, got {margin}.")
+    y = check_pair(y_true, probas_a, probas_b, margin)
     if n_boot < 1:
         raise ValueError(f"n_boot must be >= 1, got {n_boot}.")
     stacks = [np.stack([np.asarray(q, dtype=np.float64) for q in ps]) for ps in (probas_a, probas_b)]
