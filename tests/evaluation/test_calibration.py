@@ -223,3 +223,14 @@ def test_scaled_proba_is_float64_for_float32_logits():
     t = stationary_temperature(yv, zv.astype(np.float32).astype(np.float64))
     assert p.dtype == np.float64
     np.testing.assert_allclose(p, softmax(zt.astype(np.float32).astype(np.float64) / t, 1), rtol=1e-5, atol=1e-12)
+
+
+def test_calibration_by_seed_scores_float32_logits_in_float64():
+    yv, zv = overconfident(n=300, seed=10, scale=3.0)
+    yt, zt = overconfident(n=300, seed=20, scale=1.5)
+    z32 = zt.astype(np.float32)
+    z = z32.astype(np.float64)
+    row = cal.calibration_by_seed(yv, yt, {"m": [{"val_logits": zv, "test_logits": z32}]}).iloc[0]
+    t = stationary_temperature(yv, zv)
+    assert row["ECE"] == pytest.approx(ece_loop(yt, softmax(z, 1)), abs=1e-13)
+    assert row["ECE scaled"] == pytest.approx(ece_loop(yt, softmax(z / t, 1)), abs=1e-6)

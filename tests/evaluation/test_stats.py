@@ -202,3 +202,13 @@ def test_n_bins_must_be_a_positive_int(n_bins):
     y = np.arange(10)
     with pytest.raises(ValueError, match="^" + re.escape(f"n_bins must be an int >= 1, got {n_bins!r}.") + "$"):
         stats.reliability_curve(y, np.eye(10)[y], n_bins=n_bins)
+
+
+def test_empty_bins_are_nan_without_a_warning():
+    import warnings
+
+    y = np.arange(10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 0 / 0 in an empty bin must stay silent
+        curve = stats.reliability_curve(y, np.eye(10)[y], n_bins=4)
+    assert list(curve["count"]) == [0, 0, 0, 10] and curve["accuracy"].iloc[:3].isna().all()
