@@ -114,6 +114,7 @@ def test_weighted_auc_with_ties_in_the_lowest_scores_by_hand():
     pos = np.array([True, False, False, True])
     # pairs (positive, negative): (0 vs 0) half, (0 vs 1) loss, (2 vs 0) win, (2 vs 1) win
     assert ab.weighted_auc(scores, pos, np.ones(4)) == pytest.approx(2.5 / 4, abs=1e-15)
+    assert ab.weighted_auc(scores, pos.astype(int), np.ones(4)) == pytest.approx(2.5 / 4, abs=1e-15)  # 0/1 labels
     w = np.array([[2.0, 1.0, 1.0, 3.0]])  # positive weights 2, 3; negative 1, 1
     assert ab.weighted_auc(scores, pos, w)[0] == pytest.approx((2 * 0.5 + 0 + 3 + 3) / (5 * 2), abs=1e-15)
 

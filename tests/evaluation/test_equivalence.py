@@ -448,3 +448,12 @@ def test_accuracy_table_defaults_equal_a_replay_and_unlabelled_models_keep_their
     for row, runs in zip(table.itertuples(index=False), (ps, ps[:2])):
         lo, hi = np.quantile(replay_two_level(correctness(y, runs), 2000, 0, 200), [0.025, 0.975])
         assert row[3] == f"[{lo:.4f}, {hi:.4f}]"
+
+
+def test_image_counts_keep_the_last_image_when_no_replicate_draws_it():
+    seed = next(s for s in range(200)  # a stream whose draws never reach the last index
+                if (np.random.default_rng(s).integers(0, 5, size=(3, 5))[-1] != 4).all())
+    counts = eq.image_counts(np.random.default_rng(seed), 3, 5)
+    draws = np.random.default_rng(seed).integers(0, 5, size=(3, 5))
+    assert counts.shape == (3, 5) and counts[-1, -1] == 0
+    assert np.array_equal(counts, [np.bincount(d, minlength=5) for d in draws])

@@ -165,12 +165,13 @@ def test_topk_membership_k_from_one_to_all_cells_and_a_single_tied_value():
 def test_map_agreement_shares_name_their_columns_and_must_keep_a_cell():
     rng = np.random.default_rng(1)
     a, b = rng.random((3, 4, 4)), rng.random((3, 4, 4))
-    df = map_agreement(a, b, top_k=(0.25, 0.5))
-    assert list(df.columns) == ["spearman", "top25", "top50"]
+    df = map_agreement(a, b, top_k=(0.25, 0.5, 0.7))
+    assert list(df.columns) == ["spearman", "top25", "top50", "top70"]
     for i in range(3):
         x, z = a[i].ravel(), b[i].ravel()
         assert (df["spearman"][i], df["top25"][i]) == pytest.approx(agreement_by_hand(x, z, 4), abs=1e-12)
         assert df["top50"][i] == pytest.approx(agreement_by_hand(x, z, 8)[1], abs=1e-12)
+        assert df["top70"][i] == pytest.approx(agreement_by_hand(x, z, 11)[1], abs=1e-12)  # round(11.2)
     for share in (1.0, 0.0, 0.01, -0.5):
         with pytest.raises(ValueError, match=rf"^top-k shares must be in \(0, 1\) and keep >= 1 cell, got {share}\.$"):
             map_agreement(a, b, top_k=(share,))
@@ -274,6 +275,7 @@ def test_positive_cells_table_at_exactly_k_cells_and_on_a_coarser_grid():
     t = positive_cells_table({"m": maps}).iloc[0]
     assert (t["n"], t["all zero"]) == (3, 1)
     assert (t["too few for top 5 %"], t["too few for top 10 %"], t["too few for top 20 %"]) == (1, 2, 2)
+    assert list(positive_cells_table({"m": maps}, top_k=(0.7,)).columns)[-1] == "too few for top 70 %"
     coarse = positive_cells_table({"m": maps, "none": np.zeros((2, 28, 28))}, cell=4, top_k=(0.1,))
     # on 7 x 7 cells (k = 5): map 0 covers 2 x 7 = 14 cells, map 1 exactly 1 x 5 = 5
     assert list(coarse.columns) == ["maps", "n", "all zero", "too few for top 10 %"]
