@@ -89,3 +89,67 @@ def test_auc_differences_count_the_seed_pairs_each_way():
         a = [roc_auc_score(y == k, p[:, k]) for p in bad]
         b = [roc_auc_score(y == k, p[:, k]) for p in good]
         assert table.loc[c, "pairs_b_higher"] == sum(bj > ai for ai in a for bj in b)
+
+
+# --- mutation survivors (issue 25) ---------------------------------------------------------
+
+@pytest.mark.parametrize("decimals", [2, None], ids=["ties", "no-ties"])
+def test_weighted_auc_sums_in_float64_beyond_float32s_integers(decimals):
+    """20,000 samples: the weighted pair counts pass 2**24, where float32 stops being exact."""
+    rng = np.random.default_rng(1)
+    n = 20000
+    scores = rng.random(n) if decimals is None else np.round(rng.random(n), decimals)
+    pos = rng.random(n) < 0.5
+    w = rng.integers(0, 3, size=(1, n)).astype(float)
+    ours = ab.weighted_auc(scores, pos, w)
+    assert isinstance(ours, np.ndarray) and ours.shape == (1,)
+    assert ours[0] == pytest.approx(roc_auc_score(pos, scores, sample_weight=w[0]), abs=1e-12)
+    plain = ab.weighted_auc(scores, pos, np.ones(n))
+    assert type(plain) is float and plain == pytest.approx(roc_auc_score(pos, scores), abs=1e-12)
+
+
+def test_weighted_auc_with_ties_in_the_lowest_scores_by_hand():
+    """Scores 0, 0 | 1 | 2: the first tie group starts at index 0."""
+    scores = np.array([0.0, 0.0, 1.0, 2.0])
+    pos = np.array([True, False, False, True])
+    # pairs (positive, negative): (0 vs 0) half, (0 vs 1) loss, (2 vs 0) win, (2 vs 1) win
+    assert ab.weighted_auc(scores, pos, np.ones(4)) == pytest.approx(2.5 / 4, abs=1e-15)
+    assert ab.weighted_auc(scores, pos.astype(int), np.ones(4)) == pytest.approx(2.5 / 4, abs=1e-15)  # 0/1 labels
+    w = np.array([[2.0, 1.0, 1.0, 3.0]])  # positive weights 2, 3; negative 1, 1
+    assert ab.weighted_auc(scores, pos, w)[0] == pytest.approx((2 * 0.5 + 0 + 3 + 3) / (5 * 2), abs=1e-15)
+
+
+def test_auc_differences_defaults_equal_a_replay_and_ties_are_not_wins():
+    """1000 replicates, seed 0, chunks of 100; identical seeds of both models win no pair;
+    rows sorted by difference keep the class order when tied, indexed 0..9."""
+    rng = np.random.default_rng(11)
+    n = 150  # about 15 images per class: every replicate holds both sides of every class
+    y = np.r_[np.repeat(np.arange(10), 10), rng.integers(0, 10, n - 100)]
+    pa, pb = [np.round(probas(y, 2.0, rng), 1)], [np.round(probas(y, 1.0, rng), 1)]
+    table = ab.auc_differences(y, pa, pb, {"a": "A", "b": "B"})
+    replay = np.random.default_rng(0)
+    diffs = []
+    for _ in range(10):  # chunks of 100
+        draws = replay.integers(0, n, size=(100, n))
+        w = np.stack([np.bincount(d, minlength=n) for d in draws]).astype(float)
+        replay.integers(0, 1, size=(100, 1))  # the seed draw: one seed, always seed 0
+        diffs.append(np.stack([mann_whitney(pb[0][:, k], y == k, w) - mann_whitney(pa[0][:, k], y == k, w)
+                               for k in range(10)], 1))
+    diffs = np.concatenate(diffs)
+    got = table.set_index("class").loc[list(ab.CLASSES)]
+    for col, q in (("low", 0.025), ("high", 0.975), ("low_bonf", 0.0025), ("high_bonf", 0.9975)):
+        np.testing.assert_allclose(got[col], np.quantile(diffs, q, axis=0), atol=1e-9, err_msg=col)
+    same = ab.auc_differences(y, pa, pa, {"a": "A", "b": "B"}, n_boot=20)
+    assert (same["pairs_b_higher"] == 0).all() and (same["pairs"] == 1).all()
+    assert list(same["class"]) == list(ab.CLASSES) and same.index.equals(pd.RangeIndex(10))
+    assert table.index.equals(pd.RangeIndex(10))
+    assert list(table.columns) == ["class", "A", "B", "difference", "low", "high", "low_bonf", "high_bonf",
+                                   "pairs_b_higher", "pairs"]
+
+
+def test_auc_differences_needs_the_same_non_zero_number_of_seeds():
+    y = np.arange(10)
+    p = [np.eye(10)[y]]
+    for a, b in ((p, p + p), ([], [])):
+        with pytest.raises(ValueError, match=r"^Both models need the same, non-zero number of seeds\.$"):
+            ab.auc_differences(y, a, b, {"a": "A", "b": "B"}, n_boot=5)

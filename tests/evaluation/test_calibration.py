@@ -151,3 +151,86 @@ def test_calibration_by_seed_and_its_mean_table_agree_and_seed_order_counts_pair
     # seed 0: Fine is better calibrated than Over; seed 1: the same run, so not lower
     assert cal.seed_order(per, "ECE", "Over", "Fine") == 1
     assert cal.seed_order(per, "ECE", "Fine", "Over") == 0
+
+
+# --- mutation survivors of the temperature fit and the tables (issue 25) -------------------
+
+def stationary_temperature(y, z):
+    """The T where the NLL's derivative vanishes, by root finding (scipy's brentq) on the
+    analytic gradient: d NLL / dT = mean(z_y - sum_j p_j z_j) / T**2, p = softmax(z / T)."""
+    from scipy.optimize import brentq
+
+    def grad(t):
+        p = softmax(z / t, 1)
+        return np.mean(z[np.arange(len(y)), y] - (p * z).sum(1))
+
+    return brentq(grad, 0.05, 20.0, xtol=1e-14, rtol=1e-15)
+
+
+def test_fitted_temperature_is_the_root_of_the_gradient_to_the_searchs_tolerance():
+    """To 5e-7 relative: the search's 1e-6 tolerance on log T delivers that; scipy's default
+    (1e-5) misses it by 1.7e-6 on this fixture."""
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 10, 400)
+    z = rng.normal(size=(400, 10))
+    z[np.arange(400), y] += 1.5
+    z *= 4.0
+    t = cal.fit_temperature(y, z)
+    assert t == pytest.approx(stationary_temperature(y, z), rel=5e-7)
+
+
+def test_bad_logits_name_the_shape_and_temperature_its_value():
+    with pytest.raises(ValueError, match=r"^logits must be finite with shape \(3, classes\), got \(3,\)\.$"):
+        cal.nll([0, 1, 2], np.zeros(3))
+    with pytest.raises(ValueError, match=r"^logits must be finite with shape \(2, classes\), got \(2, 10\)\.$"):
+        cal.fit_temperature([0, 1], np.r_[np.zeros((1, 10)), np.full((1, 10), np.inf)])
+    nan = np.zeros((2, 10))
+    nan[1, 3] = np.nan
+    with pytest.raises(ValueError, match="logits must be finite"):
+        cal.nll([0, 1], nan)
+    with pytest.raises(ValueError, match=r"^temperature must be > 0, got -1\.0\.$"):
+        cal.nll([0], np.zeros((1, 10)), -1.0)
+    assert cal.nll([0], np.zeros((1, 10)), 1e-9) == pytest.approx(np.log(10))  # tiny T is allowed
+
+
+def test_calibration_by_seed_rows_against_references_in_run_order_and_raw_names():
+    """Without labels the model keeps its key; rows follow the runs' order (not sorted)."""
+    yv, yt = overconfident(n=600, seed=10)[0], overconfident(n=600, seed=20)[0]
+    runs = [{"val_logits": overconfident(n=600, seed=10, scale=sv)[1],
+             "test_logits": overconfident(n=600, seed=20, scale=st)[1]} for sv, st in ((3.0, 1.5), (2.0, 1.2))]
+    per = cal.calibration_by_seed(yv, yt, {"zeta": runs[:1], "alpha": runs})
+    assert list(per["model"]) == ["zeta", "alpha", "alpha"] and list(per["seed"]) == [0, 0, 1]
+    for row, r in zip(per.itertuples(index=False), [runs[0], runs[0], runs[1]]):
+        t = stationary_temperature(yv, r["val_logits"])
+        z = r["test_logits"]
+        assert row.T == pytest.approx(t, rel=1e-5)
+        assert row.ECE == pytest.approx(ece_loop(yt, softmax(z, 1)), abs=1e-12)
+        assert row[4] == pytest.approx(ece_loop(yt, softmax(z / t, 1)), abs=1e-5)  # ECE scaled
+        assert row.NLL == pytest.approx(log_loss(yt, softmax(z, 1), labels=range(10)), rel=1e-9)
+        assert row[6] == pytest.approx(log_loss(yt, softmax(z / t, 1), labels=range(10)), rel=1e-6)
+    table = cal.calibration_table(yv, yt, {"zeta": runs[:1], "alpha": runs})
+    assert list(table["model"]) == ["zeta", "alpha"] and list(table["seeds"]) == [1, 2]
+    assert list(table.columns) == ["model", "T", "ECE", "ECE scaled", "NLL", "NLL scaled", "seeds"]
+    assert table.index.equals(pd.RangeIndex(2))
+    assert table.loc[1, "T"] == pytest.approx(np.mean([stationary_temperature(yv, r["val_logits"]) for r in runs]),
+                                              rel=1e-5)
+
+
+def test_scaled_proba_is_float64_for_float32_logits():
+    yv, zv = overconfident(n=300, seed=10, scale=3.0)
+    _, zt = overconfident(n=300, seed=20, scale=1.5)
+    p = cal.scaled_proba(yv, {"val_logits": zv.astype(np.float32), "test_logits": zt.astype(np.float32)})
+    t = stationary_temperature(yv, zv.astype(np.float32).astype(np.float64))
+    assert p.dtype == np.float64
+    np.testing.assert_allclose(p, softmax(zt.astype(np.float32).astype(np.float64) / t, 1), rtol=1e-5, atol=1e-12)
+
+
+def test_calibration_by_seed_scores_float32_logits_in_float64():
+    yv, zv = overconfident(n=300, seed=10, scale=3.0)
+    yt, zt = overconfident(n=300, seed=20, scale=1.5)
+    z32 = zt.astype(np.float32)
+    z = z32.astype(np.float64)
+    row = cal.calibration_by_seed(yv, yt, {"m": [{"val_logits": zv, "test_logits": z32}]}).iloc[0]
+    t = stationary_temperature(yv, zv)
+    assert row["ECE"] == pytest.approx(ece_loop(yt, softmax(z, 1)), abs=1e-13)
+    assert row["ECE scaled"] == pytest.approx(ece_loop(yt, softmax(z / t, 1)), abs=1e-6)

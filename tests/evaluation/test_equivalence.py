@@ -358,3 +358,102 @@ def test_mcnemar_sentence_keeps_the_table_order_and_needs_two_models():
         "1 of 1 pairs between models, 0 of 1 pairs within Simple CNN, 0 of 1 pairs within LeNet-5 significant")
     with pytest.raises(ValueError, match=r"Expected two models, got \['A'\]"):
         eq.mcnemar_seed_pairs(np.zeros(3, dtype=int), {"A": [onehot(np.zeros(3, dtype=int))]})
+
+
+# --- mutation survivors of the bootstrap (issue 25): replays of the documented resampling ----
+
+def replay_two_level(values, n_boot, seed, chunk):
+    """The two-level bootstrap by a plain loop over replicates, drawing from the library's
+    stream in its documented order: per chunk, the images of every replicate (one (b, n) draw),
+    then the seeds (one (b, S) draw); each replicate is the mean over the drawn seeds of their
+    mean over the drawn images."""
+    rng = np.random.default_rng(seed)
+    S, n = values.shape
+    out = []
+    for start in range(0, n_boot, chunk):
+        b = min(chunk, n_boot - start)
+        images, seeds = rng.integers(0, n, size=(b, n)), rng.integers(0, S, size=(b, S))
+        out += [values[s][:, i].mean() for i, s in zip(images, seeds)]
+    return np.array(out)
+
+
+def small_differences(S=3, n=40, seed=0):
+    return np.random.default_rng(seed).choice([-1.0, 0.0, 1.0], p=[0.2, 0.5, 0.3], size=(S, n))
+
+
+def test_image_counts_are_the_bincounts_of_one_draw_per_replicate():
+    counts = eq.image_counts(np.random.default_rng(3), 6, 11)
+    draws = np.random.default_rng(3).integers(0, 11, size=(6, 11))
+    assert counts.dtype == np.float32
+    assert np.array_equal(counts, [np.bincount(d, minlength=11) for d in draws])
+
+
+def test_hierarchical_bootstrap_defaults_equal_a_replay():
+    """2000 replicates, seed 0, chunks of 200 (the stream depends on the chunking)."""
+    v = small_differences()
+    np.testing.assert_allclose(eq.hierarchical_bootstrap(v), replay_two_level(v, 2000, 0, 200), atol=1e-6)
+
+
+def test_hierarchical_bootstrap_with_a_ragged_last_chunk_and_one_replicate():
+    v = small_differences(S=2, n=25, seed=1)
+    np.testing.assert_allclose(eq.hierarchical_bootstrap(v, n_boot=20, seed=5, chunk=7),
+                               replay_two_level(v, 20, 5, 7), atol=1e-6)
+    one = eq.hierarchical_bootstrap(v, n_boot=1, seed=2)
+    assert one.shape == (1,) and one == pytest.approx(replay_two_level(v, 1, 2, 200), abs=1e-6)
+
+
+def test_bootstrap_errors_name_the_value_and_the_fix():
+    with pytest.raises(ValueError, match=r"^values must have shape \(seeds, images\), got \(2, 2, 2\)\.$"):
+        eq.hierarchical_bootstrap(np.ones((2, 2, 2)))
+    with pytest.raises(ValueError, match=r"^values must have shape \(seeds, images\), got \(0, 4\)\.$"):
+        eq.hierarchical_bootstrap(np.ones((0, 4)))
+    with pytest.raises(ValueError, match=r"^n_boot must be >= 1, got 0\.$"):
+        eq.hierarchical_bootstrap(np.ones((2, 4)), n_boot=0)
+    for level in (0.0, 1.0):
+        with pytest.raises(ValueError, match=rf"^level must be in \(0, 1\), got {level}\.$"):
+            eq.percentile_ci(np.ones(5), level)
+
+
+def test_accuracy_difference_defaults_equal_a_replay_and_the_verdict_reads_the_90_percent_interval():
+    rng = np.random.default_rng(8)
+    y = rng.integers(0, 10, 40)
+    pa = [onehot(np.where(rng.random(40) < 0.7, y, (y + 1) % 10)) for _ in range(2)]
+    pb = [onehot(np.where(rng.random(40) < 0.8, y, (y + 1) % 10)) for _ in range(2)]
+    d = correctness(y, pb) - correctness(y, pa)
+    reps = replay_two_level(d, 2000, 0, 200)
+    l90, h90, l95, h95 = np.quantile(reps, [0.05, 0.95, 0.025, 0.975])
+    margin = 1.05 * max(-l90, h90)  # inside at 90 %; the 95 % interval crosses it
+    assert max(-l95, h95) > margin
+    res = eq.accuracy_difference(y, pa, pb, margin=margin)
+    got = [res[k] for k in ("ci90_low", "ci90_high", "ci95_low", "ci95_high")]
+    np.testing.assert_allclose(got, [l90, h90, l95, h95], atol=1e-6)
+    assert res["verdict"] == "equivalent" and res["margin"] == margin and type(res["margin"]) is float
+    assert res["diff"] == pytest.approx(d.mean(), abs=1e-15) and (res["seeds"], res["n"]) == (2, 40)
+    assert set(res) == {"diff", "ci90_low", "ci90_high", "ci95_low", "ci95_high", "margin", "verdict",
+                        "seeds", "n"}
+    with pytest.raises(ValueError, match=r"^Both models need the same, non-zero number of seeds; got 1 and 2\.$"):
+        eq.accuracy_difference(y, pa[:1], pb, margin)
+    with pytest.raises(ValueError, match=r"^Both models need the same, non-zero number of seeds; got 0 and 0\.$"):
+        eq.accuracy_difference(y, [], [], margin)
+    with pytest.raises(ValueError, match=r"^margin must be > 0, got -0\.01\.$"):
+        eq.accuracy_difference(y, pa, pb, -0.01)
+
+
+def test_accuracy_table_defaults_equal_a_replay_and_unlabelled_models_keep_their_key():
+    rng = np.random.default_rng(9)
+    y = rng.integers(0, 10, 30)
+    ps = [onehot(np.where(rng.random(30) < 0.75, y, (y + 2) % 10)) for _ in range(3)]
+    table = eq.accuracy_table(y, {"raw": ps, "m": ps[:2]}, {"m": "Model"})
+    assert list(table["model"]) == ["raw", "Model"] and list(table["seeds"]) == [3, 2]
+    for row, runs in zip(table.itertuples(index=False), (ps, ps[:2])):
+        lo, hi = np.quantile(replay_two_level(correctness(y, runs), 2000, 0, 200), [0.025, 0.975])
+        assert row[3] == f"[{lo:.4f}, {hi:.4f}]"
+
+
+def test_image_counts_keep_the_last_image_when_no_replicate_draws_it():
+    seed = next(s for s in range(200)  # a stream whose draws never reach the last index
+                if (np.random.default_rng(s).integers(0, 5, size=(3, 5))[-1] != 4).all())
+    counts = eq.image_counts(np.random.default_rng(seed), 3, 5)
+    draws = np.random.default_rng(seed).integers(0, 5, size=(3, 5))
+    assert counts.shape == (3, 5) and counts[-1, -1] == 0
+    assert np.array_equal(counts, [np.bincount(d, minlength=5) for d in draws])

@@ -179,3 +179,36 @@ def test_accuracy_ci_level_must_lie_strictly_between_0_and_1(level):
     y = np.arange(10)
     with pytest.raises(ValueError, match=r"level must be in \(0, 1\)"):
         stats.accuracy_ci(y, y, level=level)
+
+
+# --- mutation survivors of the reliability curve and ECE (issue 25) ------------------------
+
+def test_one_bin_ece_is_the_gap_of_the_means_and_numpy_ints_are_bins():
+    y = np.zeros(4, dtype=int)
+    p = one_hot_conf(y, np.array([0, 1, 0, 0]), np.array([0.3, 0.6, 0.9, 1.0]))
+    # one bin (0, 1]: accuracy 3/4, mean confidence 0.7
+    assert stats.expected_calibration_error(y, p, n_bins=1) == pytest.approx(0.05, abs=1e-12)
+    curve = stats.reliability_curve(y, p, n_bins=np.int64(2))
+    assert list(curve["count"]) == [1, 3] and list(curve["bin_upper"]) == [0.5, 1.0]
+    assert list(curve["bin_lower"]) == [0.0, 0.5]
+    assert curve["confidence"].tolist() == pytest.approx([0.3, (0.6 + 0.9 + 1.0) / 3])
+    assert curve["accuracy"].tolist() == pytest.approx([1.0, 2 / 3])
+
+
+@pytest.mark.parametrize("n_bins", [0, -3, 2.0, "15"])
+def test_n_bins_must_be_a_positive_int(n_bins):
+    import re
+
+    y = np.arange(10)
+    with pytest.raises(ValueError, match="^" + re.escape(f"n_bins must be an int >= 1, got {n_bins!r}.") + "$"):
+        stats.reliability_curve(y, np.eye(10)[y], n_bins=n_bins)
+
+
+def test_empty_bins_are_nan_without_a_warning():
+    import warnings
+
+    y = np.arange(10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 0 / 0 in an empty bin must stay silent
+        curve = stats.reliability_curve(y, np.eye(10)[y], n_bins=4)
+    assert list(curve["count"]) == [0, 0, 0, 10] and curve["accuracy"].iloc[:3].isna().all()

@@ -1,6 +1,7 @@
 """gradcam_agreement: the common grid, Spearman against scipy, top-k overlap with ties by hand
 and against random tie-breaking, exclusions counted, and the references' structure."""
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
@@ -114,3 +115,177 @@ def test_reference_agreement_structure_and_order():
 def test_seeds_phrase():
     assert seeds_phrase({"Simple CNN": 5, "LeNet-5": 5}) == "five seeds of each"
     assert seeds_phrase({"a": 1, "b": 3}) == "a: one seed, b: three seeds"
+
+
+# --- mutation survivors (issue 25): the common grid, the references and the table -----------
+
+def block_means(maps, cell):
+    """Pooling by a plain loop over the blocks."""
+    n, H, W = maps.shape
+    out = np.empty((n, H // cell, W // cell))
+    for i in range(H // cell):
+        for j in range(W // cell):
+            out[:, i, j] = maps[:, i * cell:(i + 1) * cell, j * cell:(j + 1) * cell].mean((1, 2))
+    return out
+
+
+def agreement_by_hand(x, z, k):
+    """Spearman (scipy) and top-k set overlap of two tie-free flat maps; NaN where undefined."""
+    rho = np.nan if np.ptp(x) == 0 or np.ptp(z) == 0 else spearmanr(x, z).statistic
+    top = (np.nan if min((x > 0).sum(), (z > 0).sum()) < k
+           else len(set(np.argsort(-x)[:k]) & set(np.argsort(-z)[:k])) / k)
+    return rho, top
+
+
+def test_pool_to_grid_on_non_square_maps_and_its_errors():
+    m = np.random.default_rng(0).random((2, 4, 6))
+    np.testing.assert_allclose(pool_to_grid(m, 2), block_means(m, 2), atol=1e-15)
+    assert np.array_equal(pool_to_grid(m, 1), m)  # one-pixel cells: the maps themselves
+    with pytest.raises(ValueError, match=r"^cell 4 must divide the maps' 4 x 6 px \(e\.g\. 2, 4 or 7 for 28\)\.$"):
+        pool_to_grid(m, 4)
+    with pytest.raises(ValueError, match=r"^cell 3 must divide the maps' 4 x 6 px"):
+        pool_to_grid(m, 3)
+    with pytest.raises(ValueError, match=r"^cell 0 must divide"):
+        pool_to_grid(m, 0)
+    with pytest.raises(ValueError, match=r"^maps must have shape \(n, H, W\), got \(4, 6\)\.$"):
+        pool_to_grid(m[0], 2)
+
+
+def test_topk_membership_k_from_one_to_all_cells_and_a_single_tied_value():
+    flat = np.array([[3.0, 1.0, 2.0, 0.5]])
+    assert np.array_equal(topk_membership(flat, 1), [[1, 0, 0, 0]])  # one cell at the k-th value
+    assert np.array_equal(topk_membership(flat, 4), [[1, 1, 1, 1]])
+    for k in (0, 5):
+        with pytest.raises(ValueError, match=rf"^flat must be \(n, P\) and k in 1\.\.P, got \(1, 4\) and {k}\.$"):
+            topk_membership(flat, k)
+    with pytest.raises(ValueError, match=r"^flat must be \(n, P\) and k in 1\.\.P, got \(4,\) and 1\.$"):
+        topk_membership(flat[0], 1)
+
+
+def test_map_agreement_shares_name_their_columns_and_must_keep_a_cell():
+    rng = np.random.default_rng(1)
+    a, b = rng.random((3, 4, 4)), rng.random((3, 4, 4))
+    df = map_agreement(a, b, top_k=(0.25, 0.5, 0.7))
+    assert list(df.columns) == ["spearman", "top25", "top50", "top70"]
+    for i in range(3):
+        x, z = a[i].ravel(), b[i].ravel()
+        assert (df["spearman"][i], df["top25"][i]) == pytest.approx(agreement_by_hand(x, z, 4), abs=1e-12)
+        assert df["top50"][i] == pytest.approx(agreement_by_hand(x, z, 8)[1], abs=1e-12)
+        assert df["top70"][i] == pytest.approx(agreement_by_hand(x, z, 11)[1], abs=1e-12)  # round(11.2)
+    for share in (1.0, 0.0, 0.01, -0.5):
+        with pytest.raises(ValueError, match=rf"^top-k shares must be in \(0, 1\) and keep >= 1 cell, got {share}\.$"):
+            map_agreement(a, b, top_k=(share,))
+    with pytest.raises(ValueError, match=r"^maps_a \(3, 4, 4\) and maps_b \(3, 2, 2\) differ\.$"):
+        map_agreement(a, b[:, :2, :2])
+
+
+def test_same_class_partners_is_one_cycle_per_class_and_seeded_by_default_with_0():
+    y = np.repeat([2, 0, 1], [6, 4, 2])
+    p = same_class_partners(y)
+    for c in (0, 1, 2):
+        idx = np.flatnonzero(y == c)
+        seen, i = [], idx[0]
+        for _ in range(len(idx)):  # follow the cycle from the class's first image
+            seen.append(i)
+            i = p[i]
+        assert i == idx[0] and sorted(seen) == list(idx)  # back after visiting every image once
+    assert np.array_equal(p, same_class_partners(y, seed=0))
+    assert any(not np.array_equal(p, same_class_partners(y, seed=s)) for s in (1, 2))
+    with pytest.raises(ValueError, match=r"^Class 5 has one image; same-class chance needs two per class\.$"):
+        same_class_partners(np.array([3, 3, 5]))
+
+
+def test_reference_agreement_equals_the_pairs_means_by_hand():
+    """Every row against scipy's Spearman and plain top-k sets on a 7 x 7 grid (cell 4), with
+    a constant map whose pairs are left out of the means, custom labels and the default seed."""
+    rng = np.random.default_rng(2)
+    n, k = 6, 5  # round(0.1 * 49) cells
+    y = np.array([0, 0, 0, 1, 1, 1])
+    maps = {"simple": [rng.random((n, 28, 28)) for _ in range(3)],
+            "lenet": [rng.random((n, 28, 28)) for _ in range(2)]}
+    maps["simple"][1][4] = 0.0  # constant: its pairs are undefined
+    bright = rng.random((n, 28, 28))
+    df = reference_agreement(maps, y, bright, cell=4, top_k=(0.1,), labels={"simple": "S"})
+    assert list(df.columns) == ["comparison", "image", "spearman", "top10"]
+    assert df.index.equals(pd.RangeIndex(6 * n))
+    g = {name: [block_means(m, 4).reshape(n, -1) for m in runs] for name, runs in maps.items()}
+    b = block_means(bright, 4).reshape(n, -1)
+    partner = same_class_partners(y, 0)
+    s, l = g["simple"], g["lenet"]  # noqa: E741
+    expected = {
+        "S seeds": [(s[0], s[1]), (s[0], s[2]), (s[1], s[2])],
+        "LeNet-5 seeds": [(l[0], l[1])],
+        "S vs LeNet-5": [(x, z) for x in s for z in l],
+        "same class, other image": [(x, z[partner]) for x in s for z in l],
+        "S vs brightness": [(x, b) for x in s],
+        "LeNet-5 vs brightness": [(x, b) for x in l],
+    }
+    assert list(dict.fromkeys(df["comparison"])) == list(expected)
+    for comp, pairs in expected.items():
+        got = df[df["comparison"] == comp]
+        assert list(got["image"]) == list(range(n))
+        for i in range(n):
+            vals = np.array([agreement_by_hand(x[i], z[i], k) for x, z in pairs])  # (pairs, 2)
+            ref = [np.mean(c[~np.isnan(c)]) if (~np.isnan(c)).any() else np.nan for c in vals.T]
+            np.testing.assert_allclose(got[["spearman", "top10"]].iloc[i], ref, atol=1e-12,
+                                       err_msg=f"{comp}, image {i}")
+    # image 4's simple seed 1 is constant: its seed pairs average the one defined pair, (0, 2)
+    assert df.query("comparison == 'S seeds' and image == 4")["spearman"].item() == pytest.approx(
+        spearmanr(s[0][4], s[2][4]).statistic, abs=1e-12)
+
+
+def test_reference_agreement_errors_name_what_is_missing():
+    m = np.ones((2, 28, 28))
+    y = np.array([0, 0])
+    for maps in ({"a": [m]}, {"a": [m], "b": []}, {"a": [m], "b": [m], "c": [m]}):
+        with pytest.raises(ValueError, match=r"^maps must hold two models, each with the maps of at least one seed\.$"):
+            reference_agreement(maps, y, m)
+    with pytest.raises(ValueError, match=r"^Every model's and seed's maps and the brightness must have one shape\.$"):
+        reference_agreement({"a": [m], "b": [np.ones((3, 28, 28))]}, y, m)
+    with pytest.raises(ValueError, match=r"^Every model's and seed's maps"):
+        reference_agreement({"a": [m], "b": [m]}, y, np.ones((2, 28, 24)))
+
+
+def test_agreement_table_equals_scipy_per_comparison_in_their_order():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    rho = rng.normal(0.4, 0.2, 12)
+    rho[[2, 7, 8]] = np.nan
+    df = pd.DataFrame({"comparison": ["z"] * 6 + ["a"] * 6, "image": list(range(6)) * 2,
+                       "spearman": rho, "top5": rng.random(12)})
+    t = agreement_table(df)
+    assert list(t.index) == ["z", "a"] and t.index.name == "comparison"
+    assert list(t.columns) == [(m, s) for m in ("spearman", "top5") for s in ("mean", "low", "high", "n", "excluded")]
+    for comp, part in (("z", rho[:6]), ("a", rho[6:])):
+        v = part[~np.isnan(part)]
+        ci = stats.ttest_1samp(v, 0).confidence_interval(0.95)
+        row = t.loc[comp]
+        assert row[("spearman", "mean")] == pytest.approx(v.mean(), abs=1e-12)
+        assert (row[("spearman", "low")], row[("spearman", "high")]) == pytest.approx((ci.low, ci.high), abs=1e-12)
+        assert (row[("spearman", "n")], row[("spearman", "excluded")]) == (len(v), 6 - len(v))
+        assert (row[("top5", "n")], row[("top5", "excluded")]) == (6, 0)
+
+
+def test_positive_cells_table_at_exactly_k_cells_and_on_a_coarser_grid():
+    maps = np.zeros((3, 28, 28))
+    # on the 14 x 14 grid top 5, 10 and 20 % need k = 10, 20 and 39 cells
+    maps[0, :6, :26] = 1.0  # 3 x 13 = 39 positive cells: exactly top 20 %'s k
+    maps[1, :2, :20] = 1.0  # 1 x 10 cells: exactly top 5 %'s k, too few for top 10 %
+    t = positive_cells_table({"m": maps}).iloc[0]
+    assert (t["n"], t["all zero"]) == (3, 1)
+    assert (t["too few for top 5 %"], t["too few for top 10 %"], t["too few for top 20 %"]) == (1, 2, 2)
+    assert list(positive_cells_table({"m": maps}, top_k=(0.7,)).columns)[-1] == "too few for top 70 %"
+    coarse = positive_cells_table({"m": maps, "none": np.zeros((2, 28, 28))}, cell=4, top_k=(0.1,))
+    # on 7 x 7 cells (k = 5): map 0 covers 2 x 7 = 14 cells, map 1 exactly 1 x 5 = 5
+    assert list(coarse.columns) == ["maps", "n", "all zero", "too few for top 10 %"]
+    assert coarse.to_dict("records") == [
+        {"maps": "m", "n": 3, "all zero": 1, "too few for top 10 %": 1},
+        {"maps": "none", "n": 2, "all zero": 2, "too few for top 10 %": 2}]
+
+
+def test_seeds_phrase_counts_in_words_up_to_ten():
+    assert seeds_phrase({"a": 10, "b": 10}) == "ten seeds of each"
+    assert seeds_phrase({"a": 11, "b": 11}) == "11 seeds of each"
+    assert seeds_phrase({"a": 1, "b": 1}) == "one seed of each"
+    assert seeds_phrase({"a": 2, "b": 11}) == "a: two seeds, b: 11 seeds"

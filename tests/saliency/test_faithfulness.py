@@ -174,3 +174,36 @@ def test_verdict_names_unknown_models_and_keeps_tied_explainers_in_table_order()
     assert text == ("On tiny, zeta passes 1 of 2 tests, alpha 1 and mid 1; significantly worse than "
                     "random: zeta in insertion with black fill; alpha in insertion with black fill; "
                     "mid in insertion with black fill.")
+
+
+# --- mutation survivors of mean_ci (issue 25) ----------------------------------------------
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_mean_ci_from_two_values_on_equals_scipy(n):
+    """The smallest samples that have an interval: the t quantile with n - 1 degrees of freedom."""
+    v = np.array([0.2, 0.7, 0.45])[:n]
+    m, low, high = mean_ci(v)
+    ci = stats.ttest_1samp(v, 0).confidence_interval(0.95)
+    assert m == pytest.approx(v.mean(), abs=1e-15)
+    assert (low, high) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    one = mean_ci([0.3, np.nan])  # one value left: its mean, no interval
+    assert one[0] == 0.3 and np.isnan(one[1]) and np.isnan(one[2])
+    assert all(np.isnan(mean_ci([np.nan, np.nan])))
+
+
+def test_mean_ci_at_other_levels_equals_scipy():
+    v = np.random.default_rng(4).normal(-0.1, 0.5, 12)
+    for level in (0.5, 0.9, 0.99):
+        _, low, high = mean_ci(v, level=level)
+        ci = stats.ttest_1samp(v, 0).confidence_interval(level)
+        assert (low, high) == pytest.approx((ci.low, ci.high), abs=1e-12), level
+
+
+def test_mean_ci_computes_in_float64_whatever_the_input():
+    v32 = np.random.default_rng(5).normal(0.3, 1.0, 1000).astype(np.float32)
+    v = v32.astype(np.float64)
+    m, low, high = mean_ci(v32)
+    ci = stats.ttest_1samp(v, 0).confidence_interval(0.95)
+    assert m == pytest.approx(v.mean(), abs=1e-15)
+    assert (low, high) == pytest.approx((ci.low, ci.high), abs=1e-14)
+    assert mean_ci([1, 2, 4]) == pytest.approx(mean_ci([1.0, 2.0, 4.0]), abs=0)

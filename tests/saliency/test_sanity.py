@@ -171,3 +171,67 @@ def test_randomisation_verdict_exact_sentence_for_one_map():
     text = randomisation_verdict({"Grad-CAM": cascade([0.2, 0.1], -0.1, means=[0.1, 0.0])}, "M")
     assert text == ("On M, Grad-CAM's correlation with the trained maps peaks at 0.10 and ends at 0.00 "
                     "with both layers random: it passes.")
+
+
+# --- mutation survivors of the correlations and the cascade (issue 25) ---------------------
+
+def test_row_pearson_equals_numpy_per_row_and_is_nan_for_a_constant_row():
+    from fmnist_lib.saliency.sanity import row_pearson
+
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(4, 9)), rng.normal(size=(4, 9))  # not square: rows and columns differ
+    b[1] = 2 * a[1] - 3  # an affine image of its row: r = 1
+    b[2] = 5.0  # a constant row: undefined
+    r = row_pearson(a, b)
+    assert r.shape == (4,)
+    for i in (0, 1, 3):
+        assert r[i] == pytest.approx(np.corrcoef(a[i], b[i])[0, 1], abs=1e-12)
+    assert r[1] == pytest.approx(1.0, abs=1e-12) and np.isnan(r[2])
+
+
+def test_rank_correlation_on_non_square_maps_with_ties_and_its_shape_error():
+    rng = np.random.default_rng(6)
+    a = rng.integers(0, 3, size=(3, 4, 7)).astype(float)  # ties: average ranks
+    b = rng.random((3, 4, 7))
+    rho = rank_correlation(a, b)
+    ref = [stats.spearmanr(a[i].ravel(), b[i].ravel()).statistic for i in range(3)]
+    np.testing.assert_allclose(rho, ref, atol=1e-12)
+    with pytest.raises(ValueError, match=r"^maps_a \(2, 16\) and maps_b \(3, 16\) differ\.$"):
+        rank_correlation(np.ones((2, 4, 4)), np.ones((3, 4, 4)))
+    with pytest.raises(ValueError, match=r"^maps_a \(2, 16\) and maps_b \(2, 9\) differ\.$"):
+        rank_correlation(np.ones((2, 4, 4)), np.ones((2, 3, 3)))
+
+
+def test_cascade_of_hirescam_with_the_default_seed_equals_pytorch_grad_cam():
+    """The method and the default seed reach every step; the frame is indexed 0..n-1 and the
+    caller's torch generator is left as it was."""
+    import copy
+
+    from pytorch_grad_cam import HiResCAM as RefHiResCAM
+    from test_gradcam import reference_maps
+
+    torch.manual_seed(1)
+    model = SimpleCNN().eval()
+    x, t = torch.randn(4, 1, 28, 28), np.array([3, 1, 4, 1])
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    df = cascading_randomisation(model, x, t, method="hirescam")
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert list(df.columns) == ["step", "layer", "image", "spearman"]
+    assert df.index.equals(pd.RangeIndex(8)) and list(df["image"]) == [0, 1, 2, 3] * 2
+    trained = reference_maps(model, x, t, method=RefHiResCAM)
+    randomised = copy.deepcopy(model)
+    modules = dict(randomised.named_modules())
+    torch.manual_seed(0)
+    for step, name in enumerate(["classifier.1", "features.0"], start=1):
+        modules[name].reset_parameters()
+        maps = reference_maps(randomised, x, t, method=RefHiResCAM)
+        ref = [stats.spearmanr(trained[i].ravel(), maps[i].ravel()).statistic for i in range(4)]
+        got = df[df["step"] == step]
+        assert list(got["layer"]) == [name] * 4
+        np.testing.assert_allclose(got["spearman"], ref, atol=1e-6)
+
+
+def test_cascading_layers_names_a_model_without_layers():
+    with pytest.raises(ValueError, match=r"^ReLU has no conv or linear layer to randomise\.$"):
+        cascading_layers(torch.nn.ReLU())
