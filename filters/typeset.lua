@@ -14,6 +14,11 @@
 --    "HiResCAMSimple CNN"); Typst's auto layout sizes each column to its content.
 -- 5. Typst: a block marked `::: {.landscape}` (a table too wide for a portrait page) is set
 --    on landscape pages of its own; the HTML ignores the class.
+-- 6. A model's name never breaks at its hyphen ("LeNet-/5" in a narrow column or a table
+--    cell): each of NOBREAK in prose, captions, headings and table cells is set in an
+--    unbreakable box (Typst) or a nowrap span (HTML). The text keeps its plain hyphen, so
+--    search and copy find "LeNet-5" (a U+2011 hyphen would not match it, and the system
+--    fonts of the HTML need not have that glyph). Figures are images, so untouched.
 
 local NBSP = "\u{00A0}"
 local UNITS = { ["%"] = true, ["pp"] = true, ["MB"] = true, ["ms"] = true }
@@ -67,12 +72,61 @@ local function box_hyphenated(inlines)
   end })
 end
 
+-- Names set on one line wherever they appear (Lua patterns, longest first).
+local NOBREAK = { "LeNet%-5" }
+
+local function typst_escape(s)
+  return (s:gsub("([%[%]#\\*_`$<>@~])", "\\%1"))
+end
+
+local function unbreakable(text)
+  -- a Str holding a NOBREAK name as pieces: the name boxed, the text around it plain Str
+  -- (Typst: an apostrophe right after the box is raw "’", as split_apostrophes does inside
+  -- words, or Typst's smart quotes would open a quotation after the box)
+  local out, rest = pandoc.List(), text
+  while true do
+    local first, last
+    for _, name in ipairs(NOBREAK) do
+      local a, b = rest:find(name)
+      if a and (not first or a < first) then first, last = a, b end
+    end
+    if not first then break end
+    if first > 1 then out:insert(pandoc.Str(rest:sub(1, first - 1))) end
+    local name = rest:sub(first, last)
+    if typst then
+      out:insert(pandoc.RawInline("typst", "#box[" .. typst_escape(name) .. "];"))  -- ";" ends the call
+    else
+      out:insert(pandoc.Span({ pandoc.Str(name) }, { class = "nowrap" }))
+    end
+    rest = rest:sub(last + 1)
+    if typst then
+      for _, q in ipairs(APOSTROPHES) do
+        if rest:sub(1, #q) == q then
+          out:insert(pandoc.RawInline("typst", "\u{2019}"))
+          rest = rest:sub(#q + 1)
+          break
+        end
+      end
+    end
+  end
+  if #out == 0 then return nil end
+  if #rest > 0 then out:insert(pandoc.Str(rest)) end
+  return out
+end
+
 local filters = { { Inlines = bind_units } }
 table.insert(filters, { Meta = function(meta)
   for _, key in ipairs({ "title", "subtitle" }) do
     if meta[key] then meta[key] = box_hyphenated(pandoc.Inlines(meta[key])) end
   end
   return meta
+end })
+-- after the title's boxes (a title's word is boxed whole, so not again inside it)
+table.insert(filters, { traverse = "topdown", Span = function(span)
+  if span.classes:includes("nowrap") then return span, false end
+end, Str = function(el)
+  local pieces = unbreakable(el.text)
+  if pieces then return pieces, false end  -- topdown: never walk into the new boxes again
 end })
 if typst then
   table.insert(filters, { Table = function(tbl)

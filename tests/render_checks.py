@@ -137,3 +137,60 @@ def page_number_collisions(bbox_html: str, gap: float = 3.0) -> list[str]:
         if near:
             problems.append(f"page {page}: page number {page} touches {' '.join(near[:8])!r}")
     return problems
+
+
+# Names that must never break at their hyphen (filters/typeset.lua, NOBREAK).
+UNBREAKABLE = ("LeNet-5",)
+_NO_TEXT = {"head", "script", "style", "pre", "code", "textarea", "svg"}
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+class _Breakable(HTMLParser):
+    """Text nodes of <body> holding an UNBREAKABLE name with no nowrap ancestor."""
+
+    def __init__(self, names):
+        super().__init__()
+        self.names, self.stack, self.found = names, [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _VOID:
+            return
+        attrs = dict(attrs)
+        nowrap = ("nowrap" in (attrs.get("class") or "").split()
+                  or re.search(r"white-space:\s*(?:nowrap|pre)\b", attrs.get("style") or "") is not None)
+        self.stack.append((tag, nowrap or tag in _NO_TEXT))
+
+    def handle_startendtag(self, tag, attrs):
+        pass
+
+    def handle_endtag(self, tag):
+        for i in range(len(self.stack) - 1, -1, -1):  # close up to the matching tag
+            if self.stack[i][0] == tag:
+                del self.stack[i:]
+                return
+
+    def handle_data(self, data):
+        if any(safe for _, safe in self.stack):
+            return
+        for name in self.names:
+            for m in re.finditer(re.escape(name), data):
+                self.found.append(" ".join(data[max(0, m.start() - 30):m.end() + 30].split()))
+
+
+def breakable_names(html: str, names: tuple[str, ...] = UNBREAKABLE) -> list[str]:
+    """Places in the HTML's visible text where a name such as "LeNet-5" can break at its hyphen:
+    the name (with a plain, breakable hyphen) in a text node that no ``nowrap`` element holds.
+    Code, scripts and the page's <head> are not running text and are not searched."""
+    parser = _Breakable(names)
+    parser.feed(html)
+    return parser.found
+
+
+def split_names(text: str, names: tuple[str, ...] = UNBREAKABLE) -> list[str]:
+    """Places where the PDF's text breaks such a name across two lines ("LeNet-" / "5")."""
+    found = []
+    for name in names:
+        head, tail = name.rsplit("-", 1)
+        pattern = re.escape(head) + r"[-\u2010\u2011][ \t]*\n\s*" + re.escape(tail)
+        found += [m.group(0).replace("\n", "⏎") for m in re.finditer(pattern, text)]
+    return found

@@ -15,8 +15,9 @@ import pytest
 
 from quarto_render import (ROOT, SCREENSHOTS, quarto_render, render_env, require,
                            unexpected_warnings)
-from render_checks import (PLACEHOLDERS, PRIMES, broken_title_lines, page_number_collisions,
-                           prose_blocks, prose_by_chapter, repeated_passages, repeated_sentences, split_units)
+from render_checks import (PLACEHOLDERS, PRIMES, UNBREAKABLE, breakable_names, broken_title_lines,
+                           page_number_collisions, prose_blocks, prose_by_chapter, repeated_passages,
+                           repeated_sentences, split_names, split_units)
 from test_chapters import expand_includes
 
 pytestmark = [pytest.mark.render, pytest.mark.slow, pytest.mark.realdata]
@@ -103,6 +104,16 @@ def test_pdf_title_does_not_break_inside_a_word(quick_render):
 
 def test_pdf_keeps_numbers_with_their_units(pdf_text):
     assert split_units(pdf_text) == [], "a number and its unit on two lines"
+
+
+def test_model_names_never_break_at_their_hyphen(quick_render, pdf_text):
+    """"LeNet-5" in prose, captions, headings and table cells is set unbreakably
+    (filters/typeset.lua): inside a nowrap span in the HTML, on one line of the PDF."""
+    html = quick_render.html.read_text()
+    assert html.count('<span class="nowrap">LeNet-5</span>') > 20  # the filter reached the paper
+    found = breakable_names(html)
+    assert not found, f"{UNBREAKABLE} can break at the hyphen in the HTML: {found[:10]}"
+    assert split_names(pdf_text) == [], "a model's name broken across two lines of the PDF"
 
 
 def test_pdf_page_numbers_collide_with_no_text(quick_render):

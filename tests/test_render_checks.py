@@ -1,7 +1,8 @@
 """The render checks (tests/render_checks.py) catch each defect class on planted input, and
 pass clean input: without this a render test that finds nothing could be one that cannot fail."""
-from render_checks import (PLACEHOLDERS, PRIMES, broken_title_lines, page_number_collisions,
-                           prose_blocks, prose_by_chapter, repeated_passages, repeated_sentences, split_units)
+from render_checks import (PLACEHOLDERS, PRIMES, breakable_names, broken_title_lines, page_number_collisions,
+                           prose_blocks, prose_by_chapter, repeated_passages, repeated_sentences, split_names,
+                           split_units)
 
 HTML = """<html><body><nav><p>Table of contents and a sentence of twelve words here in the navigation bar, twice.</p></nav>
 <main><p>The verdict is the same with the defaults both models share and with each model's tuned values.
@@ -68,3 +69,21 @@ def test_prose_is_assigned_to_its_chapter():
     <section id="sec-a" class="level1"><p>Two.</p><section id="sec-a-1" class="level2"><p>Three.</p>
     </section></section></main>"""
     assert prose_by_chapter(html) == [("One.", "summary"), ("Two.", "sec-a"), ("Three.", "sec-a")]
+
+
+def test_breakable_names_found_outside_nowrap_only():
+    clean = """<html><head><title>LeNet-5</title></head><body><main>
+    <p><span class="nowrap">LeNet-5</span>’s accuracy, <span class="nowrap"><em>LeNet-5</em></span>.</p>
+    <table><tr><th><span class="nowrap">LeNet-5</span></th></tr></table><img alt="LeNet-5 map">
+    <pre><code>model = "LeNet-5"</code></pre><p>Inline <code>LeNet-5</code>, LeNet‑5 with U+2011.</p>
+    <div style="white-space: nowrap">LeNet-5</div><br><p>After a void tag, <span class="nowrap">LeNet-5</span>.</p>
+    </main></body></html>"""
+    assert breakable_names(clean) == []
+    planted = clean.replace("<th><span class=\"nowrap\">LeNet-5</span></th>", "<th>LeNet-5 accuracy</th>")
+    planted = planted.replace("After a void tag, <span class=\"nowrap\">LeNet-5</span>", "After a void tag, LeNet-5")
+    assert breakable_names(planted) == ["LeNet-5 accuracy", "After a void tag, LeNet-5."]
+
+
+def test_split_names_in_the_pdf_text():
+    assert split_names("than LeNet-\n  5 does") == ["LeNet-⏎  5"]
+    assert split_names("than LeNet-5 does,\nLeNet-5\u2019s maps") == []

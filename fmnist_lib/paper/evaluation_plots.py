@@ -38,6 +38,9 @@ def _heatmap(ax: plt.Axes, matrix: np.ndarray, labels: np.ndarray, title: str, u
     ax.set_xlabel("predicted", fontsize=8)
     ax.set_ylabel("true", fontsize=8)
     ax.tick_params(labelsize=7, length=0)
+    bar = ax.collections[0].colorbar  # its ticks and label as the axes' (matplotlib: 10 pt)
+    bar.ax.tick_params(labelsize=7)
+    bar.set_label(unit, fontsize=8)
 
 
 def plot_confusion_matrices(y_true: object, preds: Mapping[str, object], normalize: bool = True) -> Figure:

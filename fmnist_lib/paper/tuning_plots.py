@@ -70,13 +70,16 @@ def plot_cv_heatmaps(tables: dict[str, pd.DataFrame], labels: dict[str, str] | N
                             color="black" if bright or not np.isfinite(v) else "white")
             ax.set_xticks(range(len(wds)), [f"{w:g}" for w in wds])
             ax.set_yticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
+            ax.tick_params(labelsize=7)  # the paper's sizes: ticks 7, labels 8, titles 9 pt
             if r == 0:
-                ax.set_title(f"batch size {bs}", fontsize=10)
+                ax.set_title(f"batch size {bs}", fontsize=9)
             if r == nr - 1:
-                ax.set_xlabel("weight decay")
+                ax.set_xlabel("weight decay", fontsize=8)
             if c == 0:
-                ax.set_ylabel(f"{_label(name, labels)}\nlearning rate")
-    fig.colorbar(image, ax=axes, label="mean CV accuracy", shrink=0.9)
+                ax.set_ylabel(f"{_label(name, labels)}\nlearning rate", fontsize=8)
+    bar = fig.colorbar(image, ax=axes, shrink=0.9)
+    bar.set_label("mean CV accuracy", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
     return fig
 
 

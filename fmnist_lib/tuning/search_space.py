@@ -74,11 +74,17 @@ def grid_edges(best: Mapping[str, Any], grid: Mapping[str, list[Any]]) -> dict[s
     return out
 
 
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def edge_sentence(best: Mapping[str, Mapping[str, Any]], grid: Mapping[str, list[Any]],
                   labels: Mapping[str, str] | None = None) -> str:
     """One sentence naming every chosen value on the grid's edge, or saying that none is.
 
-    A weight decay of 0 is the lowest possible value, not only the grid's, and is named as such.
+    Only an edge that a wider grid could move past can mean the search stopped short. A
+    weight decay of 0 on the grid's lowest edge is the lowest possible value (the grid's edge
+    by construction): it is named as such, never with the "may lie beyond" clause.
 
     Parameters
     ----------
@@ -89,17 +95,25 @@ def edge_sentence(best: Mapping[str, Mapping[str, Any]], grid: Mapping[str, list
         Display names of the models.
     """
     labels = labels or {}
-    parts = []
+    beyond, floor = [], []  # edges a wider grid could move past; weight decays of 0
     for name, chosen in best.items():
+        shown = labels.get(name, name)
         for key, where in grid_edges(chosen, grid).items():
             if where not in ("lowest", "highest"):
                 continue
-            value = f"{chosen[key]:g}"
-            note = (" (no weight decay, the smallest possible value)"
-                    if key == "optimizer__weight_decay" and chosen[key] == 0 else "")
-            parts.append(f"{labels.get(name, name)}'s {AXIS_NAMES.get(key, key)} ({value}) is the "
-                         f"grid's {where}{note}")
-    if not parts:
+            if key == "optimizer__weight_decay" and where == "lowest" and chosen[key] == 0:
+                floor.append(f"{shown}'s")
+                continue
+            beyond.append(f"{shown}'s {AXIS_NAMES.get(key, key)} ({chosen[key]:g}) is the grid's {where}")
+    reason = "the grid's lowest by construction: no weight decay can be smaller, so the search did not stop short there"
+    if not beyond:
+        if floor:
+            return f"Every chosen value lies inside the grid except {_join(floor)} weight decay (0, no decay), {reason}."
         return "Every chosen value lies inside the grid, not on its edge."
-    return ("On the grid's edge: " + "; ".join(parts) + ". A value on the edge may mean the best "
-            "value lies beyond the grid.")
+    text = ("On the grid's edge: " + "; ".join(beyond) + ". A value on such an edge may mean the "
+            "best value lies beyond the grid.")
+    if floor:
+        verb = "is" if len(floor) == 1 else "are"
+        text += f" {_join(floor)} weight decay (0, no decay) {verb} {reason}."
+    return text
+

@@ -52,6 +52,20 @@ def test_confusion_matrices_show_both_models_and_the_difference(data):
     np.testing.assert_allclose(row.sum(1), 100.0)
 
 
+def test_confusion_colour_bars_are_lettered_as_the_axes(data):
+    """Each colour bar's ticks and label have the size of its heatmap's ticks and labels (at
+    matplotlib's default they were 10 pt beside the axes' 7 and 8 pt)."""
+    y, probas = data
+    fig = ep.plot_confusion_matrices(y, {k: p.argmax(1) for k, p in probas.items()})
+    heatmaps = [ax for ax in fig.axes if ax.get_title()]
+    for ax in heatmaps:
+        bar = ax.collections[0].colorbar.ax
+        tick = {t.get_fontsize() for t in ax.get_xticklabels() + ax.get_yticklabels()}
+        bar_tick = {t.get_fontsize() for t in bar.get_yticklabels()}
+        assert len(tick) == 1 and bar_tick == tick
+        assert bar.yaxis.label.get_fontsize() == ax.xaxis.label.get_fontsize() == ax.yaxis.label.get_fontsize()
+
+
 def test_confusion_counts_and_order_independence(data):
     y, probas = data
     preds = {"lenet": probas["lenet"].argmax(1), "simple": probas["simple"].argmax(1)}

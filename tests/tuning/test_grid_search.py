@@ -378,6 +378,11 @@ def test_heatmaps_share_one_colour_scale():
     texts = [t.get_text() for ax in panels for t in ax.texts]
     assert len(texts) == 4 * 6 and texts.count("failed") == 1
     assert panels[0].images[0].get_array().shape == (3, 2)  # lr x weight decay
+    # lettered as the paper's other figures, the colour bar as the axes (ticks 7, labels 8 pt)
+    bar = next(ax for ax in fig.axes if not ax.images)
+    sizes = {t.get_fontsize() for ax in panels for t in ax.get_xticklabels() + ax.get_yticklabels()}
+    assert sizes == {t.get_fontsize() for t in bar.get_yticklabels()} == {7}
+    assert {bar.yaxis.label.get_fontsize()} | {ax.yaxis.label.get_fontsize() for ax in panels[::2]} == {8}
 
 
 def test_top_configurations_and_best_params_table():
