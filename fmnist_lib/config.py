@@ -145,7 +145,19 @@ class Profile:
     n_jobs : int
         Parallel processes (one torch thread each) for the search fits and the seed runs.
     agreement_images : int
-        Test images on which the Grad-CAM agreement and faithfulness are measured.
+        Stratified test images of the saliency stage: Grad-CAM and HiResCAM are computed,
+        compared and tested for foreground on all of them (at least 20: the same-class chance
+        needs two images per class).
+    occlusion_images : int
+        A stratified subset of those that occlusion also explains (each map costs up to 169
+        forward passes); capped at ``agreement_images``.
+    faith_images, road_images : int
+        Of the occlusion images, the first ``faith_images`` take the perturbation tests with
+        black, mean and blur fills, the first ``road_images`` ROAD's (one sparse solve per
+        image, step, test and map).
+    randomisation_images : int
+        Of the occlusion images, the first ones in the cascading randomisation check (every
+        explainer recomputed once per randomised layer).
     n_boot : int
         Bootstrap replicates of the comparison's confidence intervals.
     bench_repeats : int
@@ -169,6 +181,10 @@ class Profile:
     check_seeds: int = 1
     runner_up_seeds: int = 3
     agreement_images: int = field(default=1000)
+    occlusion_images: int = 300
+    faith_images: int = 200
+    road_images: int = 50
+    randomisation_images: int = 100
     final_schedule: str = "cosine"
     n_boot: int = 2000
     bench_repeats: int = 5
@@ -185,6 +201,23 @@ class Profile:
             raise ValueError(f"Profile {self.name!r}: short_epochs and check_epochs must be >= 1, got "
                              f"{self.short_epochs} and {self.check_epochs}.")
 
+        sizes = self.saliency_sizes()
+        if min(self.agreement_images, self.occlusion_images) < 20 or min(sizes.values()) < 2:
+            raise ValueError(f"Profile {self.name!r}: agreement_images and occlusion_images must be >= 20 (the "
+                             f"same-class chance needs two images per class) and the other saliency sizes >= 2, "
+                             f"got agreement_images={self.agreement_images}, {sizes}.")
+        occ = min(self.occlusion_images, self.agreement_images)
+        if max(self.faith_images, self.randomisation_images) > occ or self.road_images > self.faith_images:
+            raise ValueError(f"Profile {self.name!r}: the saliency sizes must nest, road_images <= faith_images "
+                             f"<= occlusion_images and randomisation_images <= occlusion_images (capped at "
+                             f"agreement_images={self.agreement_images}); got {sizes}.")
+
+    def saliency_sizes(self) -> dict[str, int]:
+        """The saliency stage's sizes below ``agreement_images``, as ``saliency.study.analyse``
+        takes them (and the stage's store key holds them)."""
+        return {"occlusion_images": self.occlusion_images, "faith_images": self.faith_images,
+                "road_images": self.road_images, "randomisation_images": self.randomisation_images}
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (for result-store keys and the appendix)."""
         return asdict(self)
@@ -195,7 +228,10 @@ PROFILES: dict[str, Profile] = {
         name="quick", subset=6000, val_fraction=0.1, seed=0, grid=QUICK_GRID, grid_subset=1500,
         grid_epochs=1, final_epochs=2, patience=None, seeds=(0, 1, 2), n_jobs=2,
         short_epochs=1, check_epochs=3, runner_up_seeds=1,
-        agreement_images=200, n_boot=500, bench_repeats=3,
+        # the saliency stage at about half the full sizes below agreement_images: occlusion
+        # (its maps and its randomisation) and the perturbation tests were ~90 % of its time
+        agreement_images=200, occlusion_images=100, faith_images=100, road_images=25,
+        randomisation_images=50, n_boot=500, bench_repeats=3,
     ),
     # 10 epochs: the converged budget (doubling it adds nothing, see the tuning chapter);
     # sized for <= 30 minutes on 2 cores (see the README's timing table)
@@ -203,7 +239,8 @@ PROFILES: dict[str, Profile] = {
         name="full", subset=None, val_fraction=0.1, seed=0, grid=PARAM_GRID, grid_subset=10000,
         grid_epochs=2, final_epochs=10, patience=None, seeds=(0, 1, 2, 3, 4), n_jobs=2,
         short_epochs=4, check_epochs=20, runner_up_seeds=3,
-        agreement_images=1000, n_boot=2000, bench_repeats=5,
+        agreement_images=1000, occlusion_images=300, faith_images=200, road_images=50,
+        randomisation_images=100, n_boot=2000, bench_repeats=5,
     ),
 }
 

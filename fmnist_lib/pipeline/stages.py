@@ -276,13 +276,14 @@ def gradcam_analysis(profile: str | Profile | None = None) -> dict:
     p = get_profile(profile)
     finals = final_models(p)
     X, y = test_set(p)
-    spec = {**data_spec(p), "n": p.agreement_images,
+    spec = {**data_spec(p), "n": p.agreement_images, **p.saliency_sizes(),
             "finals": {n: [r["config"] for r in runs] for n, runs in finals.items()}}
 
     stage = STAGES["gradcam"]
     runs = {n: [r["model"] for r in finals[n]] for n in NAMES}
     return default_store(p.name).get_or_compute(
-        stage.name, spec, lambda: stage.function()(runs, X, y, p.agreement_images, seed=p.seed))
+        stage.name, spec, lambda: stage.function()(runs, X, y, p.agreement_images, seed=p.seed,
+                                                   **p.saliency_sizes()))
 
 
 def comparison(profile: str | Profile | None = None) -> dict:

@@ -14,7 +14,9 @@ Its 95 % interval comes from resampling the images (paired: one draw serves ever
 Thresholds: below ``LOW`` "barely", from ``LOW`` to ``HIGH`` "partly", from ``HIGH`` "yes";
 "no" when the cross-model agreement's excess over chance has a 95 % CI reaching 0; "cannot
 tell" when a model's seeds do not agree above chance, or when the metric is defined (no map of
-the comparison constant) on fewer than ``MIN_DEFINED`` of the images.
+the comparison constant) on fewer than ``MIN_DEFINED`` of the images. The word is read from the
+position itself; where its interval reaches past a threshold, the sentence says which other
+words it admits (``admits``), so a small sample does not read as a firm answer.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import pandas as pd
 
 from .faithfulness import mean_ci
 
-__all__ = ["LOW", "HIGH", "N_BOOT", "agreement_position", "verdict", "same_parts_answer",
+__all__ = ["LOW", "HIGH", "N_BOOT", "agreement_position", "verdict", "admits", "same_parts_answer",
            "same_parts_answers", "headline_answer",
            "answers_sentence"]
 
@@ -108,7 +110,20 @@ def verdict(p: dict) -> str:
         return "cannot tell"
     if not p["above_chance"]:
         return "no"
-    return "yes" if p["position"] >= HIGH else "partly" if p["position"] >= LOW else "barely"
+    return _word(p["position"])
+
+
+def _word(position: float) -> str:
+    return "yes" if position >= HIGH else "partly" if position >= LOW else "barely"
+
+
+def admits(p: dict) -> str:
+    """The other words the position's 95 % interval admits, e.g. ', which also admits “barely”'
+    for a "partly" whose interval reaches below ``LOW``; "" when it admits only its own word."""
+    words = ("barely", "partly", "yes")
+    lo, hi = words.index(_word(p["low"])), words.index(_word(p["high"]))
+    others = [w for w in words[lo:hi + 1] if w != _word(p["position"])]
+    return f", which also admits {' and '.join(f'“{w}”' for w in others)}" if others else ""
 
 
 def _brightness_clause(p: dict) -> str:
@@ -121,7 +136,7 @@ def _brightness_clause(p: dict) -> str:
                      f"({how} the two models agree with each other)")
     if not parts:
         return ""
-    return f" The image's brightness (no model) agrees {' and '.join(parts)}."
+    return f" On those images the image's brightness (no model) agrees {' and '.join(parts)}."
 
 
 def same_parts_answer(df: pd.DataFrame, explainer: str, metric: str = "spearman",
@@ -150,7 +165,7 @@ def same_parts_answer(df: pd.DataFrame, explainer: str, metric: str = "spearman"
     else:
         text = (f"{word.capitalize()}, by {explainer}: {numbers} and {seeds} across each "
                 f"model's own seeds, {p['position']:.2f} of the way from chance to self-agreement "
-                f"(95 % CI {p['low']:.2f}–{p['high']:.2f}; {n}).")
+                f"(95 % CI {p['low']:.2f}–{p['high']:.2f}{admits(p)}; {n}).")
     return text + _brightness_clause(p)
 
 
@@ -190,7 +205,7 @@ def headline_answer(agreement: pd.DataFrame, cell: int | None = None,
         if word in ("yes", "partly", "barely"):
             first = not any(w in words for w in ("yes", "partly", "barely"))
             pos = (f"{p['position']:.2f} of the way from chance to self-agreement, 95 % CI "
-                   if first else f"{p['position']:.2f}, ") + f"{p['low']:.2f}–{p['high']:.2f}"
+                   if first else f"{p['position']:.2f}, ") + f"{p['low']:.2f}–{p['high']:.2f}" + admits(p)
             name = f"{name} ({pos})"
         words.setdefault(word, []).append(name)
     said = [f"{w} by {' and by '.join(es)}" for w, es in words.items() if w != "cannot tell"]

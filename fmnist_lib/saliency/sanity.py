@@ -139,9 +139,9 @@ def randomisation_verdict(summaries: dict[str, pd.DataFrame], model: str,
     elif not ok:
         verdict = "the maps survive random weights, so the check fails"
     else:
-        verdict = f"only {' and '.join(ok)} passes"
+        verdict = f"only {' and '.join(ok)} pass{'es' if len(ok) == 1 else ''}"
     s = f"On {model}, {' and '.join(parts) if len(parts) < 3 else ', '.join(parts)}: {verdict}"
     if keeps:
-        s += (f", though {' and '.join(keeps)} keeps a weak dependence on the image "
-              "with every layer random (CI above 0)")
+        s += (f", though {' and '.join(keeps)} keep{'s' if len(keeps) == 1 else ''} a weak "
+              "dependence on the image with every layer random (CI above 0)")
     return s + "."

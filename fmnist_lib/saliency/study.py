@@ -2,12 +2,14 @@
 common grid against references, the foreground test, perturbation tests and the randomisation
 check (``pipeline.stages.gradcam_analysis`` stores the result).
 
-Explainers: Grad-CAM, HiResCAM and occlusion (gradient-free). Sizes are capped so the stage
-stays within a few minutes of the full profile on two cores: agreement and foreground on every
-analysed image for Grad-CAM and HiResCAM, on a stratified ``OCCLUSION_IMAGES`` of them for
+Explainers: Grad-CAM, HiResCAM and occlusion (gradient-free). The sizes come from the profile
+(``config.Profile``'s ``agreement_images``, ``occlusion_images``, ``faith_images``,
+``road_images`` and ``randomisation_images``), chosen so the stage stays within a few minutes of
+the full profile and within its share of the quick one on two cores: agreement and foreground on
+every analysed image for Grad-CAM and HiResCAM, on a stratified ``occlusion_images`` of them for
 occlusion (169 forward passes per map); perturbation tests with black, mean and blur fills on
-the first ``FAITH_IMAGES`` of those, ROAD (a sparse solve per image and step) on
-``ROAD_IMAGES`` at ``ROAD_STEPS`` points, randomisation on ``RANDOMISATION_IMAGES``.
+the first ``faith_images`` of those, ROAD (a sparse solve per image and step) on the first
+``road_images`` at ``ROAD_STEPS`` points, randomisation on the first ``randomisation_images``.
 """
 from __future__ import annotations
 
@@ -21,21 +23,19 @@ from .foreground import foreground_shares, raw_pixels
 from .perturb import FILLS, curve_areas, perturbation_curves, random_ranking, rank_pixels
 from .sanity import cascading_randomisation
 
-__all__ = ["EXPLAINERS", "GRIDS", "OCCLUSION_IMAGES", "FAITH_IMAGES", "ROAD_IMAGES", "RANDOMISATION_IMAGES",
-           "analyse", "gradcam_entry"]
+__all__ = ["EXPLAINERS", "GRIDS", "STEPS", "ROAD_STEPS", "analyse", "gradcam_entry", "occlusion_scope"]
 
 EXPLAINERS = ("gradcam", "hirescam", "occlusion")
 GRIDS = (CELL, 4)  # common-grid cells of 2 px (14 x 14, the main one) and 4 px (7 x 7)
-OCCLUSION_IMAGES, FAITH_IMAGES, ROAD_IMAGES, RANDOMISATION_IMAGES = 300, 200, 50, 100
 STEPS, ROAD_STEPS = 9, 6
 SHARED = ("random", "brightness")  # rankings that do not depend on the model
 
 
 def _areas(model, X, targets, rankings: dict[str, np.ndarray], seed: int,
-           cache: dict) -> pd.DataFrame:
+           cache: dict, road_images: int) -> pd.DataFrame:
     rows = []
     for fill in FILLS:
-        n = min(len(X), ROAD_IMAGES) if fill == "road" else len(X)
+        n = min(len(X), road_images) if fill == "road" else len(X)
         fractions = np.linspace(0, 1, ROAD_STEPS if fill == "road" else STEPS)
         for test in ("deletion", "insertion"):
             for explainer, ranking in rankings.items():
@@ -47,7 +47,9 @@ def _areas(model, X, targets, rankings: dict[str, np.ndarray], seed: int,
     return pd.concat(rows, ignore_index=True)
 
 
-def analyse(runs: dict[str, list], X: np.ndarray, y: np.ndarray, seed: int = 0) -> dict:
+def analyse(runs: dict[str, list], X: np.ndarray, y: np.ndarray, seed: int = 0, *,
+            occlusion_images: int, faith_images: int, road_images: int,
+            randomisation_images: int) -> dict:
     """Everything chapter 07 shows, for the images ``X`` of classes ``y``.
 
     Parameters
@@ -58,6 +60,11 @@ def analyse(runs: dict[str, list], X: np.ndarray, y: np.ndarray, seed: int = 0) 
         Normalised images (a stratified sample of the test set).
     y : ndarray, shape (n,)
         Their true classes (for the same-class chance agreement).
+    occlusion_images, faith_images, road_images, randomisation_images : int
+        The sizes of ``config.Profile`` (each >= 2): occlusion explains a stratified
+        ``occlusion_images`` of ``X`` (all of them when that is ``len(X)`` or more); the
+        perturbation tests (ROAD's) and the randomisation check use that subset's first
+        ``faith_images`` (``road_images``) and ``randomisation_images``, capped at its size.
 
     Returns
     -------
@@ -71,7 +78,13 @@ def analyse(runs: dict[str, list], X: np.ndarray, y: np.ndarray, seed: int = 0) 
         ``faith_areas`` (per model, explainer, test, fill and image: area under the curve),
         ``randomisation`` (``cascading_randomisation`` per model and explainer).
     """
-    occ = (stratified_subset(y, OCCLUSION_IMAGES, seed) if len(X) > OCCLUSION_IMAGES
+    sizes = {"occlusion_images": occlusion_images, "faith_images": faith_images,
+             "road_images": road_images, "randomisation_images": randomisation_images}
+    if min(sizes.values()) < 2 or min(len(X), occlusion_images) < 20:
+        raise ValueError(f"Every saliency size must be >= 2 (a confidence interval), and the images and "
+                         f"occlusion_images >= 20 (two per class for the same-class chance); got {len(X)} "
+                         f"images and {sizes}. Set them in config.Profile.")
+    occ = (stratified_subset(y, occlusion_images, seed) if len(X) > occlusion_images
            else np.arange(len(X)))  # the images occlusion explains
     images = {m: occ if m == "occlusion" else np.arange(len(X)) for m in EXPLAINERS}
     maps = {m: {n: [compute_cams(model, X[images[m]], method=m) for model in models]
@@ -89,7 +102,7 @@ def analyse(runs: dict[str, list], X: np.ndarray, y: np.ndarray, seed: int = 0) 
         foreground.append(foreground_shares(X[at], {f"{n}/{method}": r[0] for n, r in raw.items()})
                           .assign(image=lambda d: at[d["image"].to_numpy()]))
     areas, rand, road_cache = [], [], {}
-    nf, nr = min(len(occ), FAITH_IMAGES), min(len(occ), RANDOMISATION_IMAGES)
+    nf, nr = min(len(occ), faith_images), min(len(occ), randomisation_images)
     Xf = X[occ[:max(nf, nr)]]  # perturbation and randomisation images: occlusion's first ones
     brightness_rank, random = rank_pixels(Xf[:nf, 0], seed), random_ranking(nf, X[0].size, seed)
     for name, models in runs.items():
@@ -101,7 +114,7 @@ def analyse(runs: dict[str, list], X: np.ndarray, y: np.ndarray, seed: int = 0) 
             rankings[method] = rank_pixels(maps[method][name][0].maps[at], seed)
             rand.append(cascading_randomisation(model, Xf[:nr], targets[:nr], method, seed)
                         .assign(model=name, explainer=method))
-        areas.append(_areas(model, Xf[:nf], targets[:nf], rankings, seed, road_cache)
+        areas.append(_areas(model, Xf[:nf], targets[:nf], rankings, seed, road_cache, road_images)
                      .assign(model=name))
     return {"agreement": pd.concat(agreement, ignore_index=True),
             "positive_cells": pd.concat(cells, ignore_index=True),
@@ -110,8 +123,21 @@ def analyse(runs: dict[str, list], X: np.ndarray, y: np.ndarray, seed: int = 0) 
             "randomisation": pd.concat(rand, ignore_index=True)}
 
 
-def gradcam_entry(runs: dict[str, list], X_test: np.ndarray, y_test: np.ndarray, n: int, seed: int = 0) -> dict:
+def gradcam_entry(runs: dict[str, list], X_test: np.ndarray, y_test: np.ndarray, n: int, seed: int = 0,
+                  **sizes: int) -> dict:
     """The Grad-CAM stage's items: ``n`` stratified test images (``"indices"``) and
-    :func:`analyse` of ``runs`` (``{name: [model per seed]}``) on them."""
+    :func:`analyse` of ``runs`` (``{name: [model per seed]}``) on them with the profile's
+    ``sizes`` (``config.Profile.saliency_sizes``)."""
     idx = stratified_subset(y_test, n, seed=seed)
-    return {"indices": idx, **analyse(runs, X_test[idx], y_test[idx], seed=seed)}
+    return {"indices": idx, **analyse(runs, X_test[idx], y_test[idx], seed=seed, **sizes)}
+
+
+def occlusion_scope(n_occ: int, n_images: int) -> str:
+    """Which of the analysed images occlusion explains, as a clause: "it explains a stratified
+    300 of the 1,000 analysed test images; Grad-CAM and HiResCAM explain all of them"."""
+    if not 1 <= n_occ <= n_images:
+        raise ValueError(f"n_occ must be between 1 and n_images={n_images}, got {n_occ}.")
+    if n_occ == n_images:
+        return f"it explains all {n_images:,} analysed test images, as Grad-CAM and HiResCAM do"
+    return (f"it explains a stratified {n_occ:,} of the {n_images:,} analysed test images; "
+            "Grad-CAM and HiResCAM explain all of them")

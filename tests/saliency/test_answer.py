@@ -82,3 +82,18 @@ def test_headline_answer():
     assert text.startswith("on the 14 × 14 grid, partly by HiResCAM (0.")
     assert "of the way from chance to self-agreement, 95 % CI" in text
     assert "; yes by occlusion (" in text and text.endswith("; Grad-CAM cannot tell")
+
+
+def test_an_interval_across_a_threshold_says_which_words_it_admits():
+    from fmnist_lib.saliency.answer import admits
+
+    assert admits({"position": 0.3, "low": 0.26, "high": 0.5}) == ""
+    assert admits({"position": 0.3, "low": 0.1, "high": 0.5}) == ", which also admits “barely”"
+    assert admits({"position": 0.3, "low": 0.1, "high": 0.8}) == ", which also admits “barely” and “yes”"
+    assert admits({"position": 0.1, "low": 0.05, "high": 0.3}) == ", which also admits “partly”"
+    firm, loose = table(values(0.3), noise=0.01), table(values(0.3), n=40, noise=0.15)
+    assert verdict(agreement_position(firm)) == "partly" and "admits" not in same_parts_answer(firm, "X")
+    p = agreement_position(loose)  # a small, noisy sample: "partly", its interval reaching below LOW
+    assert verdict(p) == "partly" and p["low"] < LOW < p["position"] < p["high"] < HIGH
+    assert "(95 % CI 0.19–0.43, which also admits “barely”; 40 images)" in same_parts_answer(loose, "X")
+    assert ", which also admits “barely”" in headline_answer(loose.assign(explainer="x", cell=2), 2)

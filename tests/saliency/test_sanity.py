@@ -162,9 +162,9 @@ def test_randomisation_verdict_wording_for_two_and_three_maps():
     assert three.startswith("On M, A's correlation with the trained maps peaks at 0.10 and ends at 0.00 "
                             "with both layers random, B's peaks") and three.endswith(": all pass.")
     mixed = randomisation_verdict({"A": good, "B": bad, "C": good}, "M")
-    assert ": only A and C passes, though B (0.60–0.80) keeps a weak dependence" in mixed
+    assert ": only A and C pass, though B (0.60–0.80) keeps a weak dependence" in mixed
     both_keep = randomisation_verdict({"A": bad, "B": bad}, "M")
-    assert "the check fails, though A (0.60–0.80) and B (0.60–0.80) keeps" in both_keep
+    assert "the check fails, though A (0.60–0.80) and B (0.60–0.80) keep a weak" in both_keep
 
 
 def test_randomisation_verdict_exact_sentence_for_one_map():

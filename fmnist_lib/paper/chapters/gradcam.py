@@ -66,6 +66,7 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
         patch=f"{occlusion.PATCH} × {occlusion.PATCH}",
         n_passes=((28 - occlusion.PATCH) // occlusion.STRIDE + 1) ** 2,
         n_occ=f"{len(analysis['occlusion_images']):,}", n_images=f"{len(analysis['indices']):,}",
+        occlusion_scope=study.occlusion_scope(len(analysis["occlusion_images"]), len(analysis["indices"])),
         zero_classes=gradcam_plots.all_zero_counts(shown["classes"], labels),
         zero_disagree=gradcam_plots.all_zero_counts(shown["disagree"], labels),
         foreground=foreground.foreground_sentence(analysis["foreground"], names),
