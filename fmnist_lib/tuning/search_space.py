@@ -1,15 +1,14 @@
 """The search space: validation before any fit, and where the chosen values sit in it.
 
 A chosen value on the edge of its axis means the search may have stopped short of the best
-value; the paper says so for every such value (:func:`edge_sentence`).
+value; the paper says so for every such value (``paper.tuning_text.edge_sentence``).
 """
 from __future__ import annotations
 
 import numbers
 from typing import Any, Mapping
 
-__all__ = ["GRID_KEYS", "AXIS_NAMES", "COLUMN_NAMES", "validate_param_grid", "grid_edges", "edge_sentence",
-           "diverged_sentence"]
+__all__ = ["GRID_KEYS", "AXIS_NAMES", "COLUMN_NAMES", "validate_param_grid", "grid_edges"]
 
 GRID_KEYS = ("lr", "batch_size", "optimizer__weight_decay")
 AXIS_NAMES = {"lr": "learning rate", "batch_size": "batch size", "optimizer__weight_decay": "weight decay"}
@@ -73,45 +72,3 @@ def grid_edges(best: Mapping[str, Any], grid: Mapping[str, list[Any]]) -> dict[s
         else:
             out[key] = "interior"
     return out
-
-
-def edge_sentence(best: Mapping[str, Mapping[str, Any]], grid: Mapping[str, list[Any]],
-                  labels: Mapping[str, str] | None = None) -> str:
-    """One sentence naming every chosen value on the grid's edge, or saying that none is.
-
-    A weight decay of 0 is the lowest possible value, not only the grid's, and is named as such.
-
-    Parameters
-    ----------
-    best : dict
-        ``{model name: chosen values}``.
-    grid : dict
-    labels : dict, optional
-        Display names of the models.
-    """
-    labels = labels or {}
-    parts = []
-    for name, chosen in best.items():
-        for key, where in grid_edges(chosen, grid).items():
-            if where not in ("lowest", "highest"):
-                continue
-            value = f"{chosen[key]:g}"
-            note = (" (no weight decay, the smallest possible value)"
-                    if key == "optimizer__weight_decay" and chosen[key] == 0 else "")
-            parts.append(f"{labels.get(name, name)}'s {AXIS_NAMES.get(key, key)} ({value}) is the "
-                         f"grid's {where}{note}")
-    if not parts:
-        return "Every chosen value lies inside the grid, not on its edge."
-    return ("On the grid's edge: " + "; ".join(parts) + ". A value on the edge may mean the best "
-            "value lies beyond the grid.")
-
-
-def diverged_sentence(n_failed: int) -> str:
-    """How many grid configurations diverged, e.g. ``"No configuration diverged."``."""
-    if n_failed < 0:
-        raise ValueError(f"n_failed must be >= 0, got {n_failed}.")
-    if n_failed == 0:
-        return "No configuration diverged."
-    if n_failed == 1:
-        return "One configuration diverged and was scored as failed."
-    return f"{n_failed} configurations diverged and were scored as failed."

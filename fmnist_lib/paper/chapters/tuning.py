@@ -9,7 +9,7 @@ from ...config import CONVERGENCE_TOLERANCE, Profile, get_profile
 from ...models import DISPLAY_NAMES
 from ...pipeline import stages
 from ...tuning import grid_search, search_space
-from .. import budgets, report, tuning_plots
+from .. import budgets, report, tuning_plots, tuning_text
 from ..summary import tuning_summary
 
 __all__ = ["context", "grid_table", "heatmaps_figure", "top_table", "candidates_table", "best_table",
@@ -25,9 +25,9 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
     return SimpleNamespace(
         profile=p, tables=tables, best=best, effect=effect,
         n_configs=len(tables["simple"]),
-        diverged=search_space.diverged_sentence(int(sum(t["failed"].sum() for t in tables.values()))),
+        diverged=tuning_text.diverged_sentence(int(sum(t["failed"].sum() for t in tables.values()))),
         grid_subset=f"{p.grid_subset:,}", n_val=f"{len(stages.val_labels(p)):,}",
-        edges=grid_search.edge_sentence(best, p.grid, DISPLAY_NAMES),
+        edges=tuning_text.edge_sentence(best, p.grid, DISPLAY_NAMES),
         effects=f"{tuning_summary(effect)}.",
         within=f"{100 * grid_search.CANDIDATE_WITHIN:g}",
         tolerance=f"{100 * CONVERGENCE_TOLERANCE:g}",
