@@ -1,14 +1,9 @@
 """fmnist_lib.evaluation.comparison: the paired effect of tuning, on synthetic runs."""
 import numpy as np
-import pandas as pd
 import pytest
+from synthetic import run
 
 from fmnist_lib.evaluation import comparison
-
-
-def run(y, acc, rng):
-    pred = np.where(rng.random(len(y)) < acc, y, (y + 1) % 10)
-    return {"test_proba": np.eye(10)[pred], "history": pd.DataFrame({"val_acc": [0.5, acc]}), "seconds": 2.0}
 
 
 def test_tuning_effect_is_the_paired_mean_difference():
