@@ -3,7 +3,7 @@
 One torch thread, the same batch size for both models, the models interleaved within each
 repeat (so a slow spell of a shared machine hits both), a warm-up before timing, and at least
 a few repeats summarised by their median and interquartile range. The paper's cost sentences
-come from :func:`speed_sentence` on these numbers.
+come from :func:`fmnist_lib.paper.evaluation_text.speed_sentence` on these numbers.
 """
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ from torch import nn
 from ..data import get_arrays
 from ..models import DISPLAY_NAMES, MODELS, model_summary
 
-__all__ = ["BENCH", "cost_benchmark", "efficiency_entry", "summarise", "speed_ratios", "speed_sentence",
-           "cost_table"]
+__all__ = ["BENCH", "cost_benchmark", "efficiency_entry", "summarise", "speed_ratios"]
 
 # what every repeat times (part of the efficiency stage's store key)
 BENCH = {"threads": 1, "train_batch": 64, "train_steps": 60, "infer_batch": 1024, "infer_images": 5120}
@@ -133,44 +132,3 @@ def speed_ratios(timings: pd.DataFrame, fast: str, slow: str) -> dict[str, float
     wide = timings.pivot_table(index=["task", "repeat"], columns="model", values="images_per_s")
     ratio = (wide[fast] / wide[slow]).groupby(level="task").median()
     return {task: float(ratio[task]) for task in ratio.index}
-
-
-def _times(ratio: float, verb: str, name: str, other: str) -> tuple[str, str]:
-    """(subject, predicate): the faster model is always the subject, so no "times slower"."""
-    if ratio >= 1.05:
-        return name, f"{verb} {ratio:.1f} times as fast as {other}"
-    if ratio <= 1 / 1.05:
-        return other, f"{verb} {1 / ratio:.1f} times as fast as {name}"
-    return name, f"{verb} about as fast as {other} (ratio {ratio:.2f})"
-
-
-def speed_sentence(ratios: Mapping[str, float], name: str, other: str) -> str:
-    """E.g. ``"the Simple CNN trains 2.0 times as fast as LeNet-5, while LeNet-5 classifies
-    1.5 times as fast as the Simple CNN"``: ratios within 5 % of 1 read "about as fast"; the
-    faster model is named as the subject, so no ratio is ever read as "times slower".
-
-    Parameters
-    ----------
-    ratios : dict
-        ``{"train": ratio, "inference": ratio}`` of ``name``'s speed to ``other``'s.
-    """
-    the = f"the {name}"
-    (s1, p1), (s2, p2) = (_times(ratios["train"], "trains", the, other),
-                          _times(ratios["inference"], "classifies", the, other))
-    if s1 == s2:
-        return f"{s1} {p1} and {p2}"
-    return f"{s1} {p1}, while {s2} {p2}"
-
-
-def cost_table(complexity: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
-    """Size and measured speed per model: layers, parameters, multiply-adds, and the median
-    [IQR] images per second of training and of inference, formatted for the report."""
-    table = complexity.copy()
-    for col in ("parameters", "macs"):
-        table[col] = table[col].map(lambda v: f"{int(v):,}")
-    s = summary.set_index(["model", "task"])
-    for task, title in (("train", "training images / s"), ("inference", "inference images / s")):
-        table[f"{title}, median [IQR]"] = [
-            f"{s.loc[(m, task), 'median']:,.0f} [{s.loc[(m, task), 'q25']:,.0f}, {s.loc[(m, task), 'q75']:,.0f}]"
-            for m in table["model"]]
-    return table.rename(columns={"conv_layers": "conv layers", "fc_layers": "fc layers", "macs": "multiply-adds"})

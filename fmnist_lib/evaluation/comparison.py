@@ -18,21 +18,7 @@ from .equivalence import (accuracy_difference, accuracy_table, hierarchical_boot
 from .perclass import class_error_differences, confusion_differences
 from .verdicts import ensemble_difference
 
-__all__ = ["compare", "runs_table"]
-
-
-def runs_table(runs: dict[str, list[dict]], y_test: np.ndarray) -> pd.DataFrame:
-    """Per model, over its seeds: epochs, mean validation and test accuracy, the test accuracy's
-    seed range and the mean training seconds of one run (on one thread). Formatted strings."""
-    rows = []
-    for name, rs in runs.items():
-        test = [float((r["test_proba"].argmax(1) == y_test).mean()) for r in rs]
-        rows.append({"model": DISPLAY_NAMES[name], "seeds": len(rs), "epochs": len(rs[0]["history"]),
-                     "final val accuracy (mean)": f"{np.mean([r['history']['val_acc'].iloc[-1] for r in rs]):.4f}",
-                     "test accuracy (mean)": f"{np.mean(test):.4f}",
-                     "test accuracy (seed range)": f"{min(test):.4f} to {max(test):.4f}",
-                     "seconds per run": f"{np.mean([r['seconds'] for r in rs]):.0f}"})
-    return pd.DataFrame(rows)
+__all__ = ["compare"]
 
 
 def _tuning_effect(y: np.ndarray, base: dict, finals: dict, n_boot: int, seed: int) -> pd.DataFrame:

@@ -19,8 +19,8 @@ from .metrics import check_labels
 from .stats import accuracy_ci, mcnemar_exact
 
 __all__ = ["image_counts", "hierarchical_bootstrap", "percentile_ci", "accuracy_difference",
-           "tost_verdict", "equivalence_sentence", "effect_verdict",
-           "mcnemar_seed_pairs", "mcnemar_sentence", "mcnemar_pivot", "ensemble_proba", "accuracy_table"]
+           "tost_verdict", "effect_verdict",
+           "mcnemar_seed_pairs", "ensemble_proba", "accuracy_table"]
 
 
 def image_counts(rng: np.random.Generator, n_boot: int, n: int) -> np.ndarray:
@@ -128,32 +128,6 @@ def tost_verdict(low: float, high: float, margin: float) -> str:
     return "inconclusive"
 
 
-def equivalence_sentence(result: Mapping, a: str, b: str, subject: str = "the models") -> str:
-    """The verdict of :func:`accuracy_difference` in words (``b`` minus ``a``).
-
-    ``subject`` names what differs (e.g. ``"the seed ensembles"``). With one seed per model the
-    interval holds test-image noise only, and a "different" verdict says so.
-    """
-    m = 100 * result["margin"]
-    ci90 = f"90 % CI [{100 * result['ci90_low']:+.2f}, {100 * result['ci90_high']:+.2f}] pp"
-    over = ("bootstrap over test images" if result["seeds"] == 1 else
-            f"{result['seeds']} seeds per model, bootstrap over seeds and test images")
-    head = f"{b} minus {a} is {100 * result['diff']:+.2f} percentage points ({ci90}, {over})"
-    zero = ("the 95 % interval excludes 0, so the difference is detectable"
-            if result["ci95_low"] > 0 or result["ci95_high"] < 0
-            else "the 95 % interval includes 0")
-    verdict = {
-        "equivalent": f"the interval lies inside the ±{m:g} pp margin, so the two models are "
-                      f"equivalent within it",
-        "different": f"the interval lies wholly outside the ±{m:g} pp margin, so {subject} "
-                     f"differ by more than the margin"
-                     + (" (test-image noise only)" if result["seeds"] == 1 else ""),
-        "inconclusive": f"the interval crosses the ±{m:g} pp margin, so these data can neither "
-                        f"establish equivalence nor a difference larger than the margin",
-    }[result["verdict"]]
-    return f"{head}: {verdict}; {zero}."
-
-
 def effect_verdict(low: float, high: float) -> str:
     """``"improved"`` when the interval lies above 0, ``"worsened"`` below, else ``"unclear"``."""
     if low > high:
@@ -188,23 +162,6 @@ def mcnemar_seed_pairs(y_true: object, probas: Mapping[str, Sequence[np.ndarray]
         rows.append({"kind": kind, "a": f"{na}/{i}", "b": f"{nb}/{j}", "a_only": mc["b"],
                      "b_only": mc["c"], "pvalue": mc["pvalue"]})
     return pd.DataFrame(rows)
-
-
-def mcnemar_sentence(table: pd.DataFrame, alpha: float = 0.05) -> str:
-    """How many seed pairs McNemar calls significant, between the models and within each."""
-    parts = []
-    for kind, g in table.groupby("kind", sort=False):
-        k = int((g["pvalue"] < alpha).sum())
-        parts.append(f"{k} of {len(g)} pairs {kind}")
-    return (f"McNemar's exact test at the {100 * alpha:g} % level calls "
-            + ", ".join(parts) + " significant")
-
-
-def mcnemar_pivot(table: pd.DataFrame) -> pd.DataFrame:
-    """The between-model p-values of :func:`mcnemar_seed_pairs` as a seed-by-seed matrix of strings."""
-    between = table[table["kind"] == "between models"]
-    wide = between.pivot(index="a", columns="b", values="pvalue")
-    return wide.map(lambda v: f"{v:.2g}").rename_axis(index="", columns=None).reset_index()
 
 
 def ensemble_proba(probas: Sequence[np.ndarray]) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""fmnist_lib.evaluation.benchmark: interleaved timing on one thread, summaries, ratios, the sentence."""
+"""fmnist_lib.evaluation.benchmark: interleaved timing on one thread, summaries, ratios."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -34,23 +34,3 @@ def test_summary_and_ratio_against_numpy():
     assert s.loc[("A", "train"), "median"] == 10 and s.loc[("A", "train"), "q25"] == np.quantile([10, 12, 8], 0.25)
     r = benchmark.speed_ratios(t, "A", "B")
     assert r["train"] == np.median([2.0, 2.4, 2.0]) and r["inference"] == pytest.approx(np.median([1, 31 / 29, 29 / 31]))
-
-
-@pytest.mark.parametrize("train, infer, words", [
-    (2.0, 1.1, ["trains 2.0 times as fast as LeNet-5", "classifies 1.1 times as fast as LeNet-5"]),
-    (0.5, 1.02, ["LeNet-5 trains 2.0 times as fast as the Simple CNN",
-                 "the Simple CNN classifies about as fast as LeNet-5 (ratio 1.02)"]),
-    (2.0, 1 / 1.5, ["the Simple CNN trains 2.0 times as fast as LeNet-5",
-                    "while LeNet-5 classifies 1.5 times as fast as the Simple CNN"])])
-def test_speed_sentence_each_direction(train, infer, words):
-    text = benchmark.speed_sentence({"train": train, "inference": infer}, "Simple CNN", "LeNet-5")
-    assert all(w in text for w in words) and "slower" not in text
-
-
-def test_cost_table_formats_every_number():
-    complexity = pd.DataFrame({"model": ["A"], "conv_layers": [1], "fc_layers": [1], "parameters": [15770],
-                               "macs": [72000]})
-    summary = pd.DataFrame({"model": ["A", "A"], "task": ["train", "inference"], "median": [2000.4, 9000.0],
-                            "q25": [1900.0, 8000.0], "q75": [2100.0, 9500.0], "repeats": [5, 5]})
-    row = benchmark.cost_table(complexity, summary).iloc[0]
-    assert row["parameters"] == "15,770" and row["training images / s, median [IQR]"] == "2,000 [1,900, 2,100]"

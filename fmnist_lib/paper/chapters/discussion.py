@@ -7,7 +7,7 @@ from ...config import Profile, get_profile
 from ...evaluation import benchmark
 from ...models import DISPLAY_NAMES
 from ...pipeline import stages
-from .. import budgets, perclass_plots, report, summary
+from .. import budgets, evaluation_text, perclass_plots, report, summary
 
 __all__ = ["context"]
 
@@ -22,7 +22,7 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
     return SimpleNamespace(
         profile=p, parameter_share=report.fmt_pct(size.loc[S, "parameters"] / size.loc[L, "parameters"]),
         mac_share=report.fmt_pct(size.loc[S, "macs"] / size.loc[L, "macs"]),
-        speed=benchmark.speed_sentence(ratios, S, L),
+        speed=evaluation_text.speed_sentence(ratios, S, L),
         cost_note=summary.cost_clause(size.loc[S, "macs"] / size.loc[L, "macs"], ratios),
         calibration=perclass_plots.calibration_text(p), convergence=budgets.convergence_text(p),
         grid_subset=f"{p.grid_subset:,}")

@@ -7,7 +7,7 @@ from ...config import EQUIVALENCE_MARGIN, Profile, get_profile
 from ...evaluation import benchmark, equivalence, metrics
 from ...models import DISPLAY_NAMES
 from ...pipeline import stages
-from .. import budgets, evaluation_plots, perclass_plots, report
+from .. import budgets, evaluation_plots, evaluation_text, perclass_plots, report
 
 __all__ = ["context", "mcnemar_table", "classification_table", "verdicts_table", "confusion_figure", "efficiency_table", "mistakes_figure"]
 
@@ -25,16 +25,16 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
         profile=p, c=c, X_test=X_test, y_test=y_test, ens=ens, eff=eff,
         ens_preds={DISPLAY_NAMES[n]: pr.argmax(1) for n, pr in ens.items()},
         margin=f"{100 * EQUIVALENCE_MARGIN:g}", margin_text=budgets.margin_text(p),
-        tost=equivalence.equivalence_sentence(c["equivalence"], S, L),
-        ensemble=equivalence.equivalence_sentence(c["ensemble"], f"the {S} ensemble", f"the {L} ensemble",
-                                                  subject="the seed ensembles"),
-        mcnemar=equivalence.mcnemar_sentence(c["mcnemar"]),
+        tost=evaluation_text.equivalence_sentence(c["equivalence"], S, L),
+        ensemble=evaluation_text.equivalence_sentence(c["ensemble"], f"the {S} ensemble", f"the {L} ensemble",
+                                                      subject="the seed ensembles"),
+        mcnemar=evaluation_text.mcnemar_sentence(c["mcnemar"]),
         confusion=perclass_plots.confusion_text(p), class_errors=perclass_plots.class_error_text(p),
         standing=budgets.standing_text(p),
         size_lenet=f"{int(eff['complexity'].set_index('model').loc[L, 'parameters']):,}",
         calibration=perclass_plots.calibration_text(p),
         train_batch=benchmark.BENCH["train_batch"], infer_batch=benchmark.BENCH["infer_batch"],
-        speed=benchmark.speed_sentence(benchmark.speed_ratios(eff["timings"], S, L), S, L))
+        speed=evaluation_text.speed_sentence(benchmark.speed_ratios(eff["timings"], S, L), S, L))
 
 
 def classification_table(ch: SimpleNamespace):
@@ -49,7 +49,7 @@ def confusion_figure(ch: SimpleNamespace):
 
 def efficiency_table(ch: SimpleNamespace):
     """Size and measured speed of both models."""
-    return report.md(benchmark.cost_table(ch.eff["complexity"], ch.eff["summary"]))
+    return report.md(evaluation_text.cost_table(ch.eff["complexity"], ch.eff["summary"]))
 
 
 def mistakes_figure(ch: SimpleNamespace):

@@ -9,7 +9,7 @@ from ...config import CONVERGENCE_TOLERANCE, Profile, get_profile
 from ...models import DISPLAY_NAMES
 from ...pipeline import stages
 from ...tuning import grid_search, search_space
-from .. import budgets, report, tuning_plots
+from .. import budgets, report, tuning_plots, tuning_text
 from ..summary import tuning_summary
 
 __all__ = ["context", "grid_table", "heatmaps_figure", "top_table", "candidates_table", "best_table",
@@ -27,7 +27,7 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
         n_configs=len(tables["simple"]),
         diverged=tuning_plots.failure_sentence(tables, DISPLAY_NAMES),
         grid_subset=f"{p.grid_subset:,}", n_val=f"{len(stages.val_labels(p)):,}",
-        edges=grid_search.edge_sentence(best, p.grid, DISPLAY_NAMES),
+        edges=tuning_text.edge_sentence(best, p.grid, DISPLAY_NAMES),
         effects=f"{tuning_summary(effect)}.",
         within=f"{100 * grid_search.CANDIDATE_WITHIN:g}", min_candidates=grid_search.MIN_CANDIDATES,
         tolerance=f"{100 * CONVERGENCE_TOLERANCE:g}",

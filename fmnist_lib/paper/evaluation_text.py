@@ -1,0 +1,111 @@
+"""The evaluation's results in words and as formatted tables: equivalence, McNemar, speed, cost,
+and the runs of one stage (the computation is in ``evaluation/``)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..models import DISPLAY_NAMES
+
+__all__ = ["equivalence_sentence", "mcnemar_sentence", "mcnemar_pivot", "speed_sentence", "cost_table",
+           "runs_table"]
+
+
+def equivalence_sentence(result: Mapping, a: str, b: str, subject: str = "the models") -> str:
+    """The verdict of :func:`accuracy_difference` in words (``b`` minus ``a``).
+
+    ``subject`` names what differs (e.g. ``"the seed ensembles"``). With one seed per model the
+    interval holds test-image noise only, and a "different" verdict says so.
+    """
+    m = 100 * result["margin"]
+    ci90 = f"90 % CI [{100 * result['ci90_low']:+.2f}, {100 * result['ci90_high']:+.2f}] pp"
+    over = ("bootstrap over test images" if result["seeds"] == 1 else
+            f"{result['seeds']} seeds per model, bootstrap over seeds and test images")
+    head = f"{b} minus {a} is {100 * result['diff']:+.2f} percentage points ({ci90}, {over})"
+    zero = ("the 95 % interval excludes 0, so the difference is detectable"
+            if result["ci95_low"] > 0 or result["ci95_high"] < 0
+            else "the 95 % interval includes 0")
+    verdict = {
+        "equivalent": f"the interval lies inside the ±{m:g} pp margin, so the two models are "
+                      f"equivalent within it",
+        "different": f"the interval lies wholly outside the ±{m:g} pp margin, so {subject} "
+                     f"differ by more than the margin"
+                     + (" (test-image noise only)" if result["seeds"] == 1 else ""),
+        "inconclusive": f"the interval crosses the ±{m:g} pp margin, so these data can neither "
+                        f"establish equivalence nor a difference larger than the margin",
+    }[result["verdict"]]
+    return f"{head}: {verdict}; {zero}."
+
+
+def mcnemar_sentence(table: pd.DataFrame, alpha: float = 0.05) -> str:
+    """How many seed pairs McNemar calls significant, between the models and within each."""
+    parts = []
+    for kind, g in table.groupby("kind", sort=False):
+        k = int((g["pvalue"] < alpha).sum())
+        parts.append(f"{k} of {len(g)} pairs {kind}")
+    return (f"McNemar's exact test at the {100 * alpha:g} % level calls "
+            + ", ".join(parts) + " significant")
+
+
+def mcnemar_pivot(table: pd.DataFrame) -> pd.DataFrame:
+    """The between-model p-values of :func:`mcnemar_seed_pairs` as a seed-by-seed matrix of strings."""
+    between = table[table["kind"] == "between models"]
+    wide = between.pivot(index="a", columns="b", values="pvalue")
+    return wide.map(lambda v: f"{v:.2g}").rename_axis(index="", columns=None).reset_index()
+
+
+def _times(ratio: float, verb: str, name: str, other: str) -> tuple[str, str]:
+    """(subject, predicate): the faster model is always the subject, so no "times slower"."""
+    if ratio >= 1.05:
+        return name, f"{verb} {ratio:.1f} times as fast as {other}"
+    if ratio <= 1 / 1.05:
+        return other, f"{verb} {1 / ratio:.1f} times as fast as {name}"
+    return name, f"{verb} about as fast as {other} (ratio {ratio:.2f})"
+
+
+def speed_sentence(ratios: Mapping[str, float], name: str, other: str) -> str:
+    """E.g. ``"the Simple CNN trains 2.0 times as fast as LeNet-5, while LeNet-5 classifies
+    1.5 times as fast as the Simple CNN"``: ratios within 5 % of 1 read "about as fast"; the
+    faster model is named as the subject, so no ratio is ever read as "times slower".
+
+    Parameters
+    ----------
+    ratios : dict
+        ``{"train": ratio, "inference": ratio}`` of ``name``'s speed to ``other``'s.
+    """
+    the = f"the {name}"
+    (s1, p1), (s2, p2) = (_times(ratios["train"], "trains", the, other),
+                          _times(ratios["inference"], "classifies", the, other))
+    if s1 == s2:
+        return f"{s1} {p1} and {p2}"
+    return f"{s1} {p1}, while {s2} {p2}"
+
+
+def cost_table(complexity: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """Size and measured speed per model: layers, parameters, multiply-adds, and the median
+    [IQR] images per second of training and of inference, formatted for the report."""
+    table = complexity.copy()
+    for col in ("parameters", "macs"):
+        table[col] = table[col].map(lambda v: f"{int(v):,}")
+    s = summary.set_index(["model", "task"])
+    for task, title in (("train", "training images / s"), ("inference", "inference images / s")):
+        table[f"{title}, median [IQR]"] = [
+            f"{s.loc[(m, task), 'median']:,.0f} [{s.loc[(m, task), 'q25']:,.0f}, {s.loc[(m, task), 'q75']:,.0f}]"
+            for m in table["model"]]
+    return table.rename(columns={"conv_layers": "conv layers", "fc_layers": "fc layers", "macs": "multiply-adds"})
+
+
+def runs_table(runs: dict[str, list[dict]], y_test: np.ndarray) -> pd.DataFrame:
+    """Per model, over its seeds: epochs, mean validation and test accuracy, the test accuracy's
+    seed range and the mean training seconds of one run (on one thread). Formatted strings."""
+    rows = []
+    for name, rs in runs.items():
+        test = [float((r["test_proba"].argmax(1) == y_test).mean()) for r in rs]
+        rows.append({"model": DISPLAY_NAMES[name], "seeds": len(rs), "epochs": len(rs[0]["history"]),
+                     "final val accuracy (mean)": f"{np.mean([r['history']['val_acc'].iloc[-1] for r in rs]):.4f}",
+                     "test accuracy (mean)": f"{np.mean(test):.4f}",
+                     "test accuracy (seed range)": f"{min(test):.4f} to {max(test):.4f}",
+                     "seconds per run": f"{np.mean([r['seconds'] for r in rs]):.0f}"})
+    return pd.DataFrame(rows)
