@@ -143,4 +143,10 @@ if typst then
     end
   end })
 end
+-- a sign before a number is a minus (U+2212), not a hyphen: at a word's start ("-0.38") and after
+-- an opening bracket ("(-1.5 pp", "[-3.3"); Typst and browsers set the hyphen shorter and higher
+table.insert(filters, { Str = function(el)
+  local text = el.text:gsub("^%-(%d)", "\u{2212}%1"):gsub("([%(%[])%-(%d)", "%1\u{2212}%2")
+  if text ~= el.text then return pandoc.Str(text) end
+end })
 return filters

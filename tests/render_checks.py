@@ -156,7 +156,10 @@ class _Breakable(HTMLParser):
         if tag in _VOID:
             return
         attrs = dict(attrs)
-        nowrap = ("nowrap" in (attrs.get("class") or "").split()
+        classes = (attrs.get("class") or "").split()
+        # "csl-entry": the citation Quarto writes after the filters ran (the paper's title as the
+        # citation style sets it): the one place left to the browser, said in issue 23's note
+        nowrap = ("nowrap" in classes or "csl-entry" in classes
                   or re.search(r"white-space:\s*(?:nowrap|pre)\b", attrs.get("style") or "") is not None)
         self.stack.append((tag, nowrap or tag in _NO_TEXT))
 

@@ -487,6 +487,7 @@ def selection_text(profile=None) -> str:
     accuracy and the search's own choice when the full recipe overturned it."""
     st = _stages()
     grid = st.grid_search(profile)
+    finals = st.final_models(profile)
     parts = []
     for n, t in st.selection(profile).items():
         chosen, search = t.iloc[0], grid[n]["best_params"]
@@ -494,6 +495,14 @@ def selection_text(profile=None) -> str:
         same = (chosen["lr"] == search["lr"] and chosen["weight_decay"] == search["optimizer__weight_decay"])
         verdict = ("the search's own choice" if same else
                    f"overturning the search's choice of lr {search['lr']:g}, wd {search['optimizer__weight_decay']:g}")
+        lead = 100 * (t["val_acc"].iloc[0] - t["val_acc"].iloc[1]) if len(t) > 1 else float("nan")
+        vals = [float(r["history"]["val_acc"].iloc[-1]) for r in finals[n]]
+        sd = 100 * float(np.std(vals, ddof=1)) if len(vals) > 1 else float("nan")
+        resolved = (f"; its lead over the runner-up, {lead:.2f} pp on one seed, is "
+                    + ("below" if lead < sd else "above") + f" the seed sd of the tuned runs' validation "
+                    f"accuracy ({sd:.2f} pp)" + (", so the choice between the two is not resolved (the runner-up's "
+                    "own runs, among the verdicts, show what it changes)" if lead < sd else "")
+                    if np.isfinite(lead) and np.isfinite(sd) else "")
         parts.append(f"{DISPLAY_NAMES[n]}: {values}; chosen lr {chosen['lr']:g}, weight decay "
-                     f"{chosen['weight_decay']:g}, {verdict}")
+                     f"{chosen['weight_decay']:g}, {verdict}{resolved}")
     return "; ".join(parts)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..models import DISPLAY_NAMES
 
-__all__ = ["equivalence_sentence", "mcnemar_sentence", "mcnemar_pivot", "speed_sentence", "cost_table",
+__all__ = ["equivalence_sentence", "mcnemar_sentence", "mcnemar_pivot", "speed_sentence", "ratio_spread", "cost_table",
            "runs_table"]
 
 
@@ -65,7 +65,16 @@ def _times(ratio: float, verb: str, name: str, other: str) -> tuple[str, str]:
     return name, f"{verb} about as fast as {other} (ratio {ratio:.2f})"
 
 
-def speed_sentence(ratios: Mapping[str, float], name: str, other: str) -> str:
+def ratio_spread(timings: pd.DataFrame, fast: str, slow: str) -> dict[str, tuple[float, float, int]]:
+    """Per task, ``(lowest, highest, repeats)`` of ``fast``'s images/s over ``slow``'s in the same
+    repeat: the spread behind ``evaluation.benchmark.speed_ratios``' medians."""
+    wide = timings.pivot_table(index=["task", "repeat"], columns="model", values="images_per_s")
+    ratio = (wide[fast] / wide[slow]).groupby(level="task")
+    return {task: (float(r.min()), float(r.max()), int(r.size)) for task, r in ratio}
+
+
+def speed_sentence(ratios: Mapping[str, float], name: str, other: str,
+                   spread: Mapping[str, tuple[float, float, int]] | None = None) -> str:
     """E.g. ``"the Simple CNN trains 2.0 times as fast as LeNet-5, while LeNet-5 classifies
     1.5 times as fast as the Simple CNN"``: ratios within 5 % of 1 read "about as fast"; the
     faster model is named as the subject, so no ratio is ever read as "times slower".
@@ -73,14 +82,29 @@ def speed_sentence(ratios: Mapping[str, float], name: str, other: str) -> str:
     Parameters
     ----------
     ratios : dict
-        ``{"train": ratio, "inference": ratio}`` of ``name``'s speed to ``other``'s.
+        ``{"train": ratio, "inference": ratio}`` of ``name``'s speed to ``other``'s (medians of
+        the per-repeat ratios).
+    spread : dict, optional
+        :func:`ratio_spread`: each ratio is then said with its range over the repeats, and a task
+        whose per-repeat ratios lie on both sides of 1 reads "neither ... consistently faster".
     """
     the = f"the {name}"
-    (s1, p1), (s2, p2) = (_times(ratios["train"], "trains", the, other),
-                          _times(ratios["inference"], "classifies", the, other))
-    if s1 == s2:
-        return f"{s1} {p1} and {p2}"
-    return f"{s1} {p1}, while {s2} {p2}"
+    said = {}
+    for task, verb, base in (("train", "trains", "trains"), ("inference", "classifies", "classifies")):
+        subject, predicate = _times(ratios[task], verb, the, other)
+        if spread is not None:
+            low, high, n = spread[task]
+            if low < 1 < high:
+                subject, predicate = "", (f"neither model {base} consistently faster "
+                                          f"(per-repeat ratios {low:.2f} to {high:.2f} over {n} repeats)")
+            else:
+                predicate += f" (median of {n} per-repeat ratios, {low:.2f} to {high:.2f})"
+        said[task] = (subject, predicate)
+    (s1, p1), (s2, p2) = said["train"], said["inference"]
+    first = f"{s1} {p1}".strip()
+    if s1 == s2 and s1:
+        return f"{first} and {p2}"
+    return f"{first}, while {s2} {p2}".replace(",  ", ", ").replace("while  ", "while ")
 
 
 def cost_table(complexity: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:

@@ -142,11 +142,19 @@ def confusion_sentence(table: pd.DataFrame, k: int = 3) -> str:
 
     b_more = table[table["difference"] > 0].sort_values("difference", ascending=False)
     a_more = table[table["difference"] < 0].sort_values("difference")
-    shown = pd.concat([b_more.head(k), a_more.head(k)])
-    sig = [f"{r['true']} → {r['predicted']}" for _, r in shown.iterrows() if _excludes(r)]
-    tail = ("none of these intervals excludes 0: the two models' confusions differ within seed and "
-            "test-image noise" if not sig else f"the 95 % interval excludes 0 for {', '.join(sig)}; "
-            f"with {len(table)} confusions compared, about {0.05 * len(table):.0f} would by chance")
+    sig = [f"{r['true']} → {r['predicted']}" for _, r in table.iterrows() if _excludes(r)]  # all, not only those named
+    if not sig:
+        tail = ("no confusion's interval excludes 0: the two models' confusions differ within seed and "
+                "test-image noise")
+    else:
+        from scipy.stats import binom
+
+        chance = 0.05 * len(table)
+        p_more = float(binom.sf(len(sig) - 1, len(table), 0.05))  # P(at least this many by chance)
+        tail = (f"the 95 % interval excludes 0 for {len(sig)} of the {len(table)} confusions compared "
+                f"({', '.join(sig)}), " + (f"about as many as chance gives ({chance:.1f} expected, P(≥ {len(sig)}) "
+                f"= {p_more:.2f}), so none of them is read as a real difference" if p_more >= 0.05 else
+                f"more than chance gives ({chance:.1f} expected, P(≥ {len(sig)}) = {p_more:.3f})"))
     return (f"Share of the true class sent to the wrong class, {B} minus {A} (mean over seeds, 95 % CI): "
             f"{part(b_more, B)}; {part(a_more, A)}; {tail}.")
 
@@ -165,7 +173,7 @@ def auc_sentence(table: pd.DataFrame) -> str:
     a_up = table[table["difference"] < 0].sort_values("difference")
     sig = table[[_excludes(r) for _, r in table.iterrows()]]
     tail = ("no class's 95 % interval of the difference excludes 0" if sig.empty else
-            f"the 95 % interval excludes 0 for {', '.join(sig['class'])}")
+            f"the 95 % interval excludes 0 for {', '.join(sig['class'])} and includes it for every other class")
     return f"{part(b_up, B)}; {part(a_up, A)}; {tail}"
 
 

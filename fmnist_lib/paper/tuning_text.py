@@ -15,6 +15,18 @@ def _join(names: list[str]) -> str:
 
 def edge_sentence(best: Mapping[str, Mapping[str, Any]], grid: Mapping[str, list[Any]],
                   labels: Mapping[str, str] | None = None) -> str:
+    """One sentence naming every chosen value on the grid's edge, or saying that none is
+    (:func:`_edge_core`), then the axes the grid holds at one value, named as fixed: a value that
+    was never searched lies neither inside the grid nor on its edge."""
+    text = _edge_core(best, grid, labels)
+    fixed = [f"the {AXIS_NAMES.get(k, k)} is fixed at {v[0]:g}" for k, v in grid.items() if len(v) == 1]
+    if fixed:
+        text += " Not searched: " + ", ".join(fixed) + "."
+    return text
+
+
+def _edge_core(best: Mapping[str, Mapping[str, Any]], grid: Mapping[str, list[Any]],
+                  labels: Mapping[str, str] | None = None) -> str:
     """One sentence naming every chosen value on the grid's edge, or saying that none is.
 
     Only an edge that a wider grid could move past can mean the search stopped short. A

@@ -63,3 +63,18 @@ def test_runs_table_formats_means_and_ranges():
     assert row["model"] == "Simple CNN" and row["seeds"] == 2 and row["epochs"] == 2
     assert row["test accuracy (mean)"] == f"{np.mean(accs):.4f}"
     assert row["test accuracy (seed range)"] == f"{min(accs):.4f} to {max(accs):.4f}"
+
+
+def test_speed_sentence_with_the_spread_over_repeats():
+    import pandas as pd
+
+    # the full profile of 2026-12-01: training ratios 1.43-2.12, inference 0.75-1.39 per repeat
+    train, infer = [1.43, 1.44, 2.05, 2.12, 1.77], [1.04, 1.39, 1.06, 0.75, 1.16]
+    rows = [{"model": m, "task": t, "repeat": r, "images_per_s": v}
+            for t, ratios in (("train", train), ("inference", infer)) for r, q in enumerate(ratios)
+            for m, v in (("Simple CNN", 1000.0 * q), ("LeNet-5", 1000.0))]
+    spread = et.ratio_spread(pd.DataFrame(rows), "Simple CNN", "LeNet-5")
+    assert spread["train"] == pytest.approx((1.43, 2.12, 5)) and spread["inference"] == pytest.approx((0.75, 1.39, 5))
+    text = et.speed_sentence({"train": 1.77, "inference": 1.06}, "Simple CNN", "LeNet-5", spread)
+    assert "neither model classifies consistently faster (per-repeat ratios 0.75 to 1.39 over 5 repeats)" in text
+    assert text.startswith("the Simple CNN trains 1.8 times as fast as LeNet-5 (median of 5 per-repeat ratios, 1.43 to 2.12), while")

@@ -54,9 +54,16 @@ def test_confusion_sentence_names_both_models_larger_confusions():
     text = perclass.confusion_sentence(table, k=2)
     assert "LeNet-5 makes more of T-shirt/top → Shirt (+2.1 pp [-0.4, +4.6]), Coat → Pullover (+1.8 pp" in text
     assert "Simple CNN makes more of Shirt → Pullover (-3.0 pp [-5.0, -1.0])" in text
-    assert "the 95 % interval excludes 0 for Shirt → Pullover" in text and "about 0 would by chance" in text
+    # 1 of 3 below 0.05 each: P(>= 1) = 1 - 0.95**3 = 0.143, as many as chance gives
+    assert ("the 95 % interval excludes 0 for 1 of the 3 confusions compared (Shirt → Pullover), about as many "
+            "as chance gives (0.2 expected, P(≥ 1) = 0.14), so none of them is read") in text
     quiet = perclass.confusion_sentence(confusions([("Shirt", "Coat", 0.01, -0.01, 0.03)]))
-    assert "Simple CNN makes no confusion more often" in quiet and "none of these intervals excludes 0" in quiet
+    assert "Simple CNN makes no confusion more often" in quiet and "no confusion's interval excludes 0" in quiet
+    # an interval excluding 0 among those not named (k=1) is still counted; 3 of 4 is more than chance
+    many = confusions([("A", "B", 0.03, 0.01, 0.05), ("C", "D", 0.02, 0.01, 0.03), ("E", "F", -0.01, -0.02, -0.005),
+                       ("G", "H", 0.001, -0.01, 0.01)])
+    text = perclass.confusion_sentence(many, k=1)
+    assert "excludes 0 for 3 of the 4 confusions compared (A → B, C → D, E → F), more than chance gives" in text
 
 
 def test_auc_sentence_counts_seed_pairs_in_the_leading_direction():

@@ -55,13 +55,13 @@ def test_edge_count_clause():
     assert inside == "no chosen value lies on an edge of the grid that a wider grid could move past"
     text = edge_count_clause({"a": {"lr": 1e-2, "batch_size": 32}, "b": {"lr": 1e-2, "batch_size": 64}},
                              grid, {"a": "A", "b": "B"})
-    assert text.startswith("2 of A's 2 chosen values and 1 of B's 2 chosen values lie on an edge of the grid")
+    assert text.startswith("2 of A's 2 searched values and 1 of B's 2 searched values lie on an edge of the grid")
     # A weight decay of 0 on the lowest edge cannot be moved past: not counted, no contradiction.
     wd = {"lr": [1e-3, 1e-2, 1e-1], "optimizer__weight_decay": [0.0, 1e-4]}
     zero = edge_count_clause({"a": {"lr": 1e-2, "optimizer__weight_decay": 0.0}}, wd)
     assert zero.startswith("no chosen value lies on an edge")
     one = edge_count_clause({"a": {"lr": 1e-1, "optimizer__weight_decay": 0.0}}, wd, {"a": "A"})
-    assert one.startswith("1 of A's 2 chosen values lies on an edge")
+    assert one.startswith("1 of A's 2 searched values lies on an edge")
 
 
 def test_cost_clause_in_both_directions():
@@ -109,3 +109,13 @@ def test_abstract_result_states_both_comparisons_and_their_verdicts():
     both = abstract_result(tuned | {"verdict": "inconclusive"}, default | {"verdict": "inconclusive"}, "simple CNN", "LeNet-5")
     assert both.count("neither equivalence") == 1 and both.endswith(
         "with the defaults both share: both times neither equivalence nor a difference beyond the ±1 pp margin.")
+
+
+def test_cost_clause_when_one_task_is_not_consistently_faster():
+    spread = {"train": (1.43, 2.12, 5), "inference": (0.75, 1.39, 5)}
+    text = cost_clause(0.173, {"train": 1.77, "inference": 1.06}, spread)
+    assert text.startswith("With 5.8 times fewer multiply-adds per image, the simple CNN trains faster but is not "
+                           "consistently faster when it classifies")
+    assert "faster at both" not in text
+    both = cost_clause(0.173, {"train": 1.77, "inference": 1.2}, {"train": (1.4, 2.1, 5), "inference": (1.1, 1.3, 5)})
+    assert "faster at both" in both

@@ -45,10 +45,19 @@ BEYOND = "A value on such an edge may mean the best value lies beyond the grid."
 def test_edge_sentence_each_case(simple, lenet, expected):
     best = {name: {"lr": lr, "batch_size": 64, "optimizer__weight_decay": wd}
             for name, (lr, wd) in (("simple", simple), ("lenet", lenet))}
-    assert edge_sentence(best, WD, {"simple": "Simple CNN", "lenet": "LeNet-5"}) == expected
+    # WD holds the batch size at one value: named as not searched after the edges
+    assert edge_sentence(best, WD, {"simple": "Simple CNN", "lenet": "LeNet-5"}) == (
+        expected + " Not searched: the batch size is fixed at 64.")
 
 
 def test_edge_sentence_when_nothing_is_on_the_edge():
     best = {"m": {"lr": 1e-3, "batch_size": 64, "optimizer__weight_decay": 5e-5}}
     grid = {**GRID, "optimizer__weight_decay": [0.0, 5e-5, 1e-4]}
     assert edge_sentence(best, grid) == "Every chosen value lies inside the grid, not on its edge."
+
+
+def test_edge_sentence_names_a_fixed_axis_as_not_searched():
+    best = {"m": {"lr": 1e-3, "batch_size": 64, "optimizer__weight_decay": 5e-5}}
+    grid = {"lr": [3e-4, 1e-3, 3e-3], "batch_size": [64], "optimizer__weight_decay": [0.0, 5e-5, 1e-4]}
+    assert edge_sentence(best, grid) == ("Every chosen value lies inside the grid, not on its edge. "
+                                         "Not searched: the batch size is fixed at 64.")

@@ -1,4 +1,4 @@
-"""Chapter "Discussion": cost in words, calibration, limitations."""
+"""Chapter "Discussion": the sizes, what the cost benchmark means, the limitations."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -7,7 +7,7 @@ from ...config import Profile, get_profile
 from ...evaluation import benchmark
 from ...models import DISPLAY_NAMES
 from ...pipeline import stages
-from .. import budgets, evaluation_text, perclass_plots, report, summary
+from .. import evaluation_text, report, summary
 
 __all__ = ["context"]
 
@@ -22,7 +22,6 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
     return SimpleNamespace(
         profile=p, parameter_share=report.fmt_pct(size.loc[S, "parameters"] / size.loc[L, "parameters"]),
         mac_share=report.fmt_pct(size.loc[S, "macs"] / size.loc[L, "macs"]),
-        speed=evaluation_text.speed_sentence(ratios, S, L),
-        cost_note=summary.cost_clause(size.loc[S, "macs"] / size.loc[L, "macs"], ratios),
-        calibration=perclass_plots.calibration_text(p), convergence=budgets.convergence_text(p),
+        cost_note=summary.cost_clause(size.loc[S, "macs"] / size.loc[L, "macs"], ratios,
+                                      evaluation_text.ratio_spread(eff["timings"], S, L)),
         grid_subset=f"{p.grid_subset:,}")

@@ -34,7 +34,8 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
         size_lenet=f"{int(eff['complexity'].set_index('model').loc[L, 'parameters']):,}",
         calibration=perclass_plots.calibration_text(p),
         train_batch=benchmark.BENCH["train_batch"], infer_batch=benchmark.BENCH["infer_batch"],
-        speed=evaluation_text.speed_sentence(benchmark.speed_ratios(eff["timings"], S, L), S, L))
+        speed=evaluation_text.speed_sentence(benchmark.speed_ratios(eff["timings"], S, L), S, L,
+                                             evaluation_text.ratio_spread(eff["timings"], S, L)))
 
 
 def classification_table(ch: SimpleNamespace):
