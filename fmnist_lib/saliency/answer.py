@@ -136,7 +136,11 @@ def _brightness_clause(p: dict) -> str:
                      f"({how} the two models agree with each other)")
     if not parts:
         return ""
-    return f" On those images the image's brightness (no model) agrees {' and '.join(parts)}."
+    text = f" On those images the image's brightness (no model) agrees {' and '.join(parts)}."
+    if any(not b["below_cross"] for b in p["brightness"].values()):  # brightness as close as the other model
+        text += (" So the two models agree with each other no more than one of them agrees with a map that "
+                 "uses no model: what they share may be where the garment is bright, not features both learned.")
+    return text
 
 
 def same_parts_answer(df: pd.DataFrame, explainer: str, metric: str = "spearman",

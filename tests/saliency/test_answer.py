@@ -64,6 +64,9 @@ def test_brightness_clause_and_many_explainers():
     text = same_parts_answer(df, "occlusion")
     assert "with Simple CNN's at 0.60" in text and "with LeNet-5's at 0.10" in text
     assert text.index("(more than") < text.index("LeNet-5's at") < text.index("(less than")
+    assert "what they share may be where the garment is bright" in text  # Simple CNN's brightness beats it
+    low = same_parts_answer(table(values(0.35, ba=0.05, bb=0.1), noise=0.01), "occlusion")
+    assert "(less than" in low and "(more than" not in low and "garment is bright" not in low
     stored = pd.concat([table(values(0.35)).assign(explainer="gradcam", cell=2),
                         table(values(0.5)).assign(explainer="occlusion", cell=2)])
     answers = same_parts_answers(stored, 2, labels={"gradcam": "Grad-CAM"})
