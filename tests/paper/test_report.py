@@ -57,3 +57,33 @@ def test_profile_table_has_no_python_quotes_and_mcnemar_cells_give_direction():
     table = mcnemar_table(rows)
     assert table.columns.tolist() == ["", "LeNet-5/0"]
     assert table.iloc[0].tolist() == ["Simple CNN/0", "1e-06 (300 vs 1,200)"]  # LeNet-5 only, then Simple CNN only
+
+
+def test_every_chapter_module_imports():
+    # a chapter module importing a moved function fails only when the paper renders: catch it here
+    import importlib
+    import pkgutil
+
+    import fmnist_lib.paper.chapters as chapters
+
+    names = [m.name for m in pkgutil.iter_modules(chapters.__path__)]
+    assert {"front", "data", "models", "baseline", "tuning", "evaluation", "roc", "gradcam", "discussion",
+            "appendix"} <= set(names)
+    for name in names:
+        assert hasattr(importlib.import_module(f"fmnist_lib.paper.chapters.{name}"), "context")
+
+
+def test_letter_sets_the_papers_sizes():
+    import matplotlib.pyplot as plt
+
+    from fmnist_lib.paper.report import letter
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], label="a")
+    ax.set_xlabel("x")
+    ax.set_title("t")
+    ax.legend()
+    letter(fig)
+    assert {t.get_fontsize() for t in ax.get_xticklabels()} == {7} and ax.xaxis.label.get_fontsize() == 8
+    assert ax.title.get_fontsize() == 9 and ax.get_legend().get_texts()[0].get_fontsize() == 7
+    plt.close(fig)

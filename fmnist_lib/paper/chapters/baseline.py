@@ -4,12 +4,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from ...config import Profile, get_profile
-from ...evaluation.comparison import runs_table
-from ...evaluation.equivalence import equivalence_sentence
 from ...models import DISPLAY_NAMES
 from ...pipeline import stages
 from ...training import plot_learning_curves
 from .. import report
+from ..evaluation_text import equivalence_sentence, runs_table
 
 __all__ = ["context", "curves_figure", "results_table"]
 
@@ -26,7 +25,8 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
 
 def curves_figure(ch: SimpleNamespace):
     """The first seed's learning curves of both models."""
-    return plot_learning_curves({n: runs[0]["history"] for n, runs in ch.base.items()}, labels=DISPLAY_NAMES)
+    fig = plot_learning_curves({n: runs[0]["history"] for n, runs in ch.base.items()}, labels=DISPLAY_NAMES)
+    return report.letter(fig)
 
 
 def results_table(ch: SimpleNamespace):
