@@ -45,8 +45,8 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
     return SimpleNamespace(
         **shared, seed_accs=seed_accs,
         result=summary.abstract_result(cmp["equivalence"], cmp["equivalence_default"], "simple CNN", "LeNet-5"),
-        standing=standing_clause({DISPLAY_NAMES[n]: float(np.mean(a)) for n, a in seed_accs.items()},
-                                 budgets._mean_cis(p), report.PUBLISHED),
+        standing=standing_clause({_the(DISPLAY_NAMES[n]): float(np.mean(a)) for n, a in seed_accs.items()},
+                                 {_the(k): v for k, v in budgets._mean_cis(p).items()}, report.PUBLISHED),
         dependence=summary.recipe_dependence(cmp["equivalence"], cmp["equivalence_default"], S, L),
         tuning_effect=summary.tuning_summary(cmp["tuning"]),
         edge_clause=summary.edge_count_clause({n: t["params"].iloc[0] for n, t in stages.selection(p).items()},
@@ -86,6 +86,11 @@ def standing_clause(accs: dict[str, float], cis: dict[str, tuple[float, float]],
     where = {n: "level (the MLP inside its 95 % CI)" if cis[n][0] <= mlp[0] <= cis[n][1] else
              "above" if accs[n] > mlp[0] else "below" for n in names}
     return text + f"; against the benchmark's MLP ({mlp[0]:.3f}), " + _and([f"{n} is {w}" for n, w in where.items()])
+
+
+def _the(name: str) -> str:
+    """"the Simple CNN" in running prose; "LeNet-5" is a name and takes no article."""
+    return f"the {name}" if name == DISPLAY_NAMES["simple"] else name
 
 
 def _and(items: list[str]) -> str:
