@@ -31,10 +31,11 @@ def ensemble_difference(y_true: object, probas_a: Sequence[np.ndarray], probas_b
                         margin: float, n_boot: int = 2000, seed: int = 0) -> dict[str, float | str]:
     """Accuracy of ``b``'s seed ensemble minus ``a``'s, with intervals over seeds and test images.
 
-    Each bootstrap replicate draws the seeds with replacement (the same seed indices for both
-    models, as :func:`~fmnist_lib.evaluation.equivalence.accuracy_difference` pairs them), forms
-    each model's ensemble of the drawn seeds (mean probabilities, a seed drawn twice counted
-    twice), and draws one set of test images with replacement, shared by both models. So the
+    Each bootstrap replicate draws each model's seeds with replacement, independently (an
+    ensemble pools its own seeds; seed i of one model is not a partner of seed i of the other:
+    their accuracies are not correlated by construction), forms each model's ensemble of the
+    drawn seeds (mean probabilities, a seed drawn twice counted twice), and draws one set of test
+    images with replacement, shared by both models. So the
     interval holds the seeds' noise (another machine's float noise changes a run as another
     seed does), which an interval over test images alone leaves out.
 
@@ -51,22 +52,23 @@ def ensemble_difference(y_true: object, probas_a: Sequence[np.ndarray], probas_b
     stacks = [np.stack([np.asarray(q, dtype=np.float64) for q in ps]) for ps in (probas_a, probas_b)]
     n_seeds, n = len(probas_a), len(y)
 
-    cache: dict[tuple[int, ...], np.ndarray] = {}
+    caches: list[dict[tuple[int, ...], np.ndarray]] = [{}, {}]
 
-    def correct(counts: np.ndarray) -> np.ndarray:  # (2, n): each ensemble of these seed counts right?
+    def correct(m: int, counts: np.ndarray) -> np.ndarray:  # (n,): model m's ensemble of these seed counts right?
         key = tuple(int(c) for c in counts)
-        if key not in cache:
-            w = counts / counts.sum()
-            cache[key] = np.stack([np.tensordot(w, P, axes=1).argmax(1) == y for P in stacks])
-        return cache[key]
+        if key not in caches[m]:
+            caches[m][key] = np.tensordot(counts / counts.sum(), stacks[m], axes=1).argmax(1) == y
+        return caches[m][key]
 
     rng = np.random.default_rng(seed)
     reps = np.empty(n_boot)
     for b in range(n_boot):
-        c = correct(np.bincount(rng.integers(0, n_seeds, n_seeds), minlength=n_seeds))
+        ca = correct(0, np.bincount(rng.integers(0, n_seeds, n_seeds), minlength=n_seeds))
+        cb = correct(1, np.bincount(rng.integers(0, n_seeds, n_seeds), minlength=n_seeds))
         i = rng.integers(0, n, n)
-        reps[b] = c[1, i].mean() - c[0, i].mean()
-    full = correct(np.ones(n_seeds, dtype=np.int64))
+        reps[b] = cb[i].mean() - ca[i].mean()
+    ones = np.ones(n_seeds, dtype=np.int64)
+    full = np.stack([correct(0, ones), correct(1, ones)])
     (l90, h90), (l95, h95) = percentile_ci(reps, 0.90), percentile_ci(reps, 0.95)
     return {"diff": float(full[1].mean() - full[0].mean()), "ci90_low": l90, "ci90_high": h90,
             "ci95_low": l95, "ci95_high": h95, "margin": float(margin),

@@ -227,15 +227,16 @@ def convergence_sentence(table: pd.DataFrame, tolerance: float) -> str:
             f"{_list(parts)}")
     sd = ", ".join(f"{r['model']} {100 * r['val_sd']:.2f} pp" for _, r in table.iterrows())
     lower = table[table["gain"] < 0]["model"].tolist()
+    noisy = seeds < 3 or bool((table["val_sd"] > tolerance).any())
     if len(ok) == len(table):
-        verdict = (f"no model gains {100 * tolerance:.1f} pp or more, the criterion, so the budget has "
-                   f"converged" + (f"; the doubled recipe ends lower for {_list(lower)}" if lower else ""))
+        verdict = ((f"no gain is detected (no model gains {100 * tolerance:.1f} pp or more)" if noisy else
+                    f"no model gains {100 * tolerance:.1f} pp or more, the criterion, so the budget has converged")
+                   + (f"; the doubled recipe ends lower for {_list(lower)}" if lower else ""))
     elif ok.empty:
         verdict = f"at least {100 * tolerance:.1f} pp for every model: the budget has not converged"
     else:
         verdict = (f"a gain below the {100 * tolerance:.1f} pp criterion for {_list(ok['model'])} only; "
                    f"{_list(table.loc[~table['converged'], 'model'])} has not converged")
-    noisy = seeds < 3 or bool((table["val_sd"] > tolerance).any())
     caveat = (f" The check has {seeds} seed{'s' if seeds > 1 else ''} against a seed sd of the budget's "
               f"validation accuracy of {sd}, more than the {100 * tolerance:.1f} pp it tests: it shows that "
               f"doubling brings no gain of the size of the seed noise, and cannot resolve one of "

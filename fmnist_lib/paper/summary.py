@@ -154,6 +154,6 @@ def cost_clause(mac_ratio: float, ratios: Mapping[str, float],
         faster = [w for w, _ in tasks if w not in mixed]
         return (f"With {fewer}, the simple CNN " + (f"{' and '.join(faster)} faster but " if faster else "")
                 + f"is not consistently faster when it {' and '.join(mixed)}: the per-repeat ratios lie on "
-                "both sides of 1, so multiply-adds do not set the speed at this size.")
+                "both sides of 1 at the one batch size it was timed at.")
     return (f"With {fewer}, the simple CNN is faster at both, though not in proportion to the "
             "multiply-adds.")

@@ -129,15 +129,26 @@ def admits(p: dict) -> str:
 def _brightness_clause(p: dict) -> str:
     """How each model's agreement with the image's brightness compares with the two models'."""
     parts = []
+    within = list(p["within"].values())
+    ceiling = (float(np.sqrt(max(0.0, np.prod([w - p["chance"] for w in within])))) if len(within) == 2
+               else within[0] - p["chance"] if within else float("nan"))
     for c, b in p["brightness"].items():
         how = ("more than" if b["beats_cross"] else "less than" if b["below_cross"]
                else "about as much as")
+        scale = (f", {(b['mean'] - p['chance']) / ceiling:.2f} of the way on the same scale"
+                 if np.isfinite(ceiling) and ceiling > 0 else "")
         parts.append(f"with {c.removesuffix(' vs brightness')}'s at {b['mean']:.2f} "
-                     f"({how} the two models agree with each other)")
+                     f"({how} the two models agree with each other{scale})")
     if not parts:
         return ""
     text = f" On those images the image's brightness (no model) agrees {' and '.join(parts)}."
-    if any(not b["below_cross"] for b in p["brightness"].values()):  # brightness as close as the other model
+    positions = [(b["mean"] - p["chance"]) / ceiling for b in p["brightness"].values()
+                 if np.isfinite(ceiling) and ceiling > 0]
+    if positions and np.isfinite(p.get("position", np.nan)) and max(positions) >= 0.5 * p["position"]:
+        text += (f" A map that uses no model thus reaches up to {max(positions):.2f} of the way, "
+                 f"against {p['position']:.2f} for the two models' agreement with each other: much of that agreement "
+                 "beyond chance is where the garment is bright.")
+    elif any(not b["below_cross"] for b in p["brightness"].values()):  # brightness as close as the other model
         text += (" So the two models agree with each other no more than one of them agrees with a map that "
                  "uses no model: what they share may be where the garment is bright, not features both learned.")
     return text

@@ -108,7 +108,8 @@ def foreground_sentence(shares: pd.DataFrame, labels: dict[str, str] | None = No
         key = ("more" if r["excess low"] > 0 else "less" if r["excess high"] < 0
                else "about as much")
         groups[key].append(f"{name} ({100 * r['on silhouette']:.0f} %)")
-    area = f"{100 * t['silhouette area'].mean():.0f} %"
+    widest = t.loc[t["n"].idxmax()]  # the area over the most images (occlusion explains a subset)
+    area = f"{100 * widest['silhouette area']:.0f} %"
     said = [f"{k} for {', '.join(v)}" for k, v in groups.items() if v]
     text = (f"The garment covers {area} of an analysed image on average; the share of a map's "
             f"mass on it is " + "; ".join(said) + ".")

@@ -76,13 +76,14 @@ def test_verdict_entry_lists_every_budget_and_source():
 
 
 def reference_ensemble_replicates(y, a, b, n_boot, seed):
-    """The bootstrap of ensemble_difference written plainly: seeds drawn, ensembles rebuilt, images drawn."""
+    """The bootstrap of ensemble_difference written plainly: each model's seeds drawn, ensembles rebuilt, images drawn."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n_boot):
-        s = rng.integers(0, len(a), len(a))
-        ea = np.mean([a[k] for k in s], axis=0)
-        eb = np.mean([b[k] for k in s], axis=0)
+        sa = rng.integers(0, len(a), len(a))  # each model's seeds drawn on their own
+        sb = rng.integers(0, len(b), len(b))
+        ea = np.mean([a[k] for k in sa], axis=0)
+        eb = np.mean([b[k] for k in sb], axis=0)
         i = rng.integers(0, len(y), len(y))
         out.append((eb.argmax(1) == y)[i].mean() - (ea.argmax(1) == y)[i].mean())
     return np.array(out)

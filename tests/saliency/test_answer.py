@@ -64,9 +64,14 @@ def test_brightness_clause_and_many_explainers():
     text = same_parts_answer(df, "occlusion")
     assert "with Simple CNN's at 0.60" in text and "with LeNet-5's at 0.10" in text
     assert text.index("(more than") < text.index("LeNet-5's at") < text.index("(less than")
-    assert "what they share may be where the garment is bright" in text  # Simple CNN's brightness beats it
+    # Simple CNN's brightness beats the cross-model value: on the position scale it is past half of it
+    assert "A map that uses no model thus reaches up to" in text and "where the garment is bright" in text
+    assert "of the way on the same scale" in text
     low = same_parts_answer(table(values(0.35, ba=0.05, bb=0.1), noise=0.01), "occlusion")
     assert "(less than" in low and "(more than" not in low and "garment is bright" not in low
+    # below the cross value on its paired CI, but past half of its position: the scale sentence says so
+    mid = same_parts_answer(table(values(0.35, ba=0.3, bb=0.1), noise=0.01), "occlusion")
+    assert "(less than" in mid and "A map that uses no model thus reaches up to" in mid
     stored = pd.concat([table(values(0.35)).assign(explainer="gradcam", cell=2),
                         table(values(0.5)).assign(explainer="occlusion", cell=2)])
     answers = same_parts_answers(stored, 2, labels={"gradcam": "Grad-CAM"})
