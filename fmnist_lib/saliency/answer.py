@@ -126,7 +126,7 @@ def admits(p: dict) -> str:
     return f", which also admits {' and '.join(f'“{w}”' for w in others)}" if others else ""
 
 
-def _brightness_clause(p: dict) -> str:
+def _brightness_clause(p: dict, explainer: str = "") -> str:
     """How each model's agreement with the image's brightness compares with the two models'."""
     parts = []
     within = list(p["within"].values())
@@ -149,8 +149,9 @@ def _brightness_clause(p: dict) -> str:
                  f"against {p['position']:.2f} for the two models' agreement with each other: much of that agreement "
                  "beyond chance is where the garment is bright.")
     elif any(not b["below_cross"] for b in p["brightness"].values()):  # brightness as close as the other model
-        text += (" So the two models agree with each other no more than one of them agrees with a map that "
-                 "uses no model: what they share may be where the garment is bright, not features both learned.")
+        by = f" by {explainer}" if explainer else ""
+        text += (f" So{by} the two models agree with each other no more than one of them agrees with a map "
+                 "that uses no model: what they share may be where the garment is bright, not features both learned.")
     return text
 
 
@@ -181,7 +182,7 @@ def same_parts_answer(df: pd.DataFrame, explainer: str, metric: str = "spearman"
         text = (f"{word.capitalize()}, by {explainer}: {numbers} and {seeds} across each "
                 f"model's own seeds, {p['position']:.2f} of the way from chance to self-agreement "
                 f"(95 % CI {p['low']:.2f}–{p['high']:.2f}{admits(p)}; {n}).")
-    return text + _brightness_clause(p)
+    return text + _brightness_clause(p, explainer)
 
 
 def same_parts_answers(agreement: pd.DataFrame, cell: int | None = None,

@@ -42,7 +42,7 @@ def test_a_copy_hashes_like_the_package(package_copy):
     ("saliency/explorer.py", {"explorer"}),
     ("saliency/agreement.py", {"gradcam"}),
     ("evaluation/equivalence.py", {"comparison", "verdicts", "explorer"}),  # the explorer's seed ensembles
-    ("evaluation/verdicts.py", {"verdicts"}),
+    ("evaluation/verdicts.py", {"verdicts", "comparison"}),  # the comparison's seed ensembles use it
     ("evaluation/perclass.py", {"comparison"}),
     ("evaluation/fidelity.py", set()),     # computed on the fly from stored runs, never stored
     ("paper/budgets.py", set()),
