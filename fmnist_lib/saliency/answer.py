@@ -61,7 +61,8 @@ def agreement_position(df: pd.DataFrame, metric: str = "spearman", n_boot: int =
         ``cross``, ``chance``, ``within`` (``{comparison: mean}``), means over the ``n`` images
         (of ``images``) where every one is defined; ``brightness``: per model, the mean
         agreement of its maps with the brightness and whether it is significantly above
-        (``beats_cross``) or below (``below_cross``) the cross-model agreement (paired 95 % CI); ``position`` with ``low`` and ``high`` (95 % percentile
+        (``beats_cross``) or below (``below_cross``) the cross-model agreement (paired 95 % CI), and its
+        ``position`` on the cross-model scale (when self-agreement lies above chance); ``position`` with ``low`` and ``high`` (95 % percentile
         bootstrap interval), NaN when a model has one seed; ``reproducible`` (each model's
         ``within - chance`` has its 95 % CI above 0), ``above_chance`` (same for ``x - c``).
     """
@@ -87,14 +88,21 @@ def agreement_position(df: pd.DataFrame, metric: str = "spearman", n_boot: int =
            "chance": means[1], "within": dict(zip(within, means[2:])),
            "above_chance": mean_ci(v[:, 0] - v[:, 1])[1] > 0,
            "reproducible": all(mean_ci(v[:, j] - v[:, 1])[1] > 0 for j in range(2, v.shape[1]))}
+
     if not within:
         return {**out, "position": np.nan, "low": np.nan, "high": np.nan}
 
+    def ceiling(m):  # self-agreement above chance: the geometric mean over the two models
+        return (np.sqrt(np.clip(np.prod(m[..., 2:] - m[..., 1:2], axis=-1), 0, None))
+                if len(within) == 2 else m[..., 2] - m[..., 1])
+
     def position(m):  # m: (..., columns) means
-        ceiling = np.sqrt(np.clip(np.prod(m[..., 2:] - m[..., 1:2], axis=-1), 0, None)
-                          ) if len(within) == 2 else m[..., 2] - m[..., 1]
         with np.errstate(divide="ignore", invalid="ignore"):
-            return (m[..., 0] - m[..., 1]) / ceiling
+            return (m[..., 0] - m[..., 1]) / ceiling(m)
+
+    if ceiling(means) > 0:  # the brightness map on the same scale: its mean in the cross-model value's place
+        for b in brightness.values():
+            b["position"] = float(position(np.r_[b["mean"], means[1:]]))
 
     idx = np.random.default_rng(seed).integers(0, len(v), size=(n_boot, len(v)))
     boot = position(v[idx].mean(1))
@@ -129,21 +137,17 @@ def admits(p: dict) -> str:
 def _brightness_clause(p: dict, explainer: str = "") -> str:
     """How each model's agreement with the image's brightness compares with the two models'."""
     parts = []
-    within = list(p["within"].values())
-    ceiling = (float(np.sqrt(max(0.0, np.prod([w - p["chance"] for w in within])))) if len(within) == 2
-               else within[0] - p["chance"] if within else float("nan"))
     for c, b in p["brightness"].items():
         how = ("more than" if b["beats_cross"] else "less than" if b["below_cross"]
                else "about as much as")
-        scale = (f", {(b['mean'] - p['chance']) / ceiling:.2f} of the way on the same scale"
-                 if np.isfinite(ceiling) and ceiling > 0 else "")
+        scale = (f", {b['position']:.2f} of the way on the same scale"
+                 if np.isfinite(b.get("position", np.nan)) else "")
         parts.append(f"with {c.removesuffix(' vs brightness')}'s at {b['mean']:.2f} "
                      f"({how} the two models agree with each other{scale})")
     if not parts:
         return ""
     text = f" On those images the image's brightness (no model) agrees {' and '.join(parts)}."
-    positions = [(b["mean"] - p["chance"]) / ceiling for b in p["brightness"].values()
-                 if np.isfinite(ceiling) and ceiling > 0]
+    positions = [b["position"] for b in p["brightness"].values() if np.isfinite(b.get("position", np.nan))]
     if positions and np.isfinite(p.get("position", np.nan)) and max(positions) >= 0.5 * p["position"]:
         text += (f" A map that uses no model thus reaches up to {max(positions):.2f} of the way, "
                  f"against {p['position']:.2f} for the two models' agreement with each other: much of that agreement "

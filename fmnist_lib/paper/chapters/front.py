@@ -85,16 +85,12 @@ def standing_clause(accs: dict[str, float], cis: dict[str, tuple[float, float]],
         return text
     where = {n: "level (the MLP inside its 95 % CI)" if cis[n][0] <= mlp[0] <= cis[n][1] else
              "above" if accs[n] > mlp[0] else "below" for n in names}
-    return text + f"; against the benchmark's MLP ({mlp[0]:.3f}), " + _and([f"{n} is {w}" for n, w in where.items()])
+    return text + f"; against the benchmark's MLP ({mlp[0]:.3f}), " + budgets._list([f"{n} is {w}" for n, w in where.items()])
 
 
 def _the(name: str) -> str:
     """"the Simple CNN" in running prose; "LeNet-5" is a name and takes no article."""
     return f"the {name}" if name == DISPLAY_NAMES["simple"] else name
-
-
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def headline_table(ch: SimpleNamespace):
