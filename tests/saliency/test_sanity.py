@@ -187,6 +187,13 @@ def test_row_pearson_equals_numpy_per_row_and_is_nan_for_a_constant_row():
     for i in (0, 1, 3):
         assert r[i] == pytest.approx(np.corrcoef(a[i], b[i])[0, 1], abs=1e-12)
     assert r[1] == pytest.approx(1.0, abs=1e-12) and np.isnan(r[2])
+    small = 1e-3 * a  # rows of small spread (denominator below 1) are still correlated
+    np.testing.assert_allclose(row_pearson(small, 1e-3 * b)[[0, 1, 3]], r[[0, 1, 3]], atol=1e-12)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the constant row's 0 / 0 stays silent
+        row_pearson(a, b)
 
 
 def test_rank_correlation_on_non_square_maps_with_ties_and_its_shape_error():
