@@ -153,3 +153,47 @@ def test_auc_differences_needs_the_same_non_zero_number_of_seeds():
     for a, b in ((p, p + p), ([], [])):
         with pytest.raises(ValueError, match=r"^Both models need the same, non-zero number of seeds\.$"):
             ab.auc_differences(y, a, b, {"a": "A", "b": "B"}, n_boot=5)
+
+
+def test_auc_differences_default_chunks_with_two_seeds_equal_a_replay():
+    """With two seeds each chunk of 100 replicates draws its images, then its seed picks, so the
+    chunk size decides the random stream (with one seed the picks draw nothing)."""
+    rng = np.random.default_rng(5)
+    n, S = 60, 2
+    y = np.r_[np.repeat(np.arange(10), 3), rng.integers(0, 10, n - 30)]
+    pa = [np.round(probas(y, 2.0, rng), 1) for _ in range(S)]
+    pb = [np.round(probas(y, 1.0, rng), 1) for _ in range(S)]
+    table = ab.auc_differences(y, pa, pb, {"a": "A", "b": "B"}).set_index("class").loc[list(ab.CLASSES)]
+    replay = np.random.default_rng(0)
+    diffs = []
+    for _ in range(10):  # 1000 replicates in chunks of 100
+        draws = replay.integers(0, n, size=(100, n))
+        w = np.stack([np.bincount(d, minlength=n) for d in draws]).astype(float)
+        pick = replay.integers(0, S, size=(100, S))
+        per_class = []
+        for k in range(10):
+            auc_a = np.stack([mann_whitney(p[:, k], y == k, w) for p in pa], 1)
+            auc_b = np.stack([mann_whitney(p[:, k], y == k, w) for p in pb], 1)
+            per_class.append(np.take_along_axis(auc_b, pick, 1).mean(1) - np.take_along_axis(auc_a, pick, 1).mean(1))
+        diffs.append(np.stack(per_class, 1))
+    diffs = np.concatenate(diffs)
+    with np.errstate(invalid="ignore"):  # a replicate may miss a class's positives: NaN, as the code
+        ref = {q: np.quantile(diffs, q, axis=0) for q in (0.025, 0.975, 0.0025, 0.9975)}
+    for col, q in (("low", 0.025), ("high", 0.975), ("low_bonf", 0.0025), ("high_bonf", 0.9975)):
+        np.testing.assert_allclose(table[col], ref[q], atol=1e-9, err_msg=col)
+
+
+def test_rows_with_equal_differences_keep_the_class_order():
+    """b is a's copy except on three classes' columns: the seven others tie at difference 0 and
+    stay in class order (Python's sort is stable; numpy's quicksort reorders such ties)."""
+    rng = np.random.default_rng(6)
+    y = np.r_[np.repeat(np.arange(10), 4), rng.integers(0, 10, 40)]
+    pa = probas(y, 3.0, rng)
+    pb = pa.copy()
+    for k, noise in ((1, 1.0), (4, 0.5), (7, 2.0)):  # less noise: a better column k
+        pb[:, k] = (y == k) + rng.normal(scale=noise, size=len(y))
+    table = ab.auc_differences(y, [pa], [pb], {"a": "A", "b": "B"}, n_boot=5)
+    diff = [roc_auc_score(y == k, pb[:, k]) - roc_auc_score(y == k, pa[:, k]) for k in range(10)]
+    assert sum(d == 0 for d in diff) == 7
+    order = sorted(range(10), key=lambda k: -diff[k])
+    assert list(table["class"]) == [ab.CLASSES[k] for k in order]

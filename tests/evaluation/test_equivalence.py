@@ -433,3 +433,31 @@ def test_image_counts_keep_the_last_image_when_no_replicate_draws_it():
     draws = np.random.default_rng(seed).integers(0, 5, size=(3, 5))
     assert counts.shape == (3, 5) and counts[-1, -1] == 0
     assert np.array_equal(counts, [np.bincount(d, minlength=5) for d in draws])
+
+
+def test_accuracy_table_takes_2000_replicates_and_the_given_seed():
+    """Data (found by a search over fixtures) on which the 2000-replicate interval and a
+    2001-replicate one differ in the fourth decimal; and a non-default seed reaches the bootstrap."""
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 10, 30)
+    ps = [onehot(np.where(rng.random(30) < 0.75, y, (y + 2) % 10)) for _ in range(3)]
+    c = correctness(y, ps)
+
+    def interval(n_boot, seed):
+        lo, hi = np.quantile(replay_two_level(c, n_boot, seed, 200), [0.025, 0.975])
+        return f"[{lo:.4f}, {hi:.4f}]"
+
+    assert interval(2000, 0) != interval(2001, 0)  # the fixture tells the replicate counts apart
+    assert eq.accuracy_table(y, {"m": ps}, {})["95 % CI (seeds and images)"].item() == interval(2000, 0)
+    assert interval(2000, 5) != interval(2000, 0)
+    assert eq.accuracy_table(y, {"m": ps}, {}, seed=5)["95 % CI (seeds and images)"].item() == interval(2000, 5)
+
+
+def test_ensemble_proba_averages_in_float64_and_needs_a_matrix():
+    a = np.array([[0.1, 0.7, 0.2]], dtype=np.float32)
+    b = np.array([[0.3, 0.3, 0.4]], dtype=np.float32)
+    mean = eq.ensemble_proba([a, b])
+    assert mean.dtype == np.float64
+    np.testing.assert_array_equal(mean, (a.astype(np.float64) + b.astype(np.float64)) / 2)
+    with pytest.raises(ValueError, match=r"^ensemble_proba needs at least one probability matrix\.$"):
+        eq.ensemble_proba([])
