@@ -461,3 +461,16 @@ def test_ensemble_proba_averages_in_float64_and_needs_a_matrix():
     np.testing.assert_array_equal(mean, (a.astype(np.float64) + b.astype(np.float64)) / 2)
     with pytest.raises(ValueError, match=r"^ensemble_proba needs at least one probability matrix\.$"):
         eq.ensemble_proba([])
+
+
+def test_accuracy_difference_passes_its_seed_to_the_bootstrap():
+    rng = np.random.default_rng(8)
+    y = rng.integers(0, 10, 40)
+    pa = [onehot(np.where(rng.random(40) < 0.7, y, (y + 1) % 10)) for _ in range(2)]
+    pb = [onehot(np.where(rng.random(40) < 0.8, y, (y + 1) % 10)) for _ in range(2)]
+    d = correctness(y, pb) - correctness(y, pa)
+    res = eq.accuracy_difference(y, pa, pb, margin=0.05, n_boot=300, seed=6)
+    want = np.quantile(replay_two_level(d, 300, 6, 200), [0.05, 0.95, 0.025, 0.975])
+    assert (np.abs(want - np.quantile(replay_two_level(d, 300, 0, 200), [0.05, 0.95, 0.025, 0.975])) > 0.01).all()
+    got = [res[k] for k in ("ci90_low", "ci90_high", "ci95_low", "ci95_high")]
+    np.testing.assert_allclose(got, want, atol=1e-6)
