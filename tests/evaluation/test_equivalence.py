@@ -390,12 +390,18 @@ def test_bootstrap_errors_name_the_value_and_the_fix():
             eq.percentile_ci(np.ones(5), level)
 
 
-def test_accuracy_difference_defaults_equal_a_replay_and_the_verdict_reads_the_90_percent_interval():
+def two_seed_pair():
+    """Two seeds of two models on 40 images (b the better), and their paired differences b - a."""
     rng = np.random.default_rng(8)
     y = rng.integers(0, 10, 40)
     pa = [onehot(np.where(rng.random(40) < 0.7, y, (y + 1) % 10)) for _ in range(2)]
     pb = [onehot(np.where(rng.random(40) < 0.8, y, (y + 1) % 10)) for _ in range(2)]
     d = correctness(y, pb) - correctness(y, pa)
+    return y, pa, pb, d
+
+
+def test_accuracy_difference_defaults_equal_a_replay_and_the_verdict_reads_the_90_percent_interval():
+    y, pa, pb, d = two_seed_pair()
     reps = replay_two_level(d, 2000, 0, 200)
     l90, h90, l95, h95 = np.quantile(reps, [0.05, 0.95, 0.025, 0.975])
     margin = 1.05 * max(-l90, h90)  # inside at 90 %; the 95 % interval crosses it
@@ -464,11 +470,7 @@ def test_ensemble_proba_averages_in_float64_and_needs_a_matrix():
 
 
 def test_accuracy_difference_passes_its_seed_to_the_bootstrap():
-    rng = np.random.default_rng(8)
-    y = rng.integers(0, 10, 40)
-    pa = [onehot(np.where(rng.random(40) < 0.7, y, (y + 1) % 10)) for _ in range(2)]
-    pb = [onehot(np.where(rng.random(40) < 0.8, y, (y + 1) % 10)) for _ in range(2)]
-    d = correctness(y, pb) - correctness(y, pa)
+    y, pa, pb, d = two_seed_pair()
     res = eq.accuracy_difference(y, pa, pb, margin=0.05, n_boot=300, seed=6)
     want = np.quantile(replay_two_level(d, 300, 6, 200), [0.05, 0.95, 0.025, 0.975])
     assert (np.abs(want - np.quantile(replay_two_level(d, 300, 0, 200), [0.05, 0.95, 0.025, 0.975])) > 0.01).all()
