@@ -289,3 +289,31 @@ def test_seeds_phrase_counts_in_words_up_to_ten():
     assert seeds_phrase({"a": 11, "b": 11}) == "11 seeds of each"
     assert seeds_phrase({"a": 1, "b": 1}) == "one seed of each"
     assert seeds_phrase({"a": 2, "b": 11}) == "a: two seeds, b: 11 seeds"
+
+
+def replay_partners(y, seed):
+    """The documented derangement, replayed: per class in sorted order, one permutation of its
+    images from the seeded stream, each image's partner the next one in that cycle."""
+    rng, partner = np.random.default_rng(seed), np.empty(len(y), dtype=int)
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        order = rng.permutation(len(idx))
+        partner[idx[order]] = idx[np.roll(order, -1)]
+    return partner
+
+
+def test_reference_agreement_names_unlabelled_models_by_their_keys_and_uses_its_seed():
+    rng = np.random.default_rng(4)
+    n, k = 8, 5  # round(0.1 * 49) cells on the 7 x 7 grid
+    y = np.repeat([0, 1], 4)
+    maps = {"a": [rng.random((n, 28, 28)) for _ in range(2)], "b": [rng.random((n, 28, 28)) for _ in range(2)]}
+    df = reference_agreement(maps, y, rng.random((n, 28, 28)), cell=4, top_k=(0.1,), seed=3)
+    assert list(dict.fromkeys(df["comparison"])) == [
+        "a seeds", "b seeds", "a vs b", "same class, other image", "a vs brightness", "b vs brightness"]
+    partner = replay_partners(y, 3)
+    assert not np.array_equal(partner, replay_partners(y, 0))  # the seed changes the partners
+    a, b = ([block_means(m, 4).reshape(n, -1) for m in maps[name]] for name in ("a", "b"))
+    got = df[df["comparison"] == "same class, other image"]
+    for i in range(n):
+        vals = np.array([agreement_by_hand(x[i], z[partner[i]], k) for x in a for z in b])
+        np.testing.assert_allclose(got[["spearman", "top10"]].iloc[i], vals.mean(0), atol=1e-12)
