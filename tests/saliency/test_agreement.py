@@ -317,3 +317,21 @@ def test_reference_agreement_names_unlabelled_models_by_their_keys_and_uses_its_
     for i in range(n):
         vals = np.array([agreement_by_hand(x[i], z[partner[i]], k) for x in a for z in b])
         np.testing.assert_allclose(got[["spearman", "top10"]].iloc[i], vals.mean(0), atol=1e-12)
+
+
+def test_pool_to_grid_averages_float32_maps_in_float64():
+    """Grad-CAM maps arrive as float32; their cell means are taken in float64 (ties between
+    cells, which the ranks and the top k see, must not come from float32 rounding)."""
+    m = np.random.default_rng(5).random((2, 4, 4)).astype(np.float32)
+    got = pool_to_grid(m, 2)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, block_means(m.astype(np.float64), 2))
+
+
+def test_map_agreement_keeps_a_top_k_of_one_cell():
+    rng = np.random.default_rng(6)
+    a, b = rng.random((3, 4, 4)), rng.random((3, 4, 4))
+    b[0] = a[0] + 0.01  # the same top cell
+    df = map_agreement(a, b, top_k=(0.05,))  # round(0.05 * 16) = 1 cell
+    want = [float(np.argmax(x) == np.argmax(z)) for x, z in zip(a, b)]
+    assert list(df.columns) == ["spearman", "top5"] and df["top5"].tolist() == want and want[0] == 1.0
