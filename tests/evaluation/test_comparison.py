@@ -55,3 +55,19 @@ def test_tuning_effect_is_paired_by_seed_on_a_small_effect():
     # pairing each tuned run with another seed's default run hides the same effect in seed noise
     mismatched = table.loc["LeNet-5"]
     assert mismatched["low"] < 0 < mismatched["high"]
+
+
+def test_tuning_effect_passes_its_seed_to_the_bootstrap():
+    from test_equivalence import replay_two_level  # the documented resampling, by a plain loop
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 10, 60)
+    base = {n: [run(y, 0.7, rng) for _ in range(2)] for n in ("simple", "lenet")}
+    tuned = {n: [run(y, 0.8, rng) for _ in range(2)] for n in ("simple", "lenet")}
+    table = comparison._tuning_effect(y, base, tuned, n_boot=300, seed=6).set_index("model")
+    for name, label in (("simple", "Simple CNN"), ("lenet", "LeNet-5")):
+        d = np.stack([(t["test_proba"].argmax(1) == y).astype(float) - (b["test_proba"].argmax(1) == y)
+                      for b, t in zip(base[name], tuned[name])])
+        want = np.quantile(replay_two_level(d, 300, 6, 200), [0.025, 0.975])
+        assert not np.allclose(want, np.quantile(replay_two_level(d, 300, 0, 200), [0.025, 0.975]))
+        np.testing.assert_allclose(table.loc[label, ["low", "high"]].to_numpy(float), want, atol=1e-6)
