@@ -85,7 +85,7 @@ def standing_clause(accs: dict[str, float], cis: dict[str, tuple[float, float]],
         return text
     where = {n: "level (the MLP inside its 95 % CI)" if cis[n][0] <= mlp[0] <= cis[n][1] else
              "above" if accs[n] > mlp[0] else "below" for n in names}
-    return text + f"; against the benchmark's MLP ({mlp[0]:.3f}), " + budgets._list([f"{n} is {w}" for n, w in where.items()])
+    return text + f"; against the benchmark's MLP ({mlp[0]:.3f}), " + report.and_list([f"{n} is {w}" for n, w in where.items()])
 
 
 def _the(name: str) -> str:
