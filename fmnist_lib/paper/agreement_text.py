@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..saliency.agreement import CELL
 from ..saliency.answer import agreement_position
+from .saliency_text import near
 
 __all__ = ["LOW", "HIGH", "MIN_DEFINED", "verdict", "admits", "same_parts_answer", "same_parts_answers",
            "headline_answer", "answers_sentence", "seeds_phrase"]
@@ -32,6 +33,11 @@ def verdict(p: dict) -> str:
     if not p["above_chance"]:
         return "no"
     return _word(p["position"])
+
+
+def _at(position: float) -> str:
+    """A position or an end of its interval, with the decimals that keep it on its side of LOW and HIGH."""
+    return near(position, (LOW, HIGH))
 
 
 def _word(position: float) -> str:
@@ -97,8 +103,8 @@ def same_parts_answer(df: pd.DataFrame, explainer: str, metric: str = "spearman"
         text = f"No, by {explainer}: {numbers}, no more than chance (seeds: {seeds}; {n})."
     else:
         text = (f"{word.capitalize()}, by {explainer}: {numbers} and {seeds} across each "
-                f"model's own seeds, {p['position']:.2f} of the way from chance to self-agreement "
-                f"(95 % CI {p['low']:.2f}–{p['high']:.2f}{admits(p)}; {n}).")
+                f"model's own seeds, {_at(p['position'])} of the way from chance to self-agreement "
+                f"(95 % CI {_at(p['low'])}–{_at(p['high'])}{admits(p)}; {n}).")
     return text + _brightness_clause(p, explainer)
 
 
@@ -135,8 +141,8 @@ def headline_answer(agreement: pd.DataFrame, cell: int | None = None,
         word, name = verdict(p), (labels or {}).get(e, e)
         if word in ("yes", "partly", "barely"):
             first = not any(w in words for w in ("yes", "partly", "barely"))
-            pos = (f"{p['position']:.2f} of the way from chance to self-agreement, 95 % CI "
-                   if first else f"{p['position']:.2f}, ") + f"{p['low']:.2f}–{p['high']:.2f}" + admits(p)
+            pos = (f"{_at(p['position'])} of the way from chance to self-agreement, 95 % CI "
+                   if first else f"{_at(p['position'])}, ") + f"{_at(p['low'])}–{_at(p['high'])}" + admits(p)
             name = f"{name} ({pos})"
         words.setdefault(word, []).append(name)
     said = [f"{w} by {' and by '.join(es)}" for w, es in words.items() if w != "cannot tell"]

@@ -10,7 +10,7 @@ import pandas as pd
 from ..models import DISPLAY_NAMES
 from ..saliency.agreement import agreement_table
 from ..saliency.foreground import foreground_table
-from ..saliency.sanity import randomisation_check, randomisation_summary
+from ..saliency.sanity import randomisation_check
 from .saliency_text import MAP_LABELS
 
 __all__ = ["agreement_display", "positive_cells_display", "foreground_display", "faithfulness_counts",
@@ -100,8 +100,9 @@ def faithfulness_counts(summary: pd.DataFrame, labels: dict[str, str] | None = N
 def randomisation_display(randomisation: pd.DataFrame, reference: pd.DataFrame,
                           layer_names: dict[str, dict[str, str]], labels: dict[str, str] | None = None
                           ) -> pd.DataFrame:
-    """Per model and explainer, each step of the cascade (``randomisation_summary``) and, last,
-    the reference: the maps of two independently initialised networks (layer ``REFERENCE``).
+    """Per model and explainer, each step of the cascade and, last, the reference (the maps of
+    two independently initialised networks, layer ``REFERENCE``), every row of a block on the same
+    images: those ``saliency.sanity.randomisation_check`` reads (no map constant).
 
     Parameters
     ----------
@@ -113,11 +114,11 @@ def randomisation_display(randomisation: pd.DataFrame, reference: pd.DataFrame,
     labels = {**DISPLAY_NAMES, **MAP_LABELS, **(labels or {})}
     parts = []
     for (n, m), g in randomisation.groupby(["model", "explainer"], sort=False):
-        s = randomisation_summary(g).assign(layer=lambda d: d["layer"].map(layer_names[n]))
         check = randomisation_check(g, reference[(reference["model"] == n) & (reference["explainer"] == m)])
         mean, low, high = check["reference"]
-        s = pd.concat([s, pd.DataFrame([{"step": "", "layer": REFERENCE, "spearman": mean, "low": low,
-                                         "high": high, "n": check["n_reference"]}])], ignore_index=True)
+        s = pd.concat([check["summary"].assign(layer=lambda d: d["layer"].map(layer_names[n])),
+                       pd.DataFrame([{"step": "", "layer": REFERENCE, "spearman": mean, "low": low,
+                                      "high": high, "n": check["n"]}])], ignore_index=True)
         parts.append(s.assign(model=labels.get(n, n), explainer=labels.get(m, m)))
     return pd.concat(parts, ignore_index=True)[
         ["model", "explainer", "step", "layer", "spearman", "low", "high", "n"]].rename(

@@ -11,11 +11,23 @@ from ..models import DISPLAY_NAMES
 from ..saliency.faithfulness import BASELINE
 from ..saliency.foreground import foreground_table
 
-__all__ = ["MAP_LABELS", "faithfulness_verdict", "faithful_clause", "brightness_clause", "foreground_sentence",
+__all__ = ["MAP_LABELS", "near", "faithfulness_verdict", "faithful_clause", "brightness_clause", "foreground_sentence",
            "randomisation_verdict", "occlusion_scope"]
 
 MAP_LABELS = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM", "occlusion": "occlusion",
               "brightness": "brightness (no model)"}
+
+
+def near(x: float, edges=(), signed: bool = False) -> str:
+    """``x`` to 2 decimals, or to 3 (4) where 2 (3) would put it on or across one of the ``edges`` (the
+    thresholds a verdict reads it against), so the number shown agrees with the verdict; with
+    ``signed``, a sign on every non-zero value and none on zero (never "-0.00")."""
+    for digits in (2, 3, 4):
+        shown = round(x, digits)
+        if all((shown > e) == (x > e) and (shown < e) == (x < e) for e in edges):
+            break
+    text = f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
+    return text.lstrip("+-") if float(text) == 0 else text
 
 
 def _labels(labels: dict[str, str] | None) -> dict[str, str]:
@@ -139,31 +151,30 @@ _OUTCOME = {"passes": ("passes", "pass"), "fails": ("fails", "fail"),
 def randomisation_verdict(checks: dict[str, dict], model: str) -> str:
     """One sentence on one model's maps (``checks``: ``{explainer: saliency.sanity.randomisation_check}``):
     each map's correlation with the trained maps once every layer is random, against the
-    two-random-networks reference, the paired excess with its 95 % CI, and the outcome of the rule
-    (passes: the CI below the margin; fails: above it; undecided: across it).
-
-    ``last`` and ``reference`` are the table's (``saliency_tables.randomisation_display``), each
-    over the images where it is defined; the excess is paired over the images where both are.
+    two-random-networks reference, their paired excess with its 95 % CI, and the outcome of the
+    rule (passes: the CI below the margin; fails: above it; undecided: across it). The numbers
+    are the table's (``saliency_tables.randomisation_display``), on the images it states.
 
     Example: "On LeNet-5, with all 5 layers random, Grad-CAM's maps correlate with the trained ones
-    at 0.01 against 0.04 for two independently initialised networks' (excess +0.07 [-0.02, +0.16];
-    paired on the 84 of 100 images where neither map is constant) and HiResCAM's at 0.00 against
-    0.08 (-0.08 [-0.13, -0.03]): HiResCAM passes; Grad-CAM is undecided."
+    at 0.01 against -0.06 for two independently initialised networks' (excess +0.07 [-0.02,
+    +0.16]; 84 of 100 images, the others have a constant map) and HiResCAM's at 0.00 against 0.09
+    (-0.08 [-0.13, -0.03]): HiResCAM passes; Grad-CAM is undecided."
     """
     if not checks:
         raise ValueError("checks is empty.")
     margins = {c["margin"] for c in checks.values()}
     if len(margins) != 1:
         raise ValueError(f"The checks use different margins {sorted(margins)}; use one.")
+    edge = (margins.pop(),)
     parts, groups = [], {o: [] for o in _OUTCOME}
     for i, (explainer, c) in enumerate(checks.items()):
         (last, _, _), (ref, _, _), (ex, lo, hi) = c["last"], c["reference"], c["excess"]
-        n = (f"; paired on the {c['n']:,} of {c['images']:,} images where neither map is constant"
-             if c["n"] < c["images"] else "")
+        n = f"; {c['n']:,} of {c['images']:,} images, the others have a constant map" if c["n"] < c["images"] else ""
         parts.append(f"{explainer}'s" + (" maps correlate with the trained ones at" if i == 0 else " at")
-                     + f" {last:.2f} against {ref:.2f}"
+                     + f" {near(last)} against {near(ref)}"
                      + (" for two independently initialised networks'" if i == 0 else "")
-                     + f" ({'excess ' if i == 0 else ''}{ex:+.2f} [{lo:+.2f}, {hi:+.2f}]{n})")
+                     + f" ({'excess ' if i == 0 else ''}{near(ex, signed=True)} "
+                       f"[{near(lo, edge, True)}, {near(hi, edge, True)}]{n})")
         groups[c["outcome"]].append(explainer)
     every = ("both layers" if (k := next(iter(checks.values()))["steps"]) == 2 else f"all {k} layers")
     said = [f"{_join(es)} {_OUTCOME[o][len(es) > 1]}" for o, es in groups.items() if es]

@@ -9,8 +9,10 @@ Some similarity survives any weights: every map of an image shares its backgroun
 silhouette, the architecture's padding. The **reference** is therefore computed, not fixed: the
 correlation of the maps of two *independently initialised* networks of the same architecture
 (``independent_randomisation``), the similarity that the image and the architecture alone give.
-The rule (``randomisation_check``): once every layer is random, a map's correlation with the
-trained map may exceed the reference by less than ``MARGIN`` (0.1, a negligible correlation).
+The rule (``randomisation_check``, on the images where no map of the cascade or the reference is
+constant): once every layer is random, a map's correlation with the trained map may exceed the
+reference by less than ``MARGIN`` (0.1, a negligible correlation). The maps are non-negative, so
+the correlation is signed: below 0, the random network's map lights up other pixels.
 With the paired 95 % CI of that excess over images: **passes** when the whole CI lies below
 ``MARGIN``, **fails** when it lies wholly above, **undecided** when it straddles ``MARGIN``
 (``randomisation_outcome``, the same three-way reading as a TOST). The earlier steps show where
@@ -172,8 +174,9 @@ def randomisation_outcome(low: float, high: float, margin: float = MARGIN) -> st
 
 
 def randomisation_check(cascade: pd.DataFrame, reference: pd.DataFrame, margin: float = MARGIN) -> dict:
-    """The rule applied to one map: the cascade's last step (every layer random) against the
-    reference, paired per image.
+    """The rule applied to one map: every step of the cascade and the reference on one set of
+    images, those where every correlation is defined (no map constant), and the last step (every
+    layer random) against the reference, paired per image.
 
     Parameters
     ----------
@@ -185,25 +188,23 @@ def randomisation_check(cascade: pd.DataFrame, reference: pd.DataFrame, margin: 
     Returns
     -------
     dict
-        ``last`` and ``reference``: ``(mean, low, high)`` of each over the images where it is
-        defined (``n_last``, ``n_reference``, of ``images``), as the table shows them; ``excess``:
-        ``(mean, low, high)`` of the paired difference over the ``n`` images where both are
-        defined; ``peak``: the highest step mean of the cascade and its ``peak_step``; ``steps``;
-        ``margin``; ``outcome`` (``randomisation_outcome`` of the excess's CI).
+        ``summary``: ``randomisation_summary`` of the cascade on the ``n`` images (of ``images``)
+        where every step and the reference are defined; ``last`` and ``reference``: ``(mean,
+        low, high)`` on those images; ``excess``: ``(mean, low, high)`` of their paired
+        difference (its mean is ``last`` minus ``reference``); ``steps``; ``margin``; ``outcome``
+        (``randomisation_outcome`` of the excess's CI).
     """
     if cascade.empty or reference.empty:
         raise ValueError("cascade and reference must both have rows (one model and explainer each).")
-    steps = int(cascade["step"].max())
-    last = cascade[cascade["step"] == steps].set_index("image")["spearman"]
+    wide = cascade.pivot(index="image", columns="step", values="spearman")
     ref = reference.set_index("image")["spearman"]
-    if not last.index.equals(ref.index):
-        raise ValueError(f"The cascade's last step has images {list(last.index[:5])}..., the reference "
+    if not wide.index.equals(ref.sort_index().index):
+        raise ValueError(f"The cascade has images {list(wide.index[:5])}..., the reference "
                          f"{list(ref.index[:5])}...: compute both on the same images.")
-    both = last.notna() & ref.notna()
-    excess = mean_ci(last[both] - ref[both])
-    means = cascade.groupby("step")["spearman"].mean()
-    return {"last": mean_ci(last), "reference": mean_ci(ref), "excess": excess,
-            "n_last": int(last.notna().sum()), "n_reference": int(ref.notna().sum()),
-            "n": int(both.sum()), "images": len(last), "steps": steps, "margin": margin,
-            "peak": float(means.max()), "peak_step": int(means.idxmax()),
+    keep = wide.index[wide.notna().all(axis=1) & ref.reindex(wide.index).notna()]
+    last, ref = wide.loc[keep, wide.columns.max()], ref.loc[keep]
+    excess = mean_ci(last - ref)
+    return {"summary": randomisation_summary(cascade[cascade["image"].isin(keep)]),
+            "last": mean_ci(last), "reference": mean_ci(ref), "excess": excess, "n": len(keep),
+            "images": len(wide), "steps": int(wide.columns.max()), "margin": margin,
             "outcome": randomisation_outcome(excess[1], excess[2], margin)}

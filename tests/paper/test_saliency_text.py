@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fmnist_lib.paper.saliency_text import (brightness_clause, faithful_clause, faithfulness_verdict,
-                                            foreground_sentence, occlusion_scope, randomisation_verdict)
+                                            foreground_sentence, near, occlusion_scope, randomisation_verdict)
 from fmnist_lib.saliency.faithfulness import faithfulness_summary
 from fmnist_lib.saliency.foreground import foreground_shares
 from fmnist_lib.saliency.sanity import MARGIN, randomisation_check
@@ -117,27 +117,39 @@ def test_randomisation_verdict_follows_the_rule_both_ways():
     assert f"HiResCAM's at {failed['last'][0]:.2f} against {failed['reference'][0]:.2f} (+0.18 [" in text
     # the old fixed threshold would have passed the failing map: its correlation is below 0.5
     assert failed["last"][2] < 0.5
-    both = randomisation_verdict({"A": passed, "B": passed}, "M")
-    assert both.endswith(": A and B pass.")
+    assert randomisation_verdict({"A": passed, "B": passed}, "M").endswith(": A and B pass.")
     assert randomisation_verdict({"A": failed, "B": failed, "C": failed}, "M").endswith(": A, B and C fail.")
     assert randomisation_verdict({"A": straddles, "B": straddles}, "M").endswith(": A and B are undecided.")
 
 
-def test_randomisation_verdict_counts_the_layers_and_the_images_paired():
+def test_randomisation_verdict_counts_the_layers_and_the_images():
     ref = np.linspace(0.1, 0.3, 20)
     last = ref + 0.02
-    last[:5] = np.nan  # constant maps at the cascade's end
+    last[:5] = np.nan  # constant maps at the cascade's end: those images leave every number
     c = check(last, ref, steps=5)
-    assert (c["n"], c["n_last"], c["n_reference"], c["images"]) == (15, 15, 20, 20)
+    assert (c["n"], c["images"], c["steps"]) == (15, 20, 5)
     text = randomisation_verdict({"Grad-CAM": c}, "LeNet-5")
     assert text == (f"On LeNet-5, with all 5 layers random, Grad-CAM's maps correlate with the trained ones "
-                    f"at {np.nanmean(last):.2f} against {ref.mean():.2f} for two independently initialised "
-                    "networks' (excess +0.02 [+0.02, +0.02]; paired on the 15 of 20 images where neither "
-                    "map is constant): Grad-CAM passes.")
+                    f"at {np.nanmean(last):.2f} against {ref[5:].mean():.2f} for two independently initialised "
+                    "networks' (excess +0.02 [+0.02, +0.02]; 15 of 20 images, the others have a constant "
+                    "map): Grad-CAM passes.")
     with pytest.raises(ValueError, match=r"^checks is empty\.$"):
         randomisation_verdict({}, "X")
     with pytest.raises(ValueError, match="different margins"):
         randomisation_verdict({"A": c, "B": {**c, "margin": 0.2}}, "X")
+
+
+def test_an_interval_end_at_the_margin_is_shown_on_its_side():
+    """0.102 rounds to the margin: the sentence shows it to 3 decimals, so "fails" reads true;
+    a zero is shown unsigned, never "-0.00"."""
+    ref = np.linspace(0.1, 0.3, 20)
+    c = check(ref + 0.102 + np.r_[0.0, 0.0, np.full(18, 0.0)], ref)
+    c = {**c, "excess": (0.14, 0.102, 0.175), "outcome": "fails"}
+    text = randomisation_verdict({"occlusion": c}, "M")
+    assert "[+0.102, +0.17" in text and text.endswith(": occlusion fails.")
+    assert near(-0.001, signed=True) == "0.00" and near(0.0) == "0.00" and near(-0.004, (0.0,), True) == "-0.004"
+    assert near(0.249, (0.25, 0.75)) == "0.249" and near(0.26, (0.25,)) == "0.26" and near(0.12, signed=True) == "+0.12"
+    assert near(0.7504, (0.25, 0.75)) == "0.7504" and near(0.75, (0.75,)) == "0.75"
 
 
 def test_occlusion_scope_says_subset_or_all():

@@ -202,24 +202,28 @@ def steps(last, early, n):
                          "image": list(range(n)) * 2, "spearman": np.r_[early, last]})
 
 
-def test_randomisation_check_pairs_the_last_step_with_the_reference():
-    """The excess is the paired difference over the images where both are defined; the rule reads
-    its CI, so a map well below the old fixed 0.5 can fail, and one far above the reference's
-    level in an early step still passes when its end is at the reference."""
+def test_randomisation_check_reads_every_number_on_one_set_of_images():
+    """The images where a step or the reference is undefined leave every number; the excess is the
+    paired difference on the rest (its mean is last minus reference) and the rule reads its CI, so
+    a map well below the old fixed 0.5 can fail, and one high in an early step still passes when
+    its end is at the reference."""
     rng = np.random.default_rng(2)
     ref = rng.normal(0.15, 0.05, 30)
-    last = ref + 0.15 + rng.normal(0, 0.01, 30)
-    last[3] = np.nan
-    c = randomisation_check(steps(last, np.full(30, 0.9), 30), pd.DataFrame({"image": range(30), "spearman": ref}))
-    d = (last - ref)[~np.isnan(last)]
+    last, early = ref + 0.15 + rng.normal(0, 0.01, 30), np.full(30, 0.9)
+    last[3], early[7], ref[11] = np.nan, np.nan, np.nan
+    c = randomisation_check(steps(last, early, 30), pd.DataFrame({"image": range(30), "spearman": ref}))
+    keep = np.setdiff1d(np.arange(30), [3, 7, 11])
+    d = last[keep] - ref[keep]
     ci = stats.ttest_1samp(d, 0).confidence_interval(0.95)
     assert c["excess"] == pytest.approx((d.mean(), ci.low, ci.high))
-    assert (c["n"], c["n_last"], c["n_reference"], c["images"], c["steps"]) == (29, 29, 30, 30, 2)
-    assert c["last"][0] == pytest.approx(np.nanmean(last)) and c["reference"][0] == pytest.approx(ref.mean())
+    assert c["excess"][0] == pytest.approx(c["last"][0] - c["reference"][0])
+    assert (c["n"], c["images"], c["steps"]) == (27, 30, 2)
+    assert c["last"][0] == pytest.approx(last[keep].mean()) and c["reference"][0] == pytest.approx(ref[keep].mean())
+    assert list(c["summary"]["n"]) == [27, 27] and c["summary"]["spearman"].iloc[-1] == pytest.approx(c["last"][0])
     assert c["outcome"] == "fails" and c["last"][2] < 0.5
-    assert (c["peak"], c["peak_step"]) == (pytest.approx(0.9), 1)
-    near = randomisation_check(steps(ref + 0.02, np.full(30, 0.9), 30), pd.DataFrame({"image": range(30), "spearman": ref}))
-    assert near["outcome"] == "passes" and near["margin"] == MARGIN
+    full = pd.DataFrame({"image": range(30), "spearman": np.nan_to_num(ref, nan=0.15)})
+    near = randomisation_check(steps(full["spearman"].to_numpy() + 0.02, np.full(30, 0.9), 30), full)
+    assert near["outcome"] == "passes" and near["margin"] == MARGIN and near["summary"]["spearman"].iloc[0] == pytest.approx(0.9)
     with pytest.raises(ValueError, match="same images"):
         randomisation_check(steps(last, last, 30), pd.DataFrame({"image": range(1, 31), "spearman": ref}))
     with pytest.raises(ValueError, match="must both have rows"):
