@@ -131,9 +131,10 @@ def same_parts_answers(agreement: pd.DataFrame, cell: int | None = None,
 
 def headline_answer(agreement: pd.DataFrame, cell: int | None = None,
                     labels: dict[str, str] | None = None, metric: str = "spearman") -> str:
-    """Every explainer's verdict with its position and interval, in one clause, e.g. "partly by
-    HiResCAM (0.25 of the way from chance to self-agreement, 95 % CI 0.18–0.31) and by
-    occlusion (0.57, 0.48–0.65); Grad-CAM cannot tell" on the grid of ``cell`` px cells."""
+    """Every explainer's verdict with its position, interval and images, in one clause, e.g.
+    "partly by HiResCAM (0.25 of the way from chance to self-agreement, 95 % CI 0.18–0.31; n =
+    1,000) and by occlusion (0.57, 0.48–0.65; n = 300); Grad-CAM cannot tell" on the grid of
+    ``cell`` px cells."""
     cell, rows = _rows(agreement, cell)
     words: dict[str, list[str]] = {}
     for e, g in rows.groupby("explainer", sort=False):
@@ -141,8 +142,9 @@ def headline_answer(agreement: pd.DataFrame, cell: int | None = None,
         word, name = verdict(p), (labels or {}).get(e, e)
         if word in ("yes", "partly", "barely"):
             first = not any(w in words for w in ("yes", "partly", "barely"))
-            pos = (f"{_at(p['position'])} of the way from chance to self-agreement, 95 % CI "
-                   if first else f"{_at(p['position'])}, ") + f"{_at(p['low'])}–{_at(p['high'])}" + admits(p)
+            pos = ((f"{_at(p['position'])} of the way from chance to self-agreement, 95 % CI "
+                    if first else f"{_at(p['position'])}, ") + f"{_at(p['low'])}–{_at(p['high'])}" + admits(p)
+                   + f"; n = {p['n']:,}" + (f" of {p['images']:,}" if p["n"] < p["images"] else ""))
             name = f"{name} ({pos})"
         words.setdefault(word, []).append(name)
     said = [f"{w} by {' and by '.join(es)}" for w, es in words.items() if w != "cannot tell"]

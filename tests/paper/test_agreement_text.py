@@ -80,6 +80,9 @@ def test_headline_answer():
     assert text.startswith("on the 14 × 14 grid, partly by HiResCAM (0.")
     assert "of the way from chance to self-agreement, 95 % CI" in text
     assert "; yes by occlusion (" in text and text.endswith("; Grad-CAM cannot tell")
+    assert text.count("; n = 200)") == 2  # every answered explainer states its images
+    holes = table(values(0.35), nan={"Simple CNN seeds": 50}).assign(explainer="x", cell=2)
+    assert headline_answer(holes, 2).endswith("; n = 150 of 200)")
 
 
 def test_an_interval_across_a_threshold_says_which_words_it_admits():
