@@ -53,21 +53,22 @@ def admits(p: dict) -> str:
     return f", which also admits {' and '.join(f'“{w}”' for w in others)}" if others else ""
 
 
-def _brightness_clause(p: dict, explainer: str = "") -> str:
-    """How each model's agreement with the image's brightness compares with the two models'."""
+def _brightness_clause(p: dict, explainer: str = "", placed: bool = True) -> str:
+    """How each model's agreement with the image's brightness compares with the two models';
+    on the position's scale only where the answer is ``placed`` on it (yes, partly, barely)."""
     parts = []
     for c, b in p["brightness"].items():
         how = ("more than" if b["beats_cross"] else "less than" if b["below_cross"]
                else "about as much as")
         scale = (f", {b['position']:.2f} of the way on the same scale"
-                 if np.isfinite(b.get("position", np.nan)) else "")
+                 if placed and np.isfinite(b.get("position", np.nan)) else "")
         parts.append(f"with {c.removesuffix(' vs brightness')}'s at {b['mean']:.2f} "
                      f"({how} the two models agree with each other{scale})")
     if not parts:
         return ""
     text = f" On those images the image's brightness (no model) agrees {' and '.join(parts)}."
     positions = [b["position"] for b in p["brightness"].values() if np.isfinite(b.get("position", np.nan))]
-    if positions and np.isfinite(p.get("position", np.nan)) and max(positions) >= 0.5 * p["position"]:
+    if placed and positions and np.isfinite(p.get("position", np.nan)) and max(positions) >= 0.5 * p["position"]:
         text += (f" A map that uses no model thus reaches up to {max(positions):.2f} of the way, "
                  f"against {p['position']:.2f} for the two models' agreement with each other: much of that agreement "
                  "beyond chance is where the garment is bright.")
@@ -105,7 +106,7 @@ def same_parts_answer(df: pd.DataFrame, explainer: str, metric: str = "spearman"
         text = (f"{word.capitalize()}, by {explainer}: {numbers} and {seeds} across each "
                 f"model's own seeds, {_at(p['position'])} of the way from chance to self-agreement "
                 f"(95 % CI {_at(p['low'])}–{_at(p['high'])}{admits(p)}; {n}).")
-    return text + _brightness_clause(p, explainer)
+    return text + _brightness_clause(p, explainer, placed=word in ("yes", "partly", "barely"))
 
 
 def _rows(agreement: pd.DataFrame, cell: int | None) -> tuple[int, pd.DataFrame]:

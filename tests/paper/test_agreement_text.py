@@ -98,6 +98,18 @@ def test_an_interval_across_a_threshold_says_which_words_it_admits():
     assert ", which also admits “barely”" in headline_answer(loose.assign(explainer="x", cell=2), 2)
 
 
+def test_brightness_is_placed_on_the_scale_only_where_the_answer_is():
+    """A "cannot tell" or "no" has no position to read; its brightness sentence gives none."""
+    unreproducible = same_parts_answer(table(values(0.4, wb=0.2, ba=0.6), noise=0.01), "X")
+    no = same_parts_answer(table(values(0.2, ba=0.6), noise=0.01), "X")
+    placed = same_parts_answer(table(values(0.35, ba=0.6), noise=0.01), "X")
+    assert unreproducible.startswith("X cannot answer") and no.startswith("No, by X")
+    for text in (unreproducible, no):
+        assert "with Simple CNN's at 0.60 (more than" in text
+        assert "of the way" not in text and "reaches up to" not in text
+    assert "of the way on the same scale" in placed and "reaches up to" in placed
+
+
 def test_seeds_phrase_counts_in_words_up_to_ten():
     assert seeds_phrase({"Simple CNN": 5, "LeNet-5": 5}) == "five seeds of each"
     assert seeds_phrase({"a": 1, "b": 3}) == "a: one seed, b: three seeds"
