@@ -8,9 +8,9 @@ import numpy as np
 from ...config import EQUIVALENCE_MARGIN, Profile, get_profile
 from ...models import DISPLAY_NAMES
 from ...pipeline import stages
-from ...saliency.answer import headline_answer
-from ...saliency.faithfulness import faithful_clause
 from .. import budgets, perclass_plots, report, summary
+from ..agreement_text import headline_answer
+from ..saliency_text import faithful_clause
 
 __all__ = ["context", "conclusions", "standing_clause", "headline_table", "published_table"]
 
