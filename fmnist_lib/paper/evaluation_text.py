@@ -28,8 +28,7 @@ def equivalence_sentence(result: Mapping, a: str, b: str, subject: str = "the mo
     over = ("bootstrap over test images" if result["seeds"] == 1 else
             f"{result['seeds']} seeds per model, bootstrap over seeds and test images")
     head = f"{b} minus {a} is {100 * result['diff']:+.2f} percentage points ({ci90}, {over})"
-    zero = ("detectable (the 95 % interval excludes 0)" if result["ci95_low"] > 0 or result["ci95_high"] < 0
-            else "not detectable (the 95 % interval includes 0)")
+    zero = "detectable" if result["ci95_low"] > 0 or result["ci95_high"] < 0 else "not detectable"
     verdict = {
         "equivalent": f"equivalent at the ±{m:g} pp margin",
         "different": f"different: {subject} differ by more than the ±{m:g} pp margin"
