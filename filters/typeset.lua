@@ -122,7 +122,10 @@ local function unbreakable(text)
     if first > 1 then out:insert(pandoc.Str(rest:sub(1, first - 1))) end
     local name = rest:sub(first, last)
     if typst then
-      out:insert(pandoc.RawInline("typst", "#box[" .. typst_escape(name) .. "];"))  -- ";" ends the call
+      -- a box as wide as the name: a plain box wraps its text when the column is narrower
+      -- ("T-shirt/" / "top" in the AUC table); a measured one cannot, so the column widens
+      local esc = typst_escape(name)
+      out:insert(pandoc.RawInline("typst", "#context box(width: measure[" .. esc .. "].width)[" .. esc .. "];"))  -- ";" ends the call
     else
       out:insert(pandoc.Span({ pandoc.Str(name) }, { class = "nowrap" }))
     end

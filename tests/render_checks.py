@@ -289,3 +289,22 @@ def capitals_after_colons(blocks: list[str], names: tuple[str, ...] = ()) -> lis
                 continue
             found.append(" ".join(block[max(0, m.start() - 30):m.end() + 30].split()))
     return found
+
+
+def orphan_captions(bbox_html: str) -> list[str]:
+    """Pages that end in a table's caption whose rows begin on the next page. A caption is set
+    in the text's size and a table's cells smaller (0.9em, _quarto.yml), so a "Table N:" caption
+    with no smaller word after it on its page, page number aside, has lost its table. The last
+    page is exempt."""
+    found = []
+    pages = pages_words(bbox_html)
+    for n, (height, words) in enumerate(pages[:-1], 1):
+        body = [w for w in words if not (w[4] == str(n) and w[1] > 0.9 * height)]
+        starts = [i for i, w in enumerate(body[:-1]) if w[4] == "Table" and re.fullmatch(r"\d+:", body[i + 1][4])]
+        if not starts:
+            continue
+        i = starts[-1]
+        size = body[i][3] - body[i][1]
+        if not any(w[3] - w[1] < 0.95 * size for w in body[i + 2:]):
+            found.append(f"page {n}: the caption of Table {body[i + 1][4][:-1]} ends the page")
+    return found

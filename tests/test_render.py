@@ -16,7 +16,7 @@ import pytest
 from quarto_render import (ROOT, SCREENSHOTS, quarto_render, render_env, require,
                            unexpected_warnings)
 from render_checks import (PLACEHOLDERS, PRIMES, UNBREAKABLE, breakable_names, broken_names, broken_title_lines,
-                           capitals_after_colons, lonely_figures, page_number_collisions, prose_blocks,
+                           capitals_after_colons, lonely_figures, orphan_captions, page_number_collisions, prose_blocks,
                            prose_by_chapter, repeated_passages, repeated_sentences, split_names, split_units,
                            wrapped_spreads)
 from test_chapters import expand_includes
@@ -128,8 +128,11 @@ def test_pdf_sets_names_and_spreads_on_one_line(quick_render):
 
 def test_pdf_leaves_no_figure_alone_on_a_blank_page(quick_render):
     """Figures float (placement: auto, _quarto.yml) and the sideways table floats too
-    (filters/sideways.lua), so no page holds a figure with most of the page left blank."""
-    assert lonely_figures(_pdftotext(quick_render.pdf, "-bbox")) == []
+    (filters/sideways.lua), so no page holds a figure with most of the page left blank; a
+    table's caption sticks to its rows (_quarto.yml)."""
+    bbox = _pdftotext(quick_render.pdf, "-bbox")
+    assert lonely_figures(bbox) == []
+    assert orphan_captions(bbox) == [], "a table's caption ends a page and its rows start the next"
 
 
 def test_html_prose_continues_in_lower_case_after_a_colon(quick_render):

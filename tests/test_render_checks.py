@@ -1,7 +1,7 @@
 """The render checks (tests/render_checks.py) catch each defect class on planted input, and
 pass clean input: without this a render test that finds nothing could be one that cannot fail."""
 from render_checks import (PLACEHOLDERS, PRIMES, breakable_names, broken_names, broken_title_lines,
-                           capitals_after_colons, lonely_figures, page_number_collisions, prose_blocks,
+                           capitals_after_colons, lonely_figures, orphan_captions, page_number_collisions, prose_blocks,
                            prose_by_chapter, repeated_passages, repeated_sentences, split_names, split_units,
                            wrapped_spreads)
 
@@ -138,3 +138,12 @@ def test_capitals_after_colons_in_prose():
         "ed's tuned run on the test set: Tuning raised accuracy."]
     assert capitals_after_colons(blocks[1:], names=("Simple CNN",)) == []
     assert len(capitals_after_colons(blocks)) == 2  # without the name, "Simple CNN" after a colon is flagged
+
+
+def test_orphan_captions_found_where_the_rows_start_on_the_next_page():
+    rows = _line(500, "Shirt", "0.96546", size=9.0) + _line(512, "Coat", "0.98796", size=9.0)
+    caption = _line(470, "Table", "18:", "Per-class", "AUC") + _line(482, "largest", "difference", "first.")
+    text = _line(60, "Each", "class") + _line(770, "end")
+    assert orphan_captions(_bbox(text + caption + rows, text)) == []
+    assert orphan_captions(_bbox(text + caption, rows + text)) == ["page 1: the caption of Table 18 ends the page"]
+    assert orphan_captions(_bbox(text, text + caption)) == []  # the last page is exempt
