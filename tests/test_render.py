@@ -131,7 +131,8 @@ def test_pdf_leaves_no_figure_alone_on_a_blank_page(quick_render):
     (filters/sideways.lua), so no page holds a figure with most of the page left blank; a
     table's caption sticks to its rows (_quarto.yml)."""
     bbox = _pdftotext(quick_render.pdf, "-bbox")
-    assert lonely_figures(bbox) == []
+    # half, not the 30 % the check defaults to: Figure 16's page of the review was 42 % used
+    assert lonely_figures(bbox, min_used=0.5) == []
     assert orphan_captions(bbox) == [], "a table's caption ends a page and its rows start the next"
 
 

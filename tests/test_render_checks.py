@@ -128,6 +128,10 @@ def test_lonely_figures_found_on_mostly_blank_pages():
     assert lonely_figures(followed) == []  # the text goes on below the figure
     assert lonely_figures(_bbox(full, _line(100, "References"), full)) == []  # a short page, but no figure
     assert lonely_figures(_bbox(full, caption + number)) == []  # the last page may end early
+    # Figure 16's page of the 2026-12-02 review: figure, caption, one paragraph, 42 % used
+    review = _bbox(full, caption + _line(350, "With", "coarser", "cells") + number, full)
+    assert lonely_figures(review) == [] and lonely_figures(review, min_used=0.5) == [
+        "page 2: Figure 16 on a page 42% used"]
 
 
 def test_capitals_after_colons_in_prose():
