@@ -197,7 +197,7 @@ def auc_summary(table: pd.DataFrame) -> str:
         return f"no class's AUC differs between the models (every {what} of the difference includes 0)"
     parts = [f"{who}'s AUC is higher on {names(cs)}" for who, cs in ((B, b_up), (A, a_up)) if cs]
     none = [f"{who}'s on none" for who, cs in ((B, b_up), (A, a_up)) if not cs]
-    return " and ".join(parts) + (f", {none[0]}" if none else "") + f", each with its {what} of the difference excluding 0"
+    return f"by the {what}s of the difference, " + " and ".join(parts) + (f", {none[0]}" if none else "")
 
 
 def calibration_seed_sentence(per_seed: pd.DataFrame) -> str:

@@ -68,11 +68,11 @@ def conclusion_verdict(tuned: Mapping, default: Mapping, a: str, b: str) -> str:
 
     E.g. ``"Both verdicts are inconclusive: the simple CNN is neither shown to match LeNet-5
     within the ±1 pp margin nor to differ from it by more than the margin, although LeNet-5 is
-    detectably ahead in both (each 95 % interval excludes 0)"``.
+    detectably ahead in both"`` ("detectably": both 95 % intervals exclude 0).
     """
     m = f"±{100 * tuned['margin']:g} pp"
     ahead = [b if r["ci95_low"] > 0 else a if r["ci95_high"] < 0 else None for r in (tuned, default)]
-    lead = (f", although {ahead[0]} is detectably ahead in both (each 95 % interval excludes 0)"
+    lead = (f", although {ahead[0]} is detectably ahead in both"
             if ahead[0] is not None and ahead[0] == ahead[1] else "")
     if tuned["verdict"] != default["verdict"]:
         return (f"The verdict depends on the hyperparameters: {default['verdict']} with the defaults both share, "

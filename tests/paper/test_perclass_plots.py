@@ -83,11 +83,11 @@ def test_auc_sentence_states_the_bonferroni_result_and_the_summary_names_the_cla
     text = perclass.auc_sentence(table)
     assert text.endswith("the 95 % interval excludes 0 for Shirt, Coat and includes it for every other class; "
                          "the Bonferroni interval excludes 0 for 1 of them (Shirt)")
-    assert perclass.auc_summary(table) == ("LeNet-5's AUC is higher on Shirt, Simple CNN's on none, each with its "
-                                           "Bonferroni interval of the difference excluding 0")
+    assert perclass.auc_summary(table) == ("by the Bonferroni intervals of the difference, LeNet-5's AUC is higher "
+                                           "on Shirt, Simple CNN's on none")
     both = table.assign(low_bonf=[0.005, 0.0005, -0.004])
     assert perclass.auc_sentence(both).endswith("the Bonferroni interval excludes 0 for all 2 of them as well")
-    assert perclass.auc_summary(both).startswith("LeNet-5's AUC is higher on Shirt and Coat, Simple CNN's on none")
+    assert perclass.auc_summary(both).endswith("LeNet-5's AUC is higher on Shirt and Coat, Simple CNN's on none")
     none = table.assign(low_bonf=-0.01)
     assert perclass.auc_summary(none).startswith("no class's AUC differs between the models")
 
