@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..evaluation.verdicts import counted
 from ..models import DISPLAY_NAMES
+from .report import and_list
 
 __all__ = ["plot_verdicts", "verdicts_sentence", "verdicts_table", "plot_accuracy_by_epoch",
            "convergence_sentence", "convergence_display", "fidelity_display", "plot_fidelity",
@@ -91,11 +93,6 @@ def verdicts_table(table: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _list(items: Sequence[str]) -> str:
-    items = list(items)
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def verdicts_sentence(table: pd.DataFrame, margin: float) -> str:
     """Which verdicts hold: the headline's (first row) and which estimates share it.
 
@@ -141,7 +138,7 @@ def verdicts_sentence(table: pd.DataFrame, margin: float) -> str:
                      if (steps < 0).all() else "is not monotone in the budget")
             peak = tuned.loc[tuned["diff"].abs().idxmax()]
             text += (". Over the budgets of the tuned values the difference " + shape + ": "
-                     + ", ".join(f"{_pp(r['diff'])} pp at {int(r['epochs'])} epochs ({_seeds_of(r)})"
+                     + ", ".join(f"{_pp(r['diff'])} pp at {int(r['epochs'])} epochs ({counted(int(r['seeds']), 'seed')})"
                                  for _, r in tuned.iterrows())
                      + (f"; the headline's budget gives the largest" if peak.name == table.index[0] else ""))
     return text + "."
@@ -165,10 +162,6 @@ def _meaning(row) -> str:
                 "than the margin")
     return (f": the models lie within the margin of each other, but its 95 % interval, [{_pp(lo)}, "
             f"{_pp(hi)}] pp, reaches 0, so which of them is ahead is not resolved")
-
-
-def _seeds_of(row) -> str:
-    return "1 seed" if int(row["seeds"]) == 1 else f"{int(row['seeds'])} seeds"
 
 
 def plot_accuracy_by_epoch(full: Mapping[str, Sequence[Mapping]], check: Mapping[str, Sequence[Mapping]],
@@ -249,19 +242,19 @@ def convergence_sentence(table: pd.DataFrame, tolerance: float) -> str:
     what = (f"Doubling the budget from {table['epochs'].iloc[0]} to {table['check_epochs'].iloc[0]} epochs "
             f"(its own cosine schedule, on {which}, each paired with the same seed's run of the budget; "
             f"the first seed's run is the one the selection chose) changes the final validation accuracy by "
-            f"{_list(parts)}")
+            f"{and_list(parts)}")
     sd = ", ".join(f"{r['model']} {100 * r['val_sd']:.2f} pp" for _, r in table.iterrows())
     lower = table[table["gain"] < 0]["model"].tolist()
     noisy = seeds < 3 or bool((table["val_sd"] > tolerance).any())
     if len(ok) == len(table):
         verdict = ((f"no gain is detected (no model gains {100 * tolerance:.1f} pp or more)" if noisy else
                     f"no model gains {100 * tolerance:.1f} pp or more, the criterion, so the budget has converged")
-                   + (f"; the doubled recipe ends lower for {_list(lower)}" if lower else ""))
+                   + (f"; the doubled recipe ends lower for {and_list(lower)}" if lower else ""))
     elif ok.empty:
         verdict = f"at least {100 * tolerance:.1f} pp for every model: the budget has not converged"
     else:
-        verdict = (f"a gain below the {100 * tolerance:.1f} pp criterion for {_list(ok['model'])} only; "
-                   f"{_list(table.loc[~table['converged'], 'model'])} has not converged")
+        verdict = (f"a gain below the {100 * tolerance:.1f} pp criterion for {and_list(ok['model'])} only; "
+                   f"{and_list(table.loc[~table['converged'], 'model'])} has not converged")
     caveat = (f" The check has {seeds} seed{'s' if seeds > 1 else ''} against a seed sd of the budget's "
               f"validation accuracy of {sd}, more than the {100 * tolerance:.1f} pp it tests: it shows that "
               f"doubling brings no gain of the size of the seed noise, and cannot resolve one of "

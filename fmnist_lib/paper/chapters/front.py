@@ -89,7 +89,7 @@ def standing_clause(accs: dict[str, float], cis: dict[str, tuple[float, float]],
         level = [(m, a) for m, _, a in published if low <= a <= high]
         part = f"{name} scores below {above}" + (f" of the {len(published)} published entries" if i == 0 else "")
         if level:
-            values = budgets._list([f"{a:.3f}" for _, a in level])
+            values = report.and_list([f"{a:.3f}" for _, a in level])
             part += (f" and level with {len(level)}, whose {'accuracies' if len(level) > 1 else 'accuracy'} "
                      f"({values}) {'lie' if len(level) > 1 else 'lies'} inside its 95 % CI"
                      + (", the benchmark's MLP among them" if mlp and mlp[0] in level and len(level) > 1 else
