@@ -206,8 +206,9 @@ _HYPHENS = "-\u2010\u2011\u00ad"
 
 
 def _new_line(a, b) -> bool:
-    """Whether word box ``b``, written after ``a``, starts a new line: it lies lower, or left of it."""
-    return b[1] > a[1] + 0.5 * (a[3] - a[1]) or b[0] < a[0] - 1
+    """Whether word box ``b``, written after ``a``, starts a new line: it lies lower, wholly
+    higher (a float written after the text below it), or left of it."""
+    return b[1] > a[1] + 0.5 * (a[3] - a[1]) or b[3] < a[1] or b[0] < a[0] - 1
 
 
 def broken_names(bbox_html: str, names: tuple[str, ...] = NAMES) -> list[str]:
@@ -294,13 +295,15 @@ def capitals_after_colons(blocks: list[str], names: tuple[str, ...] = ()) -> lis
 def orphan_captions(bbox_html: str) -> list[str]:
     """Pages that end in a table's caption whose rows begin on the next page. A caption is set
     in the text's size and a table's cells smaller (0.9em, _quarto.yml), so a "Table N:" caption
-    with no smaller word after it on its page, page number aside, has lost its table. The last
-    page is exempt."""
+    (at the start of a line) with no smaller word after it on its page, page number aside, has
+    lost its table. The last page is exempt."""
     found = []
     pages = pages_words(bbox_html)
     for n, (height, words) in enumerate(pages[:-1], 1):
         body = [w for w in words if not (w[4] == str(n) and w[1] > 0.9 * height)]
-        starts = [i for i, w in enumerate(body[:-1]) if w[4] == "Table" and re.fullmatch(r"\d+:", body[i + 1][4])]
+        # a caption starts a line; "... axis of Table 4: one convolution" in prose does not
+        starts = [i for i, w in enumerate(body[:-1]) if w[4] == "Table" and re.fullmatch(r"\d+:", body[i + 1][4])
+                  and (i == 0 or _new_line(body[i - 1], w))]
         if not starts:
             continue
         i = starts[-1]

@@ -151,3 +151,6 @@ def test_orphan_captions_found_where_the_rows_start_on_the_next_page():
     assert orphan_captions(_bbox(text + caption + rows, text)) == []
     assert orphan_captions(_bbox(text + caption, rows + text)) == ["page 1: the caption of Table 18 ends the page"]
     assert orphan_captions(_bbox(text, text + caption)) == []  # the last page is exempt
+    # a reference in running text, "... on every axis of Table 4: one convolution", is no caption
+    prose = _line(748, "every", "axis", "of", "Table", "4:", "one", "convolution")
+    assert orphan_captions(_bbox(text + prose, text)) == []
