@@ -19,7 +19,7 @@ from ..saliency.answer import agreement_position
 from .saliency_text import near
 
 __all__ = ["LOW", "HIGH", "MIN_DEFINED", "verdict", "admits", "same_parts_answer", "same_parts_answers",
-           "headline_answer", "answers_sentence", "seeds_phrase"]
+           "headline_answer", "seeds_phrase"]
 
 LOW, HIGH = 0.25, 0.75
 MIN_DEFINED = 0.5  # share of the images that must have every comparison defined
@@ -152,16 +152,6 @@ def headline_answer(agreement: pd.DataFrame, cell: int | None = None,
     if "cannot tell" in words:
         said.append(f"{' and '.join(words['cannot tell'])} cannot tell")
     return f"on the {28 // cell} × {28 // cell} grid, " + "; ".join(said)
-
-
-def answers_sentence(tables: dict[str, pd.DataFrame], metric: str = "spearman",
-                     seed: int = 0) -> str:
-    """The explainers' verdicts in one clause, e.g. "partly by Grad-CAM and occlusion, barely
-    by HiResCAM" (``tables``: ``{explainer: reference_agreement(...)}``)."""
-    words: dict[str, list[str]] = {}
-    for explainer, df in tables.items():
-        words.setdefault(verdict(agreement_position(df, metric, seed=seed)), []).append(explainer)
-    return ", ".join(f"{w} by {' and '.join(es)}" for w, es in words.items())
 
 
 _WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")

@@ -117,9 +117,11 @@ def comparison_grid(images, y_true, results: dict[str, CAMResult],
     cols = 1 + len(results)
     # at most 7 in wide (the HTML column) and 9.4 in tall, so that the figure and its caption
     # fit one PDF page (A4 less margins) without running into the page number
-    cell = min(1.9, 7.0 / cols, 9.4 / n - 0.25)
+    # (two title lines per map, so that a class name and its confidence never run into the
+    # neighbouring map's title at this cell width)
+    cell = min(1.9, 7.0 / cols, 9.4 / n - 0.33)
     size = 8 if cell >= 1.6 else 7 if cell >= 0.9 else 6
-    fig, axes = plt.subplots(n, cols, figsize=(cell * cols, (cell + 0.25) * n), squeeze=False,
+    fig, axes = plt.subplots(n, cols, figsize=(cell * cols, (cell + 0.33) * n), squeeze=False,
                              constrained_layout=True)
     for i in range(n):
         pixels = _to_pixels(images[i], mean, std)
@@ -138,7 +140,7 @@ def comparison_grid(images, y_true, results: dict[str, CAMResult],
                 ax.imshow(overlay(images[i], r.maps[i], alpha=alpha, cmap=cmap, mean=mean,
                                   std=std))
             pred = int(r.preds[i])
-            text = f"{classes[pred]} ({100 * r.probs[i, pred]:.0f} %)"
+            text = f"{classes[pred]}\n{100 * r.probs[i, pred]:.0f} %"
             if int(r.targets[i]) != pred:
                 text += f"\nmap for {classes[r.targets[i]]}"
             head = f"{labels.get(name, name)}\n" if i == 0 else ""

@@ -13,7 +13,7 @@ from ..saliency.foreground import foreground_table
 from .report import and_list
 
 __all__ = ["MAP_LABELS", "near", "faithfulness_verdict", "faithful_clause", "brightness_clause", "foreground_sentence",
-           "randomisation_verdict", "occlusion_scope"]
+           "randomisation_verdict", "randomisation_caveat", "occlusion_scope"]
 
 MAP_LABELS = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM", "occlusion": "occlusion",
               "brightness": "brightness (no model)"}
@@ -136,9 +136,9 @@ def foreground_sentence(shares: pd.DataFrame, labels: dict[str, str] | None = No
             "the share of a map's mass on it is " + "; ".join(said) + ".")
     frame = [f"{_map_name(r['maps'], labels)} ({100 * r['on frame']:.1f} %)"
              for _, r in t.iterrows() if r["frame excess low"] > 0]
-    return text + (f" More than the 1-px frame's {100 * t['frame area'].iloc[0]:.1f} % of the "
-                   f"mass lies on it for {', '.join(frame)}." if frame else
-                   " No map puts more of its mass on the 1-px frame than the frame's area.")
+    return text + (f" The 1-px frame covers {100 * t['frame area'].iloc[0]:.1f} % of the image; a larger "
+                   f"share of the mass than that lies on it for {', '.join(frame)}." if frame else
+                   " No map puts a larger share of its mass on the 1-px frame than the frame's share of the image.")
 
 
 _OUTCOME = {"passes": ("passes", "pass"), "fails": ("fails", "fail"),
@@ -176,6 +176,28 @@ def randomisation_verdict(checks: dict[str, dict], model: str) -> str:
     every = ("both layers" if (k := next(iter(checks.values()))["steps"]) == 2 else f"all {k} layers")
     said = [f"{and_list(es)} {_OUTCOME[o][len(es) > 1]}" for o, es in groups.items() if es]
     return f"On {model}, with {every} random, {and_list(parts)}: {'; '.join(said)}."
+
+
+def randomisation_caveat(checks: dict[tuple[str, str], dict], models: dict[str, str],
+                         explainers: dict[str, str]) -> str:
+    """The randomisation check in one sentence for the conclusions (``checks``:
+    ``saliency.sanity.randomisation_checks``): which maps do not pass it, on which model, or that
+    every map passes. E.g. "In the randomisation check occlusion fails on the Simple CNN and
+    Grad-CAM is undecided on LeNet-5: a map that does not pass it stays close to the trained
+    model's when the weights are random, so its agreement is weaker evidence of what the trained
+    models learned."""
+    if not checks:
+        raise ValueError("checks is empty.")
+    bad: dict[tuple[str, str], list[str]] = {}
+    for (model, explainer), c in checks.items():
+        if c["outcome"] != "passes":
+            bad.setdefault((c["outcome"], model), []).append(explainers.get(explainer, explainer))
+    if not bad:
+        return "Every map passes the randomisation check on both models."
+    said = [f"{and_list(es)} {_OUTCOME[o][len(es) > 1]} on {models.get(m, m)}" for (o, m), es in bad.items()]
+    return (f"In the randomisation check {and_list(said)}: a map that does not pass it stays close to "
+            "the trained model's when the weights are random, so its agreement is weaker evidence of "
+            "what the trained models learned.")
 
 
 def occlusion_scope(n_occ: int, n_images: int) -> str:

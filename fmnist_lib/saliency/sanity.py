@@ -34,7 +34,7 @@ from .faithfulness import mean_ci
 
 __all__ = ["MARGIN", "OUTCOMES", "cascading_layers", "rank_correlation", "cascading_randomisation",
            "independent_randomisation", "randomisation_summary", "layer_labels", "randomisation_outcome",
-           "randomisation_check"]
+           "randomisation_check", "randomisation_checks"]
 
 MARGIN = 0.1  # how far above the two-random-networks reference a map may stay: a negligible correlation
 OUTCOMES = ("passes", "fails", "undecided")
@@ -208,3 +208,13 @@ def randomisation_check(cascade: pd.DataFrame, reference: pd.DataFrame, margin: 
             "last": mean_ci(last), "reference": mean_ci(ref), "excess": excess, "n": len(keep),
             "images": len(wide), "steps": int(wide.columns.max()), "margin": margin,
             "outcome": randomisation_outcome(excess[1], excess[2], margin)}
+
+
+def randomisation_checks(randomisation: pd.DataFrame, reference: pd.DataFrame,
+                         margin: float = MARGIN) -> dict[tuple[str, str], dict]:
+    """:func:`randomisation_check` for every (model, explainer) of a stored cascade
+    (``cascading_randomisation``'s rows) against its reference (``independent_randomisation``'s),
+    in the cascade's order."""
+    return {(n, m): randomisation_check(g, reference[(reference["model"] == n) & (reference["explainer"] == m)],
+                                        margin)
+            for (n, m), g in randomisation.groupby(["model", "explainer"], sort=False)}

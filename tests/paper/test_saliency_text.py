@@ -84,8 +84,8 @@ def test_foreground_sentence():
     # lenet: 196 * 0.1 k / (196 * 0.1 k + 588) for k = 0..3: 0, 3.2, 6.25, 9.1 %, mean 4.6 %
     assert text == ("The garment covers 25 % of an analysed image on average; the share of a map's "
                     "mass on it is more for Simple CNN's occlusion (100 %); less for lenet's occlusion (5 %). "
-                    "More than the 1-px frame's 13.8 % of the mass lies on it for lenet's occlusion "
-                    "(17.5 %).")  # 108 / (588 + 19.6 k): 18.4, 17.8, 17.2, 16.7 %
+                    "The 1-px frame covers 13.8 % of the image; a larger share of the mass than that lies "
+                    "on it for lenet's occlusion (17.5 %).")  # 108 / (588 + 19.6 k): 18.4, 17.8, 17.2, 16.7 %
 
 
 # --- the randomisation check ---------------------------------------------------------------
@@ -158,3 +158,22 @@ def test_occlusion_scope_says_subset_or_all():
     assert occlusion_scope(200, 200) == "it explains all 200 analysed test images, as Grad-CAM and HiResCAM do"
     with pytest.raises(ValueError, match="n_occ"):
         occlusion_scope(201, 200)
+
+
+def test_randomisation_caveat_names_what_does_not_pass_and_says_when_all_pass():
+    from fmnist_lib.paper.saliency_text import randomisation_caveat
+
+    models, maps = {"simple": "the Simple CNN", "lenet": "LeNet-5"}, {"gradcam": "Grad-CAM", "occlusion": "occlusion"}
+    checks = {("simple", "gradcam"): {"outcome": "passes"}, ("simple", "occlusion"): {"outcome": "fails"},
+              ("lenet", "gradcam"): {"outcome": "undecided"}, ("lenet", "occlusion"): {"outcome": "passes"}}
+    text = randomisation_caveat(checks, models, maps)
+    assert text.startswith("In the randomisation check occlusion fails on the Simple CNN and Grad-CAM is "
+                           "undecided on LeNet-5: ")
+    both = {k: {"outcome": "fails"} for k in checks}
+    assert randomisation_caveat(both, models, maps).startswith(
+        "In the randomisation check Grad-CAM and occlusion fail on the Simple CNN and Grad-CAM and occlusion "
+        "fail on LeNet-5")
+    assert randomisation_caveat({k: {"outcome": "passes"} for k in checks}, models, maps) == \
+        "Every map passes the randomisation check on both models."
+    with pytest.raises(ValueError):
+        randomisation_caveat({}, models, maps)

@@ -228,3 +228,21 @@ def test_randomisation_check_reads_every_number_on_one_set_of_images():
         randomisation_check(steps(last, last, 30), pd.DataFrame({"image": range(1, 31), "spearman": ref}))
     with pytest.raises(ValueError, match="must both have rows"):
         randomisation_check(steps(last, last, 30).iloc[:0], pd.DataFrame({"image": range(30), "spearman": ref}))
+
+
+def test_randomisation_checks_pair_each_cascade_with_its_own_reference():
+    from fmnist_lib.saliency.sanity import randomisation_checks
+
+    rng = np.random.default_rng(3)
+    ref_a, ref_b = rng.normal(0.1, 0.02, 20), rng.normal(0.5, 0.02, 20)
+    rows, refs = [], []
+    for (model, explainer), ref in ((("simple", "gradcam"), ref_a), (("lenet", "gradcam"), ref_b)):
+        s = steps(ref_a + 0.3, np.full(20, 0.9), 20)  # both cascades end 0.3 above reference a
+        rows.append(s.assign(model=model, explainer=explainer))
+        refs.append(pd.DataFrame({"image": range(20), "spearman": ref, "model": model, "explainer": explainer}))
+    checks = randomisation_checks(pd.concat(rows), pd.concat(refs))
+    assert list(checks) == [("simple", "gradcam"), ("lenet", "gradcam")]
+    # against its own reference the first fails (0.3 above), the second passes (about 0.1 below b)
+    assert checks[("simple", "gradcam")]["outcome"] == "fails"
+    assert checks[("lenet", "gradcam")]["outcome"] == "passes"
+    assert checks[("lenet", "gradcam")]["reference"][0] == pytest.approx(ref_b.mean())

@@ -8,9 +8,10 @@ import numpy as np
 from ...config import EQUIVALENCE_MARGIN, Profile, get_profile
 from ...models import DISPLAY_NAMES
 from ...pipeline import stages
+from ...saliency.sanity import randomisation_checks
 from .. import budgets, perclass_plots, report, summary
 from ..agreement_text import headline_answer
-from ..saliency_text import faithful_clause
+from ..saliency_text import MAP_LABELS, faithful_clause, randomisation_caveat
 
 __all__ = ["context", "conclusions", "standing_clause", "headline_table", "published_table"]
 
@@ -69,7 +70,14 @@ def conclusions(profile: str | Profile | None = None) -> SimpleNamespace:
         verdict=summary.conclusion_verdict(cmp["equivalence"], cmp["equivalence_default"], "simple CNN", "LeNet-5"),
         cam_answer=headline_answer(stages.gradcam_analysis(p)["agreement"],
                                    labels={"gradcam": "Grad-CAM", "hirescam": "HiResCAM"}),
-        faith_clause=faithful_clause(stages.faithfulness(p), labels=DISPLAY_NAMES))
+        faith_clause=faithful_clause(stages.faithfulness(p), labels=DISPLAY_NAMES),
+        sanity_caveat=_sanity_caveat(p))
+
+
+def _sanity_caveat(p: Profile) -> str:
+    analysis = stages.gradcam_analysis(p)
+    checks = randomisation_checks(analysis["randomisation"], analysis["randomisation_reference"])
+    return randomisation_caveat(checks, {"simple": "the Simple CNN", "lenet": "LeNet-5"}, MAP_LABELS)
 
 
 def standing_clause(accs: dict[str, float], cis: dict[str, tuple[float, float]],

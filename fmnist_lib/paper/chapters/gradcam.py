@@ -33,8 +33,7 @@ def _randomisation(analysis: dict, models: dict) -> tuple[str, pd.DataFrame, int
     """The cascade's verdict sentences (the rule against its reference), its table and the most
     images in one of its steps."""
     rand, ref = analysis["randomisation"], analysis["randomisation_reference"]
-    checks = {(n, m): sanity.randomisation_check(g, ref[(ref["model"] == n) & (ref["explainer"] == m)])
-              for (n, m), g in rand.groupby(["model", "explainer"], sort=False)}
+    checks = sanity.randomisation_checks(rand, ref)
     text = " ".join(saliency_text.randomisation_verdict(
         {METHODS[m]: c for (n2, m), c in checks.items() if n2 == n}, DISPLAY_NAMES[n]) for n in stages.NAMES)
     table = saliency_tables.randomisation_display(rand, ref, {n: sanity.layer_labels(models[n]) for n in models},
