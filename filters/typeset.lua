@@ -12,29 +12,57 @@
 --    relative widths taken from its dashes, which can leave a column narrower than its
 --    longest word, so words ran into the next column ("final_schedulecosine",
 --    "HiResCAMSimple CNN"); Typst's auto layout sizes each column to its content.
--- 5. Typst: a block marked `::: {.landscape}` (a table too wide for a portrait page) is set
---    on landscape pages of its own; the HTML ignores the class.
--- 6. A model's name never breaks at its hyphen ("LeNet-/5" in a narrow column or a table
---    cell): each of NOBREAK in prose, captions, headings and table cells is set in an
---    unbreakable box (Typst) or a nowrap span (HTML). The text keeps its plain hyphen, so
---    search and copy find "LeNet-5" (a U+2011 hyphen would not match it, and the system
---    fonts of the HTML need not have that glyph). Figures are images, so untouched.
+-- 5. (A `::: {.landscape}` block is set sideways by filters/sideways.lua, before Quarto.)
+-- 6. A name never breaks at its hyphen or slash, nor is it hyphenated ("LeNet-/5", "Grad-/CAM",
+--    "T-shirt/ / top" in a narrow column or a table cell): each of NOBREAK in prose, captions,
+--    headings and table cells is set in an unbreakable box (Typst) or a nowrap span (HTML).
+--    The text keeps its plain hyphen, so search and copy find "LeNet-5" (a U+2011 hyphen
+--    would not match it, and the system fonts of the HTML need not have that glyph).
+--    Figures are images, so untouched.
+-- 7. A value and its spread or range stay on one line: the spaces around a lone "±" ("0.8625 ±
+--    0.0047", "mean ± sd"), those of "362 vs 347" and "0.8963 to 0.9045" (between two numbers)
+--    and of an interval "[0.8940, 0.9055]"
+--    become no-break spaces, as do those before "seed(s)" and "epoch(s)" after a number
+--    ("(1 seed)"), so a table cell never wraps as "0.8625 ± / 0.0047".
 
 local NBSP = "\u{00A0}"
-local UNITS = { ["%"] = true, ["pp"] = true, ["MB"] = true, ["ms"] = true }
+local UNITS = { ["%"] = true, ["pp"] = true, ["MB"] = true, ["ms"] = true,
+                ["seed"] = true, ["seeds"] = true, ["epoch"] = true, ["epochs"] = true }
+-- words bound to a number on both sides (item 7)
+local JOINERS = { ["±"] = true, ["vs"] = true, ["to"] = true, ["×"] = true }
 local typst = quarto.doc.is_format("typst")
 
 local function unit_of(s)
   return UNITS[s] or UNITS[s:gsub("[%p]+$", "")] or s:match("^%%") ~= nil
 end
 
+local function number_at_start(s)
+  return s:match("^[%(%[]?[-+]?%d") ~= nil  -- signs are still hyphens here (the minus comes last)
+end
+
+local function joined(a, b)
+  -- a and b (two Str around a Space) belong on one line: a number and its unit, the two ends
+  -- of an interval "[lo," "hi]" (item 7)
+  if a:match("%d$") and unit_of(b) then return true end
+  return a:match("^[%[%(][-+]?%d[%d.]*,$") ~= nil and b:match("^[-+]?%d[%d.]*[%]%)]") ~= nil
+end
+
 local function bind_units(inlines)
   for i = #inlines - 2, 1, -1 do
     local a, sp, b = inlines[i], inlines[i + 1], inlines[i + 2]
-    if a.t == "Str" and sp.t == "Space" and b.t == "Str" and a.text:match("%d$") and unit_of(b.text) then
+    if a.t == "Str" and sp.t == "Space" and b.t == "Str" and joined(a.text, b.text) then
       inlines[i] = pandoc.Str(a.text .. NBSP .. b.text)
       inlines:remove(i + 2)
       inlines:remove(i + 1)
+    end
+  end
+  -- "0.8625 ± 0.0047", "362 vs 347": a joiner between two numbers, bound on both sides
+  for i = #inlines - 4, 1, -1 do
+    local a, s1, j, s2, b = inlines[i], inlines[i + 1], inlines[i + 2], inlines[i + 3], inlines[i + 4]
+    if b and a.t == "Str" and s1.t == "Space" and j.t == "Str" and s2.t == "Space" and b.t == "Str"
+        and JOINERS[j.text] and (j.text == "±" or a.text:match("%d[%%%]%)]?$") and number_at_start(b.text)) then
+      inlines[i] = pandoc.Str(a.text .. NBSP .. j.text .. NBSP .. b.text)
+      for _ = 1, 4 do inlines:remove(i + 1) end
     end
   end
   return inlines
@@ -73,7 +101,7 @@ local function box_hyphenated(inlines)
 end
 
 -- Names set on one line wherever they appear (Lua patterns, longest first).
-local NOBREAK = { "LeNet%-5" }
+local NOBREAK = { "T%-shirt/top", "LeNet%-5", "Grad%-CAM", "HiResCAM" }
 
 local function typst_escape(s)
   return (s:gsub("([%[%]#\\*_`$<>@~])", "\\%1"))
@@ -94,7 +122,10 @@ local function unbreakable(text)
     if first > 1 then out:insert(pandoc.Str(rest:sub(1, first - 1))) end
     local name = rest:sub(first, last)
     if typst then
-      out:insert(pandoc.RawInline("typst", "#box[" .. typst_escape(name) .. "];"))  -- ";" ends the call
+      -- a box as wide as the name: a plain box wraps its text when the column is narrower
+      -- ("T-shirt/" / "top" in the AUC table); a measured one cannot, so the column widens
+      local esc = typst_escape(name)
+      out:insert(pandoc.RawInline("typst", "#context box(width: measure[" .. esc .. "].width)[" .. esc .. "];"))  -- ";" ends the call
     else
       out:insert(pandoc.Span({ pandoc.Str(name) }, { class = "nowrap" }))
     end
@@ -134,19 +165,13 @@ if typst then
     return tbl
   end })
   table.insert(filters, { Str = function(el) return split_apostrophes(el.text) end })
-  table.insert(filters, { Div = function(div)
-    if div.classes:includes("landscape") then
-      local blocks = pandoc.Blocks({ pandoc.RawBlock("typst", "#page(flipped: true)[") })
-      blocks:extend(div.content)
-      blocks:insert(pandoc.RawBlock("typst", "]"))
-      return blocks
-    end
-  end })
 end
--- a sign before a number is a minus (U+2212), not a hyphen: at a word's start ("-0.38") and after
--- an opening bracket ("(-1.5 pp", "[-3.3"); Typst and browsers set the hyphen shorter and higher
+-- a sign before a number is a minus (U+2212), not a hyphen: at a word's start ("-0.38"), after
+-- an opening bracket ("(-1.5 pp", "[-3.3") and after a no-break space of item 7; Typst and
+-- browsers set the hyphen shorter and higher
 table.insert(filters, { Str = function(el)
   local text = el.text:gsub("^%-(%d)", "\u{2212}%1"):gsub("([%(%[])%-(%d)", "%1\u{2212}%2")
+      :gsub("\u{00A0}%-(%d)", "\u{00A0}\u{2212}%1")  -- after a no-break space ("[-0.05, -0.02]", item 7)
   if text ~= el.text then return pandoc.Str(text) end
 end })
 return filters

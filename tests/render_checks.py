@@ -197,3 +197,117 @@ def split_names(text: str, names: tuple[str, ...] = UNBREAKABLE) -> list[str]:
         pattern = re.escape(head) + r"[-\u2010\u2011][ \t]*\n\s*" + re.escape(tail)
         found += [m.group(0).replace("\n", "⏎") for m in re.finditer(pattern, text)]
     return found
+
+
+# Names set unbreakably by filters/typeset.lua (NOBREAK): never broken at a hyphen or slash, and
+# never hyphenated, on a page of the PDF.
+NAMES = ("LeNet-5", "Grad-CAM", "HiResCAM", "T-shirt/top")
+_HYPHENS = "-\u2010\u2011\u00ad"
+
+
+def _new_line(a, b) -> bool:
+    """Whether word box ``b``, written after ``a``, starts a new line: it lies lower, wholly
+    higher (a float written after the text below it), or left of it."""
+    return b[1] > a[1] + 0.5 * (a[3] - a[1]) or b[3] < a[1] or b[0] < a[0] - 1
+
+
+def broken_names(bbox_html: str, names: tuple[str, ...] = NAMES) -> list[str]:
+    """Places in the PDF where a name runs over a line break, read from the word boxes
+    (``pdftotext -bbox``) in the order Typst wrote them: a word and the next one, on a lower
+    line, that together (the first's end-of-line hyphen dropped) hold a name that neither
+    holds alone ("Grad-" / "CAM", "T-shirt/" / "top", "Hi-" / "ResCAM"). Works in table
+    cells too, where ``pdftotext -layout`` puts other columns between the two halves."""
+    found = []
+    for page, (_, words) in enumerate(pages_words(bbox_html), 1):
+        for a, b in zip(words, words[1:]):
+            if not _new_line(a, b):
+                continue
+            for joined in (a[4] + b[4], a[4].rstrip(_HYPHENS) + b[4]):
+                hit = [n for n in names if n in joined and n not in a[4] and n not in b[4]]
+                if hit:
+                    found.append(f"page {page}: {a[4]!r} / {b[4]!r} ({hit[0]})")
+                    break
+    return found
+
+
+def wrapped_spreads(bbox_html: str, joiners: tuple[str, ...] = ("±",)) -> list[str]:
+    """Places in the PDF where a value and its spread are split over two lines: a "±" that
+    ends a line ("0.8625 ±" / "0.0047" in a table cell, "(mean ±" / "sd)" in a header) or
+    starts one after a value; a margin "±1 pp" may start a line."""
+    found = []
+    for page, (_, words) in enumerate(pages_words(bbox_html), 1):
+        for i, w in enumerate(words):
+            if not any(j in w[4] for j in joiners):
+                continue
+            before = words[i - 1] if i else None
+            after = words[i + 1] if i + 1 < len(words) else None
+            at_end = w[4].endswith(joiners) and after is not None and _new_line(w, after)
+            # "±1 pp" may start a line; a "±" after a value ("0.8625" / "± 0.0047") may not
+            at_start = (w[4].startswith(joiners) and before is not None and _new_line(before, w)
+                        and (w[4] in joiners or before[4][-1:].isdigit()))
+            if at_end or at_start:
+                context = " ".join(x[4] for x in words[max(0, i - 1):i + 2])
+                found.append(f"page {page}: {context!r}")
+    return found
+
+
+def lonely_figures(bbox_html: str, min_used: float = 0.30) -> list[str]:
+    """Pages that hold a figure (a "Figure N:" caption) and use less than ``min_used`` of the
+    text area, the rest left blank: a figure alone on a mostly empty page. Figures are vector
+    drawings without text for ``pdftotext``, so a page's use is measured from the top of the
+    text area down to its lowest word (a figure's caption lies below it); the text area is the
+    span of the words of all pages, page numbers aside. The last page is exempt."""
+    pages = pages_words(bbox_html)
+    body = [[w for w in words if not (w[4] == str(n) and w[1] > 0.9 * h)] for n, (h, words) in enumerate(pages, 1)]
+    boxes = [w for words in body for w in words]
+    if not boxes:
+        return []
+    top, bottom = min(w[1] for w in boxes), max(w[3] for w in boxes)
+    found = []
+    for n, words in enumerate(body[:-1], 1):
+        texts = [w[4] for w in words]
+        captions = [texts[i + 1] for i, t in enumerate(texts[:-1]) if t == "Figure" and re.fullmatch(r"\d+:", texts[i + 1])]
+        if not captions or not words:
+            continue
+        used = (max(w[3] for w in words) - top) / (bottom - top)
+        if used < min_used:
+            found.append(f"page {n}: Figure {captions[0][:-1]} on a page {used:.0%} used")
+    return found
+
+
+def capitals_after_colons(blocks: list[str], names: tuple[str, ...] = ()) -> list[str]:
+    """Places in running text where a colon is followed by a capitalised common word ("test set:
+    Tuning raised"): the house style continues a sentence after a colon in lower case. A word
+    counts as common when the text also has it in lower case; ``names`` (and words in capitals
+    or with a capital inside, such as "LeNet-5" or "HiResCAM") are never flagged."""
+    text = " ".join(blocks)
+    common = set(re.findall(r"\b[a-z][a-z-]+\b", text))
+    found = []
+    for block in blocks:
+        for m in re.finditer(r":\s+([A-Z][a-z]+)\b", block):
+            rest = block[m.start(1):]
+            if any(rest.startswith(n) for n in names) or m.group(1).lower() not in common:
+                continue
+            found.append(" ".join(block[max(0, m.start() - 30):m.end() + 30].split()))
+    return found
+
+
+def orphan_captions(bbox_html: str) -> list[str]:
+    """Pages that end in a table's caption whose rows begin on the next page. A caption is set
+    in the text's size and a table's cells smaller (0.9em, _quarto.yml), so a "Table N:" caption
+    (at the start of a line) with no smaller word after it on its page, page number aside, has
+    lost its table. The last page is exempt."""
+    found = []
+    pages = pages_words(bbox_html)
+    for n, (height, words) in enumerate(pages[:-1], 1):
+        body = [w for w in words if not (w[4] == str(n) and w[1] > 0.9 * height)]
+        # a caption starts a line; "... axis of Table 4: one convolution" in prose does not
+        starts = [i for i, w in enumerate(body[:-1]) if w[4] == "Table" and re.fullmatch(r"\d+:", body[i + 1][4])
+                  and (i == 0 or _new_line(body[i - 1], w))]
+        if not starts:
+            continue
+        i = starts[-1]
+        size = body[i][3] - body[i][1]
+        if not any(w[3] - w[1] < 0.95 * size for w in body[i + 2:]):
+            found.append(f"page {n}: the caption of Table {body[i + 1][4][:-1]} ends the page")
+    return found

@@ -42,3 +42,16 @@ def test_subpackages_only_hold_modules_not_code():
     for path in registry.PACKAGE_DIR.rglob("__init__.py"):
         if path.parent != registry.PACKAGE_DIR:
             assert "def " not in path.read_text(), f"{path}: code belongs in a module, not in __init__"
+
+
+def test_every_public_name_of_the_package_root_resolves():
+    # the root re-exports lazily, so a name whose module lost it fails only when someone uses it
+    import fmnist_lib
+
+    missing = []
+    for name in fmnist_lib.__all__:
+        try:
+            getattr(fmnist_lib, name)
+        except AttributeError as e:
+            missing.append(f"{name}: {e}")
+    assert not missing, missing

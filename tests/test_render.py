@@ -15,9 +15,10 @@ import pytest
 
 from quarto_render import (ROOT, SCREENSHOTS, quarto_render, render_env, require,
                            unexpected_warnings)
-from render_checks import (PLACEHOLDERS, PRIMES, UNBREAKABLE, breakable_names, broken_title_lines,
-                           page_number_collisions, prose_blocks, prose_by_chapter, repeated_passages,
-                           repeated_sentences, split_names, split_units)
+from render_checks import (PLACEHOLDERS, PRIMES, UNBREAKABLE, breakable_names, broken_names, broken_title_lines,
+                           capitals_after_colons, lonely_figures, orphan_captions, page_number_collisions, prose_blocks,
+                           prose_by_chapter, repeated_passages, repeated_sentences, split_names, split_units,
+                           wrapped_spreads)
 from test_chapters import expand_includes
 
 pytestmark = [pytest.mark.render, pytest.mark.slow, pytest.mark.realdata]
@@ -114,6 +115,34 @@ def test_model_names_never_break_at_their_hyphen(quick_render, pdf_text):
     found = breakable_names(html)
     assert not found, f"{UNBREAKABLE} can break at the hyphen in the HTML: {found[:10]}"
     assert split_names(pdf_text) == [], "a model's name broken across two lines of the PDF"
+
+
+def test_pdf_sets_names_and_spreads_on_one_line(quick_render):
+    """No name is broken or hyphenated across lines ("Grad-" / "CAM", "T-shirt/" / "top") and no
+    value is parted from its spread ("0.8625 ±" / "0.0047"), in prose or in a table cell
+    (filters/typeset.lua, items 6 and 7)."""
+    bbox = _pdftotext(quick_render.pdf, "-bbox")
+    assert broken_names(bbox) == [], "a name broken across two lines of the PDF"
+    assert wrapped_spreads(bbox) == [], "a value and its ± spread on two lines of the PDF"
+
+
+def test_pdf_leaves_no_figure_alone_on_a_blank_page(quick_render):
+    """Figures float (placement: auto, _quarto.yml) and the sideways table floats too
+    (filters/sideways.lua), so no page holds a figure with most of the page left blank; a
+    table's caption sticks to its rows (_quarto.yml)."""
+    bbox = _pdftotext(quick_render.pdf, "-bbox")
+    # half, not the 30 % the check defaults to: Figure 16's page of the review was 42 % used
+    assert lonely_figures(bbox, min_used=0.5) == []
+    assert orphan_captions(bbox) == [], "a table's caption ends a page and its rows start the next"
+
+
+def test_html_prose_continues_in_lower_case_after_a_colon(quick_render):
+    from fmnist_lib.data import CLASSES
+    from fmnist_lib.models import DISPLAY_NAMES
+
+    names = (*DISPLAY_NAMES.values(), *CLASSES, "Grad-CAM", "HiResCAM", "Spearman", "McNemar", "Bonferroni")
+    found = capitals_after_colons(prose_blocks(quick_render.html.read_text()), names)
+    assert not found, "a capital after a colon in running text:\n" + "\n".join(found)
 
 
 def test_pdf_page_numbers_collide_with_no_text(quick_render):

@@ -1,8 +1,9 @@
 """The render checks (tests/render_checks.py) catch each defect class on planted input, and
 pass clean input: without this a render test that finds nothing could be one that cannot fail."""
-from render_checks import (PLACEHOLDERS, PRIMES, breakable_names, broken_title_lines, page_number_collisions,
-                           prose_blocks, prose_by_chapter, repeated_passages, repeated_sentences, split_names,
-                           split_units)
+from render_checks import (PLACEHOLDERS, PRIMES, breakable_names, broken_names, broken_title_lines,
+                           capitals_after_colons, lonely_figures, orphan_captions, page_number_collisions, prose_blocks,
+                           prose_by_chapter, repeated_passages, repeated_sentences, split_names, split_units,
+                           wrapped_spreads)
 
 HTML = """<html><body><nav><p>Table of contents and a sentence of twelve words here in the navigation bar, twice.</p></nav>
 <main><p>The verdict is the same with the defaults both models share and with each model's tuned values.
@@ -87,3 +88,69 @@ def test_breakable_names_found_outside_nowrap_only():
 def test_split_names_in_the_pdf_text():
     assert split_names("than LeNet-\n  5 does") == ["LeNet-⏎  5"]
     assert split_names("than LeNet-5 does,\nLeNet-5\u2019s maps") == []
+
+
+def _line(y, *words, x=56.0, size=10.0):
+    """Word boxes of one line of text at height ``y``, left to right."""
+    out = []
+    for w in words:
+        out.append((x, y, x + 6 * len(w), y + size, w))
+        x += 6 * len(w) + 4
+    return out
+
+
+def test_broken_names_found_across_lines_and_table_cells():
+    clean = _bbox(_line(100, "both", "Grad-CAM", "and", "HiResCAM,") + _line(112, "T-shirt/top", "and", "LeNet-5’s")
+                  + _line(124, "Simple", "CNN") + _line(124, "LeNet-5", x=300) + _line(136, "Grad-CAM", x=300))
+    assert broken_names(clean) == []
+    planted = _bbox(_line(100, "both", "Grad-") + _line(112, "CAM", "and", "Hi-") + _line(124, "ResCAM")
+                    # a table cell "T-shirt/ / top" with another column's word between in -layout reading
+                    + _line(136, "T-shirt/") + _line(148, "top"))
+    assert broken_names(planted) == ["page 1: 'Grad-' / 'CAM' (Grad-CAM)", "page 1: 'Hi-' / 'ResCAM' (HiResCAM)",
+                                     "page 1: 'T-shirt/' / 'top' (T-shirt/top)"]
+
+
+def test_wrapped_spreads_found_at_either_end_of_a_line():
+    clean = _bbox(_line(100, "0.8625", "±", "0.0047") + _line(112, "0.8619", "±", "0.0082", "margin", "of")
+                  + _line(124, "±1", "pp"))
+    assert wrapped_spreads(clean) == []
+    planted = _bbox(_line(100, "0.8625", "±") + _line(112, "0.0047") + _line(124, "0.8619") + _line(136, "±", "0.0082"))
+    assert wrapped_spreads(planted) == ["page 1: '0.8625 ± 0.0047'", "page 1: '0.8619 ± 0.0082'"]
+
+
+def test_lonely_figures_found_on_mostly_blank_pages():
+    full = _line(60, "text") + _line(770, "end")  # spans the text area, as a page of running text does
+    caption = _line(240, "Figure", "16:", "Mean", "Spearman")
+    number = [(295, 800, 300, 811, "2")]
+    lonely = _bbox(full, caption + number, full)
+    assert lonely_figures(lonely) == ["page 2: Figure 16 on a page 26% used"]  # (250 - 60) / (780 - 60)
+    followed = _bbox(full, caption + _line(700, "With", "coarser", "cells") + number, full)
+    assert lonely_figures(followed) == []  # the text goes on below the figure
+    assert lonely_figures(_bbox(full, _line(100, "References"), full)) == []  # a short page, but no figure
+    assert lonely_figures(_bbox(full, caption + number)) == []  # the last page may end early
+    # Figure 16's page of the 2026-12-02 review: figure, caption, one paragraph, 42 % used
+    review = _bbox(full, caption + _line(350, "With", "coarser", "cells") + number, full)
+    assert lonely_figures(review) == [] and lonely_figures(review, min_used=0.5) == [
+        "page 2: Figure 16 on a page 42% used"]
+
+
+def test_capitals_after_colons_in_prose():
+    blocks = ["We compare each seed's tuned run on the test set: Tuning raised accuracy.",
+              "Per class: LeNet-5 errs more on Shirt; barely, by HiResCAM: on the grid.",
+              "Partly: the Simple CNN and Grad-CAM: Simple CNN 0.30, a simple model, with tuning and raised values."]
+    assert capitals_after_colons(blocks, names=("Simple CNN",)) == [
+        "ed's tuned run on the test set: Tuning raised accuracy."]
+    assert capitals_after_colons(blocks[1:], names=("Simple CNN",)) == []
+    assert len(capitals_after_colons(blocks)) == 2  # without the name, "Simple CNN" after a colon is flagged
+
+
+def test_orphan_captions_found_where_the_rows_start_on_the_next_page():
+    rows = _line(500, "Shirt", "0.96546", size=9.0) + _line(512, "Coat", "0.98796", size=9.0)
+    caption = _line(470, "Table", "18:", "Per-class", "AUC") + _line(482, "largest", "difference", "first.")
+    text = _line(60, "Each", "class") + _line(770, "end")
+    assert orphan_captions(_bbox(text + caption + rows, text)) == []
+    assert orphan_captions(_bbox(text + caption, rows + text)) == ["page 1: the caption of Table 18 ends the page"]
+    assert orphan_captions(_bbox(text, text + caption)) == []  # the last page is exempt
+    # a reference in running text, "... on every axis of Table 4: one convolution", is no caption
+    prose = _line(748, "every", "axis", "of", "Table", "4:", "one", "convolution")
+    assert orphan_captions(_bbox(text + prose, text)) == []

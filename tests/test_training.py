@@ -10,7 +10,7 @@ from fmnist_lib import training
 from fmnist_lib.config import TrainConfig
 from fmnist_lib.data import TensorLoader, get_data_loaders
 from fmnist_lib.training import (build_model, evaluate, fit, load_weights,
-                                 plot_learning_curves, save_weights, train_step)
+                                 save_weights, train_step)
 
 QUIET = dict(progress=False)
 
@@ -114,14 +114,6 @@ def test_fit_respects_progress(synthetic, capsys):
     assert capsys.readouterr().err == ""
     fit(build_model("simple"), synthetic, TrainConfig(epochs=1, progress=True))
     assert "SimpleCNN" in capsys.readouterr().err  # the check above can fail
-
-
-def test_learning_curves(synthetic):
-    histories = {}
-    for name in ("simple", "lenet"):
-        histories[name] = fit(build_model(name), synthetic, TrainConfig(epochs=1, **QUIET))
-    fig = plot_learning_curves(histories)
-    assert len(fig.axes) == 2 and all(len(ax.lines) == 4 for ax in fig.axes)
 
 
 # ---------------------------------------------------------------- the real data

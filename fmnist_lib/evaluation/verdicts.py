@@ -14,7 +14,7 @@ import pandas as pd
 
 from .equivalence import accuracy_difference, check_pair, percentile_ci, tost_verdict
 
-__all__ = ["smallest_margin", "ensemble_difference", "estimate_rows", "verdict_entry"]
+__all__ = ["smallest_margin", "ensemble_difference", "estimate_rows", "verdict_entry", "counted"]
 
 Probas = Mapping[str, Sequence[np.ndarray]]  # {"simple": [proba (n, 10) per seed], "lenet": [...]}
 
@@ -111,12 +111,9 @@ def estimate_rows(y: np.ndarray, estimates: Sequence[tuple[str, str, Probas]], m
     return pd.DataFrame(rows)
 
 
-def _seeds(n: int) -> str:
-    return "1 seed" if n == 1 else f"{n} seeds"
-
-
-def _epochs(n: int) -> str:
-    return "1 epoch" if n == 1 else f"{n} epochs"
+def counted(n: int, noun: str) -> str:
+    """``counted(1, "seed")`` -> ``"1 seed"``, ``counted(5, "seed")`` -> ``"5 seeds"``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def verdict_entry(y: np.ndarray, sets: Mapping[str, Probas], epochs: Mapping[str, int], margin: float,
@@ -136,14 +133,14 @@ def verdict_entry(y: np.ndarray, sets: Mapping[str, Probas], epochs: Mapping[str
     n = {k: len(v["simple"]) for k, v in sets.items()}
     varies = {k: "seeds and test images" if n[k] > 1 else "test images" for k in n}
     estimates = [
-        (f"tuned, {_epochs(full)} ({_seeds(n['tuned'])})", varies["tuned"], sets["tuned"], "runs", full),
-        (f"defaults, {_epochs(full)} ({_seeds(n['defaults'])})", varies["defaults"], sets["defaults"], "runs", full),
+        (f"tuned, {counted(full, 'epoch')} ({counted(n['tuned'], 'seed')})", varies["tuned"], sets["tuned"], "runs", full),
+        (f"defaults, {counted(full, 'epoch')} ({counted(n['defaults'], 'seed')})", varies["defaults"], sets["defaults"], "runs", full),
         (f"seed ensembles, tuned ({n['tuned']} seeds each)", varies["tuned"], sets["tuned"], "ensemble", full),
         (f"seed ensembles, defaults ({n['defaults']} seeds each)", varies["defaults"], sets["defaults"],
          "ensemble", full),
-        (f"tuned, {_epochs(short)} ({_seeds(n['short'])})", varies["short"], sets["short"], "runs", short),
-        (f"tuned, {_epochs(check)} ({_seeds(n['check'])})", varies["check"], sets["check"], "runs", check),
-        (f"runner-up configurations, {_epochs(full)} ({_seeds(n['runner-up'])})", varies["runner-up"],
+        (f"tuned, {counted(short, 'epoch')} ({counted(n['short'], 'seed')})", varies["short"], sets["short"], "runs", short),
+        (f"tuned, {counted(check, 'epoch')} ({counted(n['check'], 'seed')})", varies["check"], sets["check"], "runs", check),
+        (f"runner-up configurations, {counted(full, 'epoch')} ({counted(n['runner-up'], 'seed')})", varies["runner-up"],
          sets["runner-up"], "runs", full),
     ]
     return {"table": estimate_rows(y, estimates, margin, n_boot, seed)}

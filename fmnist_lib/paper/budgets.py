@@ -5,13 +5,16 @@ figures, tables and sentences (results computed by ``evaluation.verdicts``,
 from __future__ import annotations
 
 import math
+import re
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..evaluation.verdicts import counted
 from ..models import DISPLAY_NAMES
+from .report import and_list
 
 __all__ = ["plot_verdicts", "verdicts_sentence", "verdicts_table", "plot_accuracy_by_epoch",
            "convergence_sentence", "convergence_display", "fidelity_display", "plot_fidelity",
@@ -90,16 +93,15 @@ def verdicts_table(table: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _list(items: Sequence[str]) -> str:
-    items = list(items)
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def verdicts_sentence(table: pd.DataFrame, margin: float) -> str:
     """Which verdicts hold: the headline's (first row) and which estimates share it.
 
-    E.g. ``"The headline estimate (tuned, 10 epochs (5 seeds)) is equivalent; 5 of the other 6
-    estimates agree; tuned, 4 epochs (5 seeds) is inconclusive. ..."``
+    E.g. ``"The headline estimate (tuned, 10 epochs, 5 seeds) is inconclusive ...; 5 of the other
+    6 estimates agree; tuned, 4 epochs, 5 seeds is equivalent ([+0.07, +0.76] pp), but its 95 %
+    interval ... reaches 0 ..."``. An estimate's label is set inline (:func:`_inline`), so no
+    parenthesis opens inside another. What an equivalent estimate means is said with it: a
+    difference inside the margin that is detectable (95 % interval excluding 0), or one whose
+    95 % interval reaches 0, where not even which model is ahead is resolved.
     """
     if table.empty:
         raise ValueError("verdicts_sentence needs at least one estimate.")
@@ -107,16 +109,16 @@ def verdicts_sentence(table: pd.DataFrame, margin: float) -> str:
     rest = table.iloc[1:]
     agree = rest[rest["verdict"] == head["verdict"]]
     differ = rest[rest["verdict"] != head["verdict"]]
-    text = (f"The headline estimate ({head['estimate']}) is {head['verdict']} at the ±{100 * margin:g} pp "
-            f"margin (90 % CI [{_pp(head['ci90_low'])}, {_pp(head['ci90_high'])}] pp)")
+    text = (f"The headline estimate ({_inline(head['estimate'])}) is {head['verdict']} at the ±{100 * margin:g} pp "
+            f"margin (90 % CI [{_pp(head['ci90_low'])}, {_pp(head['ci90_high'])}] pp){_meaning(head)}")
     if rest.empty:
         return text + "."
     if differ.empty:
         text += f"; all {len(rest)} other estimates agree"
     else:
         text += f"; {len(agree)} of the other {len(rest)} estimates agree"
-        text += "; " + "; ".join(f"{r['estimate']} is {r['verdict']} ([{_pp(r['ci90_low'])}, "
-                                  f"{_pp(r['ci90_high'])}] pp)" for _, r in differ.iterrows())
+        text += "; " + "; ".join(f"{_inline(r['estimate'])} is {r['verdict']} ([{_pp(r['ci90_low'])}, "
+                                  f"{_pp(r['ci90_high'])}] pp){_meaning(r)}" for _, r in differ.iterrows())
     signs = np.sign(table["diff"].to_numpy())
     if (signs > 0).all() or (signs < 0).all():
         ahead = "LeNet-5" if signs[0] > 0 else "the Simple CNN"
@@ -125,7 +127,7 @@ def verdicts_sentence(table: pd.DataFrame, margin: float) -> str:
         text += (f". The point estimates change sign ({int((signs > 0).sum())} with LeNet-5 ahead, "
                  f"{int((signs < 0).sum())} with the Simple CNN ahead)")
     far = table.loc[table["smallest_margin"].idxmax()]
-    text += (f"; the interval reaching farthest from no difference ({far['estimate']}) would pass a "
+    text += (f"; the interval reaching farthest from no difference ({_inline(far['estimate'])}) would pass a "
              f"margin of ±{100 * far['smallest_margin']:.2f} pp")
     if {"kind", "epochs"} <= set(table.columns):
         tuned = table[(table["kind"] == "runs") & table["estimate"].str.startswith("tuned")]
@@ -136,14 +138,30 @@ def verdicts_sentence(table: pd.DataFrame, margin: float) -> str:
                      if (steps < 0).all() else "is not monotone in the budget")
             peak = tuned.loc[tuned["diff"].abs().idxmax()]
             text += (". Over the budgets of the tuned values the difference " + shape + ": "
-                     + ", ".join(f"{_pp(r['diff'])} pp at {int(r['epochs'])} epochs ({_seeds_of(r)})"
+                     + ", ".join(f"{_pp(r['diff'])} pp at {int(r['epochs'])} epochs ({counted(int(r['seeds']), 'seed')})"
                                  for _, r in tuned.iterrows())
                      + (f"; the headline's budget gives the largest" if peak.name == table.index[0] else ""))
     return text + "."
 
 
-def _seeds_of(row) -> str:
-    return "1 seed" if int(row["seeds"]) == 1 else f"{int(row['seeds'])} seeds"
+def _inline(label: str) -> str:
+    """An estimate's label for running text inside parentheses: its own parenthesis becomes a
+    comma ("tuned, 10 epochs (5 seeds)" -> "tuned, 10 epochs, 5 seeds"), so none nests."""
+    return re.sub(r"\s*\(([^()]*)\)", r", \1", label)
+
+
+def _meaning(row) -> str:
+    """What an equivalent verdict says, where the table has the 95 % interval: a detectable
+    difference inside the margin, or an interval that reaches 0 (which model is ahead is not
+    resolved). Other verdicts need no gloss: the question's section defines them."""
+    if row["verdict"] != "equivalent" or "ci95_low" not in row:
+        return ""
+    lo, hi = row["ci95_low"], row["ci95_high"]
+    if lo > 0 or hi < 0:
+        return (f": the models differ detectably (95 % interval [{_pp(lo)}, {_pp(hi)}] pp), but by less "
+                "than the margin")
+    return (f": the models lie within the margin of each other, but its 95 % interval, [{_pp(lo)}, "
+            f"{_pp(hi)}] pp, reaches 0, so which of them is ahead is not resolved")
 
 
 def plot_accuracy_by_epoch(full: Mapping[str, Sequence[Mapping]], check: Mapping[str, Sequence[Mapping]],
@@ -224,19 +242,19 @@ def convergence_sentence(table: pd.DataFrame, tolerance: float) -> str:
     what = (f"Doubling the budget from {table['epochs'].iloc[0]} to {table['check_epochs'].iloc[0]} epochs "
             f"(its own cosine schedule, on {which}, each paired with the same seed's run of the budget; "
             f"the first seed's run is the one the selection chose) changes the final validation accuracy by "
-            f"{_list(parts)}")
+            f"{and_list(parts)}")
     sd = ", ".join(f"{r['model']} {100 * r['val_sd']:.2f} pp" for _, r in table.iterrows())
     lower = table[table["gain"] < 0]["model"].tolist()
     noisy = seeds < 3 or bool((table["val_sd"] > tolerance).any())
     if len(ok) == len(table):
         verdict = ((f"no gain is detected (no model gains {100 * tolerance:.1f} pp or more)" if noisy else
                     f"no model gains {100 * tolerance:.1f} pp or more, the criterion, so the budget has converged")
-                   + (f"; the doubled recipe ends lower for {_list(lower)}" if lower else ""))
+                   + (f"; the doubled recipe ends lower for {and_list(lower)}" if lower else ""))
     elif ok.empty:
         verdict = f"at least {100 * tolerance:.1f} pp for every model: the budget has not converged"
     else:
-        verdict = (f"a gain below the {100 * tolerance:.1f} pp criterion for {_list(ok['model'])} only; "
-                   f"{_list(table.loc[~table['converged'], 'model'])} has not converged")
+        verdict = (f"a gain below the {100 * tolerance:.1f} pp criterion for {and_list(ok['model'])} only; "
+                   f"{and_list(table.loc[~table['converged'], 'model'])} has not converged")
     caveat = (f" The check has {seeds} seed{'s' if seeds > 1 else ''} against a seed sd of the budget's "
               f"validation accuracy of {sd}, more than the {100 * tolerance:.1f} pp it tests: it shows that "
               f"doubling brings no gain of the size of the seed noise, and cannot resolve one of "

@@ -16,27 +16,26 @@ __all__ = ["equivalence_sentence", "mcnemar_sentence", "mcnemar_pivot", "speed_s
 def equivalence_sentence(result: Mapping, a: str, b: str, subject: str = "the models") -> str:
     """The verdict of :func:`accuracy_difference` in words (``b`` minus ``a``).
 
-    ``subject`` names what differs (e.g. ``"the seed ensembles"``). With one seed per model the
-    interval holds test-image noise only, and a "different" verdict says so.
+    The verdict words are defined once, where the paper states its question (report.qmd,
+    "What match means"): *equivalent* (the 90 % interval inside the margin), *different*
+    (wholly outside it), *inconclusive* (across it) and *detectable* (the 95 % interval
+    excludes 0); each statement names them without repeating the definition. ``subject``
+    names what differs (e.g. ``"the seed ensembles"``). With one seed per model the interval
+    holds test-image noise only, and a "different" verdict says so.
     """
     m = 100 * result["margin"]
     ci90 = f"90 % CI [{100 * result['ci90_low']:+.2f}, {100 * result['ci90_high']:+.2f}] pp"
     over = ("bootstrap over test images" if result["seeds"] == 1 else
             f"{result['seeds']} seeds per model, bootstrap over seeds and test images")
     head = f"{b} minus {a} is {100 * result['diff']:+.2f} percentage points ({ci90}, {over})"
-    zero = ("the 95 % interval excludes 0, so the difference is detectable"
-            if result["ci95_low"] > 0 or result["ci95_high"] < 0
-            else "the 95 % interval includes 0")
+    zero = "detectable" if result["ci95_low"] > 0 or result["ci95_high"] < 0 else "not detectable"
     verdict = {
-        "equivalent": f"the interval lies inside the ±{m:g} pp margin, so the two models are "
-                      f"equivalent within it",
-        "different": f"the interval lies wholly outside the ±{m:g} pp margin, so {subject} "
-                     f"differ by more than the margin"
+        "equivalent": f"equivalent at the ±{m:g} pp margin",
+        "different": f"different: {subject} differ by more than the ±{m:g} pp margin"
                      + (" (test-image noise only)" if result["seeds"] == 1 else ""),
-        "inconclusive": f"the interval crosses the ±{m:g} pp margin, so these data can neither "
-                        f"establish equivalence nor a difference larger than the margin",
+        "inconclusive": f"inconclusive at the ±{m:g} pp margin",
     }[result["verdict"]]
-    return f"{head}: {verdict}; {zero}."
+    return f"{head}: {verdict}, and {zero}."
 
 
 def mcnemar_sentence(table: pd.DataFrame, alpha: float = 0.05) -> str:

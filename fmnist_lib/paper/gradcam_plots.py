@@ -1,6 +1,6 @@
 """Pictures of saliency maps: one overlay, the Input | Simple CNN | LeNet-5 grid (one colour
 scale, a colour bar, all-zero maps drawn as such), which images to show in it, and the
-agreement and foreground tables and figure as the chapter shows them.
+agreement and perturbation-test figures (the tables are ``saliency_tables``').
 """
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from ..models import DISPLAY_NAMES
 from ..saliency.gradcam import CAMResult
 
 __all__ = ["overlay", "comparison_grid", "pick_one_per_class", "pick_disagreements",
-           "all_zero_counts", "agreement_display", "plot_agreement_references",
-           "foreground_display", "positive_cells_display"]
+           "all_zero_counts", "plot_agreement_references", "plot_faithfulness"]
 
 ZERO_TEXT = "all zero"
 
@@ -118,9 +117,11 @@ def comparison_grid(images, y_true, results: dict[str, CAMResult],
     cols = 1 + len(results)
     # at most 7 in wide (the HTML column) and 9.4 in tall, so that the figure and its caption
     # fit one PDF page (A4 less margins) without running into the page number
-    cell = min(1.9, 7.0 / cols, 9.4 / n - 0.25)
+    # (two title lines per map, so that a class name and its confidence never run into the
+    # neighbouring map's title at this cell width)
+    cell = min(1.9, 7.0 / cols, 9.4 / n - 0.33)
     size = 8 if cell >= 1.6 else 7 if cell >= 0.9 else 6
-    fig, axes = plt.subplots(n, cols, figsize=(cell * cols, (cell + 0.25) * n), squeeze=False,
+    fig, axes = plt.subplots(n, cols, figsize=(cell * cols, (cell + 0.33) * n), squeeze=False,
                              constrained_layout=True)
     for i in range(n):
         pixels = _to_pixels(images[i], mean, std)
@@ -139,7 +140,7 @@ def comparison_grid(images, y_true, results: dict[str, CAMResult],
                 ax.imshow(overlay(images[i], r.maps[i], alpha=alpha, cmap=cmap, mean=mean,
                                   std=std))
             pred = int(r.preds[i])
-            text = f"{classes[pred]} ({100 * r.probs[i, pred]:.0f} %)"
+            text = f"{classes[pred]}\n{100 * r.probs[i, pred]:.0f} %"
             if int(r.targets[i]) != pred:
                 text += f"\nmap for {classes[r.targets[i]]}"
             head = f"{labels.get(name, name)}\n" if i == 0 else ""
@@ -211,43 +212,12 @@ def pick_disagreements(preds_a, preds_b, k: int = 10, seed: int = 0,
     return chosen[np.argsort(np.asarray(y_true)[chosen], kind="stable")].astype(np.int64)
 
 
-def _ci(mean: float, low: float, high: float) -> str:
-    return "" if np.isnan(mean) else f"{mean:.2f} [{low:.2f}, {high:.2f}]"
-
-
-def agreement_display(agreement, cell: int, labels: dict[str, str] | None = None,
-                      explainer: str | None = None):
-    """The agreement table on one grid as the chapter shows it: per explainer (all, or the one
-    named) and comparison, mean Spearman and top-k overlaps with 95 % CIs, images used and
-    excluded."""
-    import pandas as pd
-
-    from ..saliency.agreement import agreement_table
-
-    if explainer is None:
-        labels = labels or {}
-        return pd.concat([agreement_display(agreement, cell, labels, e).assign(
-            explainer=labels.get(e, e)) for e in dict.fromkeys(agreement["explainer"])],
-            ignore_index=True).pipe(lambda d: d[["explainer", *d.columns[:-1]]])
-    rows = agreement[(agreement["explainer"] == explainer) & (agreement["cell"] == cell)]
-    if rows.empty:
-        raise ValueError(f"No agreement rows for {explainer!r} on {cell}-px cells.")
-    t = agreement_table(rows.drop(columns=["explainer", "cell"]))
-    metrics = list(dict.fromkeys(t.columns.get_level_values(0)))
-    out = pd.DataFrame({"comparison": t.index})
-    for m in metrics:
-        name = "Spearman" if m == "spearman" else f"top {m.removeprefix('top')} %"
-        out[name] = [_ci(*t.loc[c, [(m, "mean"), (m, "low"), (m, "high")]]) for c in t.index]
-    out["images"] = t[(metrics[0], "n")].to_numpy() + t[(metrics[0], "excluded")].to_numpy()
-    out["excluded (Spearman / top k)"] = [" / ".join(str(int(t.loc[c, (m, "excluded")]))
-                                                     for m in metrics) for c in t.index]
-    return out
-
-
 def plot_agreement_references(agreement, cell: int, labels: dict[str, str] | None = None,
                               metric: str = "spearman"):
     """Per explainer (panel), the mean agreement of each comparison with its 95 % CI: the
-    cross-model value between chance (same class, other image) and the models' own seeds."""
+    cross-model value between chance (same class, other image) and the models' own seeds. Every
+    point of a panel averages the same images (``saliency.agreement.defined_images``), the ones
+    the text's answer uses; the title gives their number of the images analysed."""
     import matplotlib.pyplot as plt
 
     from ..saliency.agreement import agreement_table
@@ -265,8 +235,8 @@ def plot_agreement_references(agreement, cell: int, labels: dict[str, str] | Non
         m, lo, hi = (t[(metric, s)].to_numpy() for s in ("mean", "low", "high"))
         ax.errorbar(m, range(len(comps)), xerr=[m - lo, hi - m], fmt="none", ecolor=colours)
         ax.scatter(m, range(len(comps)), c=colours, s=14, zorder=3)
-        n = int((t[(metric, "n")] + t[(metric, "excluded")]).iloc[0])  # images per comparison
-        ax.set_title(f"{labels.get(e, e)} (n = {n})", fontsize=8)
+        n, total = int(t[(metric, "n")].iloc[0]), int((t[(metric, "n")] + t[(metric, "excluded")]).iloc[0])
+        ax.set_title(f"{labels.get(e, e)} (n = {n:,}" + (f" of {total:,})" if n < total else ")"), fontsize=8)
         ax.axvline(0, color="k", lw=0.6)
         ax.grid(axis="x", alpha=0.3)
         ax.tick_params(labelsize=7)
@@ -276,27 +246,33 @@ def plot_agreement_references(agreement, cell: int, labels: dict[str, str] | Non
     return fig
 
 
-def foreground_display(foreground, labels: dict[str, str] | None = None):
-    """``gradcam_foreground.foreground_table`` with readable names and the CI as text."""
-    from ..saliency.foreground import foreground_table
+def plot_faithfulness(summary, labels: dict[str, str] | None = None):
+    """Mean gap with its 95 % CI per test and fill (rows), explainer (colour), model (panel), from
+    ``saliency.faithfulness.faithfulness_summary``."""
+    import matplotlib.pyplot as plt
 
-    labels = labels or {}
-    t = foreground_table(foreground)
-    model, explainer = zip(*(m.split("/") for m in t["maps"]))
-    out = t.assign(model=[labels.get(m, m) for m in model],
-                   explainer=[labels.get(e, e) for e in explainer])
-    out["excess over area [95 % CI]"] = [
-        _ci(a - b, lo, hi) for a, b, lo, hi in zip(t["on silhouette"], t["silhouette area"],
-                                                   t["excess low"], t["excess high"])]
-    return out[["model", "explainer", "n", "no mass", "on silhouette", "silhouette area",
-                "excess over area [95 % CI]", "on frame", "frame area"]]
+    from .saliency_text import MAP_LABELS
 
-
-def positive_cells_display(cells, cell: int, labels: dict[str, str] | None = None):
-    """``positive_cells`` of one grid with readable names (counts of ``n`` seed-0 maps)."""
-    labels = labels or {}
-    t = cells[cells["cell"] == cell].drop(columns=["cell"]).dropna(axis=1)
-    t = t.assign(model=t["model"].map(lambda m: labels.get(m, m)),
-                 explainer=t["explainer"].map(lambda e: labels.get(e, e)))
-    first = ["model", "explainer", "n", "all zero"]
-    return t[first + [c for c in t.columns if c not in first]].reset_index(drop=True)
+    labels = {**DISPLAY_NAMES, **MAP_LABELS, **(labels or {})}
+    models = list(dict.fromkeys(summary["model"]))
+    tests = summary[["test", "fill"]].drop_duplicates().reset_index(drop=True)
+    explainers = list(dict.fromkeys(summary["explainer"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(7, 0.32 * len(tests) + 1.5),
+                             sharey=True, sharex=True, constrained_layout=True, squeeze=False)
+    for ax, model in zip(axes[0], models):
+        for j, e in enumerate(explainers):
+            sub = summary[(summary["model"] == model) & (summary["explainer"] == e)]
+            y = [tests.index[(tests["test"] == t) & (tests["fill"] == f)][0]
+                 + 0.8 / len(explainers) * (j - (len(explainers) - 1) / 2)
+                 for t, f in zip(sub["test"], sub["fill"])]
+            ax.errorbar(sub["gap"], y, xerr=[sub["gap"] - sub["gap_low"], sub["gap_high"] - sub["gap"]],
+                        fmt="o", ms=3.5, color=f"C{j}", label=labels.get(e, e))
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_title(labels.get(model, model), fontsize=9)
+        ax.set_xlabel("gap over random order (area)", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0, 0].set_yticks(range(len(tests)), [f"{t}, {f}" for t, f in zip(tests["test"], tests["fill"])])
+    axes[0, 0].invert_yaxis()
+    axes[0, -1].legend(fontsize=7, loc="lower right")
+    return fig

@@ -20,7 +20,7 @@ from ..models import DISPLAY_NAMES
 
 __all__ = ["plot_roc_panels", "plot_class_errors", "class_error_sentence", "confusion_sentence",
            "auc_sentence", "calibration_seed_sentence", "pooled_seeds", "roc_figure", "class_error_figure",
-           "class_error_text", "confusion_text", "auc_text", "calibration_text", "reliability_figure"]
+           "class_error_text", "confusion_text", "auc_text", "auc_summary", "auc_summary_text", "calibration_text", "reliability_figure"]
 
 A, B = DISPLAY_NAMES["simple"], DISPLAY_NAMES["lenet"]
 
@@ -174,7 +174,30 @@ def auc_sentence(table: pd.DataFrame) -> str:
     sig = table[[_excludes(r) for _, r in table.iterrows()]]
     tail = ("no class's 95 % interval of the difference excludes 0" if sig.empty else
             f"the 95 % interval excludes 0 for {', '.join(sig['class'])} and includes it for every other class")
+    if {"low_bonf", "high_bonf"} <= set(table.columns) and not sig.empty:
+        bonf = [c for c, (_, r) in zip(table["class"], table.iterrows()) if _excludes(r, "low_bonf", "high_bonf")]
+        tail += "; " + (f"the Bonferroni interval excludes 0 for all {len(bonf)} of them as well" if len(bonf) == len(sig)
+                        else f"the Bonferroni interval excludes 0 for {len(bonf)} of them ({', '.join(bonf)})"
+                        if bonf else "the Bonferroni interval includes 0 for every one of them")
     return f"{part(b_up, B)}; {part(a_up, A)}; {tail}"
+
+
+def auc_summary(table: pd.DataFrame) -> str:
+    """The per-class AUC result in one clause for the conclusions: the classes on which each
+    model's AUC is higher with the Bonferroni interval excluding 0 (the ten classes at once)."""
+    column = ("low_bonf", "high_bonf") if {"low_bonf", "high_bonf"} <= set(table.columns) else ("low", "high")
+    what = "Bonferroni interval" if column[0] == "low_bonf" else "95 % interval"
+    held = table[[_excludes(r, *column) for _, r in table.iterrows()]]
+    b_up, a_up = held[held["difference"] > 0]["class"].tolist(), held[held["difference"] < 0]["class"].tolist()
+
+    def names(cs):
+        return cs[0] if len(cs) == 1 else ", ".join(cs[:-1]) + " and " + cs[-1]
+
+    if not b_up and not a_up:
+        return f"no class's AUC differs between the models (every {what} of the difference includes 0)"
+    parts = [f"{who}'s AUC is higher on {names(cs)}" for who, cs in ((B, b_up), (A, a_up)) if cs]
+    none = [f"{who}'s on none" for who, cs in ((B, b_up), (A, a_up)) if not cs]
+    return f"by the {what}s of the difference, " + " and ".join(parts) + (f", {none[0]}" if none else "")
 
 
 def calibration_seed_sentence(per_seed: pd.DataFrame) -> str:
@@ -242,6 +265,10 @@ def confusion_text(profile=None) -> str:
 
 def auc_text(profile=None) -> str:
     return auc_sentence(_stages().comparison(profile)["auc"])
+
+
+def auc_summary_text(profile=None) -> str:
+    return auc_summary(_stages().comparison(profile)["auc"])
 
 
 def calibration_text(profile=None) -> str:

@@ -16,7 +16,7 @@ import pandas as pd
 from ..data import CLASSES
 from ..models import DISPLAY_NAMES
 
-__all__ = ["md", "letter", "fmt_pct", "class_counts", "plot_examples", "published_baselines",
+__all__ = ["md", "letter", "and_list", "fmt_pct", "class_counts", "plot_examples", "published_baselines",
            "environment_table", "mcnemar_table", "profile_table", "PUBLISHED"]
 
 # Rows of the benchmark table in the Fashion-MNIST README (zalandoresearch/fashion-mnist,
@@ -33,6 +33,12 @@ PUBLISHED = [
     ("2 conv layers + 3 FC, 1.8M parameters", "normalisation", 0.932),
     ("WRN40-4, 8.9M parameters (the table's highest)", "augmentation", 0.967),
 ]
+
+
+def and_list(items) -> str:
+    """``["a", "b", "c"]`` -> ``"a, b and c"`` (one item: itself)."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def md(df: pd.DataFrame, floatfmt: str = ".4f", index: bool = False):

@@ -13,7 +13,7 @@ from ..evaluation.equivalence import effect_verdict
 from ..tuning.search_space import grid_edges
 from .report import fmt_pct
 
-__all__ = ["difference_ci", "abstract_result", "recipe_dependence", "ensemble_clause", "seed_overlap_sentence", "tuning_summary",
+__all__ = ["difference_ci", "abstract_result", "conclusion_verdict", "recipe_dependence", "ensemble_clause", "seed_overlap_sentence", "tuning_summary",
            "edge_count_clause", "cost_clause"]
 
 
@@ -59,6 +59,28 @@ def recipe_dependence(tuned: Mapping, default: Mapping, a: str, b: str) -> str:
                 f"and with each model's tuned values.")
     return (f"The verdict therefore depends on the hyperparameters: {default['verdict']} with the "
             f"defaults both models share, {tuned['verdict']} with each model's tuned values.")
+
+
+def conclusion_verdict(tuned: Mapping, default: Mapping, a: str, b: str) -> str:
+    """The answer to the question in one sentence for the conclusions, from the two verdicts
+    (``b`` minus ``a``, :func:`equivalence.accuracy_difference` results): what they establish
+    and, where both 95 % intervals exclude 0 on one side, which model is ahead.
+
+    E.g. ``"Both verdicts are inconclusive: the simple CNN is neither shown to match LeNet-5
+    within the ±1 pp margin nor to differ from it by more than the margin, although LeNet-5 is
+    detectably ahead in both"`` ("detectably": both 95 % intervals exclude 0).
+    """
+    m = f"±{100 * tuned['margin']:g} pp"
+    ahead = [b if r["ci95_low"] > 0 else a if r["ci95_high"] < 0 else None for r in (tuned, default)]
+    lead = (f", although {ahead[0]} is detectably ahead in both"
+            if ahead[0] is not None and ahead[0] == ahead[1] else "")
+    if tuned["verdict"] != default["verdict"]:
+        return (f"The verdict depends on the hyperparameters: {default['verdict']} with the defaults both share, "
+                f"{tuned['verdict']} with each model's tuned values{lead}")
+    return {"equivalent": f"Both verdicts are equivalent: the {a} matches {b} within the {m} margin{lead}",
+            "different": f"Both verdicts are different: the two models differ by more than the {m} margin{lead}",
+            "inconclusive": f"Both verdicts are inconclusive: the {a} is neither shown to match {b} within the "
+                            f"{m} margin nor to differ from it by more than the margin{lead}"}[tuned["verdict"]]
 
 
 def ensemble_clause(ensemble: Mapping, a: str, b: str) -> str:

@@ -20,10 +20,15 @@ def _label(name: str, labels: dict[str, str] | None) -> str:
 
 
 def plot_cv_heatmaps(tables: dict[str, pd.DataFrame], labels: dict[str, str] | None = None):
-    """Mean CV accuracy over lr (rows) x weight decay (columns), one panel per batch size.
+    """Mean CV accuracy over lr (rows) x weight decay (columns), one panel per model and batch size.
 
-    Rows of panels are models, columns batch sizes; all panels share one colour scale and
-    one colour bar. Cells are annotated with the accuracy, or "failed" for a diverged fit.
+    Rows of panels are models, columns batch sizes; with a single batch size the models sit
+    side by side instead (one row), so the figure is as wide as the page and short. All panels
+    share one colour scale and one colour bar, spanning the configurations that learned: a
+    configuration that did not (mean score at most :data:`NOT_LEARNED_AT_MOST`, chance being
+    0.1 for ten balanced classes) would stretch the scale until the differences among the others
+    vanish, so its cell is drawn hatched in light grey and annotated "chance" under its score.
+    A diverged fit's cell is grey and annotated "failed".
 
     Parameters
     ----------
@@ -44,39 +49,56 @@ def plot_cv_heatmaps(tables: dict[str, pd.DataFrame], labels: dict[str, str] | N
     lrs, wds = sorted(allt["lr"].unique()), sorted(allt["weight_decay"].unique())
     batches = sorted(allt["batch_size"].unique())
     scores = allt["mean_cv_acc"].to_numpy(dtype=float)
-    finite = scores[np.isfinite(scores)]
+    learned = scores[np.isfinite(scores) & (scores > NOT_LEARNED_AT_MOST)]
+    finite = learned if learned.size else scores[np.isfinite(scores)]
     vmin, vmax = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
     if vmax - vmin < 1e-3:
         vmin, vmax = vmin - 5e-4, vmax + 5e-4
-    nr, nc = len(tables), len(batches)
-    fig, axes = plt.subplots(nr, nc, figsize=(min(7.0, 1.2 + 2.0 * nc * max(1, len(wds)) / 3), 0.6 + 1.9 * nr),
-                             squeeze=False, constrained_layout=True, sharex=True, sharey=True)
-    cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")  # failed cells in light grey
+    side_by_side = len(batches) == 1 and len(tables) > 1
+    nr, nc = (1, len(tables)) if side_by_side else (len(tables), len(batches))
+    width = min(7.0, 1.4 + 2.2 * nc * max(1, len(wds)) / 3)
+    fig, axes = plt.subplots(nr, nc, figsize=(width, 0.9 + 0.42 * len(lrs) * nr), squeeze=False,
+                             constrained_layout=True, sharex=True, sharey=True)
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")  # failed and chance cells in light grey
     image = None
     for r, (name, table) in enumerate(tables.items()):
         for c, bs in enumerate(batches):
-            ax = axes[r, c]
+            ax = axes[0, r] if side_by_side else axes[r, c]
             cell = (table[table["batch_size"] == bs]
                     .pivot_table(index="lr", columns="weight_decay", values="mean_cv_acc", dropna=False)
                     .reindex(index=lrs, columns=wds))
-            image = ax.imshow(cell.to_numpy(dtype=float), cmap=cmap, vmin=vmin, vmax=vmax,
+            values = cell.to_numpy(dtype=float)
+            chance = np.isfinite(values) & (values <= NOT_LEARNED_AT_MOST) & bool(learned.size)
+            image = ax.imshow(np.where(chance, np.nan, values), cmap=cmap, vmin=vmin, vmax=vmax,
                               origin="lower", aspect="auto")
             for i, lr in enumerate(lrs):
                 for j, wd in enumerate(wds):
                     v = cell.loc[lr, wd]
-                    text = f"{v:.3f}" if np.isfinite(v) else ("failed" if _failed(table, lr, bs, wd) else "")
-                    bright = np.isfinite(v) and (v - vmin) / (vmax - vmin) > 0.6
-                    ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                            color="black" if bright or not np.isfinite(v) else "white")
+                    if chance[i, j]:
+                        ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///",
+                                                   edgecolor="0.6", lw=0))
+                        text = f"{v:.3f}\nchance"
+                    else:
+                        text = f"{v:.3f}" if np.isfinite(v) else ("failed" if _failed(table, lr, bs, wd) else "")
+                    bright = np.isfinite(v) and not chance[i, j] and (v - vmin) / (vmax - vmin) > 0.6
+                    ax.text(j, i, text, ha="center", va="center", fontsize=7 if chance[i, j] else 8,
+                            color="black" if bright or chance[i, j] or not np.isfinite(v) else "white")
             ax.set_xticks(range(len(wds)), [f"{w:g}" for w in wds])
             ax.set_yticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
             ax.tick_params(labelsize=7)  # the paper's sizes: ticks 7, labels 8, titles 9 pt
+            model = _label(name, labels)
+            if side_by_side:
+                ax.set_title(f"{model}, batch size {bs}", fontsize=9)
+                ax.set_xlabel("weight decay", fontsize=8)
+                if r == 0:
+                    ax.set_ylabel("learning rate", fontsize=8)
+                continue
             if r == 0:
                 ax.set_title(f"batch size {bs}", fontsize=9)
             if r == nr - 1:
                 ax.set_xlabel("weight decay", fontsize=8)
             if c == 0:
-                ax.set_ylabel(f"{_label(name, labels)}\nlearning rate", fontsize=8)
+                ax.set_ylabel(f"{model}\nlearning rate", fontsize=8)
     bar = fig.colorbar(image, ax=axes, shrink=0.9)
     bar.set_label("mean CV accuracy", fontsize=8)
     bar.ax.tick_params(labelsize=7)

@@ -5,12 +5,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..tuning.search_space import AXIS_NAMES, grid_edges
+from .report import and_list
 
 __all__ = ["edge_sentence"]
-
-
-def _join(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def edge_sentence(best: Mapping[str, Mapping[str, Any]], grid: Mapping[str, list[Any]],
@@ -55,11 +52,11 @@ def _edge_core(best: Mapping[str, Mapping[str, Any]], grid: Mapping[str, list[An
     reason = "the grid's lowest by construction: no weight decay can be smaller, so the search did not stop short there"
     if not beyond:
         if floor:
-            return f"Every chosen value lies inside the grid except {_join(floor)} weight decay (0, no decay), {reason}."
+            return f"Every chosen value lies inside the grid except {and_list(floor)} weight decay (0, no decay), {reason}."
         return "Every chosen value lies inside the grid, not on its edge."
     text = ("On the grid's edge: " + "; ".join(beyond) + ". A value on such an edge may mean the "
             "best value lies beyond the grid.")
     if floor:
         verb = "is" if len(floor) == 1 else "are"
-        text += f" {_join(floor)} weight decay (0, no decay) {verb} {reason}."
+        text += f" {and_list(floor)} weight decay (0, no decay) {verb} {reason}."
     return text

@@ -9,6 +9,13 @@ Grad-CAM entries only, an edit of ``training.fit`` re-keys the runs and everythi
 from them, and an edit under ``paper/`` re-keys nothing: no computing module imports it
 (``tests/test_architecture.py`` checks this).
 
+The source is hashed as code, not as text (:func:`code_digest`): its syntax tree without
+docstrings, comments, blank lines or positions, so mending a docstring or a comment keeps every
+stored result. ``config.py`` is plumbing: it holds values (profiles, grids, the margin), and each
+value that a stage computes with enters that stage's spec, not its source hash; so editing one
+profile's setting re-keys only the stages whose spec holds it (``tests/pipeline/test_registry.py``
+checks that computing modules take no other names from it).
+
 Nothing here imports torch or pandas: ``python -m fmnist_lib store list`` keys entries
 without importing the code that computes them (``compute`` is a dotted name, resolved on use).
 """
@@ -23,17 +30,28 @@ from pathlib import Path
 from typing import Callable
 
 __all__ = ["Stage", "STAGES", "PLUMBING", "stage", "stage_modules", "stage_source", "entry_source",
-           "computing_modules", "module_imports", "closure"]
+           "computing_modules", "module_imports", "closure", "code_digest", "CONFIG_NAMES", "CONFIG_EXTRA"]
 
 PACKAGE = "fmnist_lib"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 # Modules that decide where and whether work runs, never what it computes: importing them
 # puts no source into a key (the store and its file formats, the cluster address, how worker
-# processes stop, which runs train where, the error types, the version).
-PLUMBING = frozenset({"fmnist_lib.errors", "fmnist_lib.pipeline.store", "fmnist_lib.pipeline.store_files",
+# processes stop, which runs train where, the error types, the version), and the settings,
+# whose values enter the specs (CONFIG_NAMES: what computing modules may take from them).
+PLUMBING = frozenset({"fmnist_lib.config", "fmnist_lib.errors", "fmnist_lib.pipeline.store",
+                      "fmnist_lib.pipeline.store_files", "fmnist_lib.pipeline.store_admin",
                       "fmnist_lib.pipeline.cluster", "fmnist_lib.pipeline.workers",
                       "fmnist_lib.pipeline.registry", "fmnist_lib.pipeline.dispatch"})
+
+
+# What a computing module may import from ``config``: types, the profile lookup and the
+# machine's facts. A constant read directly would change results without changing a spec;
+# constants reach computing code as arguments from pipeline/stages.py, which puts them in
+# the spec. ``tuning.grid_search`` also takes DEFAULTS (its spec carries them).
+CONFIG_NAMES = frozenset({"Profile", "TrainConfig", "get_profile", "cores", "project_root"})
+CONFIG_EXTRA = {"fmnist_lib.tuning.grid_search": frozenset({"DEFAULTS"}),
+                "fmnist_lib.pipeline.stages": None}  # None: any name (the loaders build the specs)
 
 
 @dataclass(frozen=True)
@@ -182,10 +200,39 @@ def entry_source(name: str, package_dir: Path = PACKAGE_DIR) -> str:
     return _hash(computing_modules(package_dir), package_dir)
 
 
+class _Docstrings(ast.NodeTransformer):
+    """Drops the docstring of the module, of each class and of each function."""
+
+    def _strip(self, node):
+        self.generic_visit(node)
+        body = node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+        return node
+
+    visit_Module = visit_ClassDef = visit_FunctionDef = visit_AsyncFunctionDef = _strip
+
+
+def code_digest(path: Path) -> bytes:
+    """SHA-256 of ``path``'s code: its syntax tree without docstrings (comments, blank lines and
+    line numbers are not in a tree). Two files differing only there hash alike; any change to
+    what runs (a name, a constant, an argument, a statement) changes the digest. The tree's
+    dump follows the Python version, so a store is keyed per Python minor version."""
+    data = path.read_bytes()
+    return _digest(data, str(path))
+
+
+@functools.lru_cache(maxsize=256)
+def _digest(data: bytes, filename: str) -> bytes:
+    tree = _Docstrings().visit(ast.parse(data, filename=filename))
+    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).digest()
+
+
 def _hash(modules: set[str], package_dir: Path) -> str:
     h = hashlib.sha256()
     for module in sorted(modules):
         path = _module_file(module, package_dir)
         h.update(path.relative_to(package_dir).as_posix().encode())
-        h.update(path.read_bytes())
+        h.update(code_digest(path))
     return h.hexdigest()[:16]

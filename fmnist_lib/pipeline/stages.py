@@ -73,8 +73,9 @@ def _runs(p: Profile, params: dict[str, dict], seeds=None, epochs: int | None = 
 
 
 def _grid_spec(p: Profile, name: str) -> dict:
-    return {**data_spec(p), "model": name, "grid": p.grid, "grid_subset": p.grid_subset,
-            "grid_epochs": p.grid_epochs, "schedule": p.final_schedule, "scored_on": "validation split"}
+    return {**data_spec(p), "model": name, "grid": p.grid, "grid_subset": p.grid_subset, "grid_splits": p.grid_splits,
+            "grid_epochs": p.grid_epochs, "schedule": p.final_schedule, "scored_on": "validation split",
+            "defaults": DEFAULTS}
 
 
 def grid_search(profile: str | Profile | None = None) -> dict[str, dict]:

@@ -22,7 +22,10 @@ On that grid, per image (``map_agreement``):
 A cross-model number alone means little: ``reference_agreement`` puts beside it the agreement
 of two seeds of the same model, of the two models' maps of *different images of the same
 class* (chance, with each class's typical silhouette), and of each model's maps with a
-model-free map (the image's brightness).
+model-free map (the image's brightness). Every summary of these comparisons (the table, the
+figure and the answer in ``answer.agreement_position``) averages, per metric, over **one set of
+images**: those where every comparison is defined (``defined_images``), so a reference and the
+cross-model value it is read against always rest on the same images.
 """
 from __future__ import annotations
 
@@ -36,8 +39,8 @@ from .faithfulness import mean_ci
 from .sanity import rank_correlation
 
 __all__ = ["CELL", "TOP_K", "pool_to_grid", "topk_membership", "topk_overlap", "map_agreement",
-           "same_class_partners", "reference_agreement", "agreement_table", "positive_cells_table",
-           "seeds_phrase"]
+           "same_class_partners", "reference_agreement", "defined_images", "agreement_table",
+           "positive_cells_table"]
 
 CELL = 2  # px per side of a common-grid cell: 14 x 14 cells
 TOP_K = (0.05, 0.10, 0.20)  # shares of the cells forming a map's top region
@@ -200,9 +203,19 @@ def reference_agreement(maps: dict[str, list[np.ndarray]], y, brightness, *, cel
                      ignore_index=True)[["comparison", "image", *parts[f"{la} vs {lb}"].columns]]
 
 
+def defined_images(df: pd.DataFrame, metric: str = "spearman") -> pd.Index:
+    """The images of a ``reference_agreement`` table where ``metric`` is defined for every
+    comparison (no comparison's maps constant, or short of a top k's positive cells)."""
+    if metric not in df.columns or metric in ("comparison", "image"):
+        raise ValueError(f"No metric {metric!r}; the table has {[c for c in df.columns if c not in ('comparison', 'image')]}.")
+    wide = df.pivot(index="image", columns="comparison", values=metric)
+    return wide.index[wide.notna().all(axis=1)]
+
+
 def agreement_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per comparison and metric: mean with its 95 % CI over images, images used (``n``) and
-    images excluded (``excluded``: the metric undefined, e.g. too few positive cells).
+    """Per comparison and metric: mean with its 95 % CI over the images where the metric is
+    defined for every comparison (``defined_images``: one set per metric, the same for every
+    comparison), their number (``n``) and the images left out (``excluded``).
 
     Returns
     -------
@@ -210,31 +223,20 @@ def agreement_table(df: pd.DataFrame) -> pd.DataFrame:
         Index ``comparison``; columns ``(metric, stat)`` for stats ``mean, low, high, n, excluded``.
     """
     metrics = [c for c in df.columns if c not in ("comparison", "image")]
+    total = df["image"].nunique()
+    keep = {m: defined_images(df, m) for m in metrics}
     rows = {}
     for comp, g in df.groupby("comparison", sort=False):
         row = {}
         for m in metrics:
-            mean, low, high = mean_ci(g[m])
-            n = int(g[m].notna().sum())
-            row.update({(m, "mean"): mean, (m, "low"): low, (m, "high"): high, (m, "n"): n,
-                        (m, "excluded"): len(g) - n})
+            mean, low, high = mean_ci(g.loc[g["image"].isin(keep[m]), m])
+            row.update({(m, "mean"): mean, (m, "low"): low, (m, "high"): high, (m, "n"): len(keep[m]),
+                        (m, "excluded"): total - len(keep[m])})
         rows[comp] = row
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.columns = pd.MultiIndex.from_tuples(out.columns)
     out.index.name = "comparison"
     return out
-
-
-_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
-
-
-def seeds_phrase(seeds: dict[str, int]) -> str:
-    """E.g. "five seeds of each" or "Simple CNN: five seeds, LeNet-5: three seeds"."""
-    def count(k: int) -> str:
-        return f"{_WORDS[k] if k < len(_WORDS) else k} seed{'' if k == 1 else 's'}"
-    if len(set(seeds.values())) == 1:
-        return f"{count(next(iter(seeds.values())))} of each"
-    return ", ".join(f"{name}: {count(k)}" for name, k in seeds.items())
 
 
 def positive_cells_table(maps: dict[str, np.ndarray], cell: int = CELL, top_k=TOP_K) -> pd.DataFrame:

@@ -1,5 +1,6 @@
-"""The answer to "do the two models look at the same parts?", from where the cross-model
-agreement lies between chance and how much each model agrees with itself.
+"""The numbers that answer "do the two models look at the same parts?": where the cross-model
+agreement lies between chance and how much each model agrees with itself (the words are
+``paper.agreement_text``'s).
 
 With ``c`` the chance agreement (maps of different images of the same class), ``x`` the
 cross-model agreement and ``w_a``, ``w_b`` each model's agreement across its own seeds (all
@@ -11,26 +12,20 @@ is 0 at chance and 1 when the two models agree with each other as much as each a
 itself (the geometric mean is the noise ceiling of a correlation between two noisy
 measurements: neither model's maps can agree with the other's better than they reproduce).
 Its 95 % interval comes from resampling the images (paired: one draw serves every comparison).
-Thresholds: below ``LOW`` "barely", from ``LOW`` to ``HIGH`` "partly", from ``HIGH`` "yes";
-"no" when the cross-model agreement's excess over chance has a 95 % CI reaching 0; "cannot
-tell" when a model's seeds do not agree above chance, or when the metric is defined (no map of
-the comparison constant) on fewer than ``MIN_DEFINED`` of the images. The word is read from the
-position itself; where its interval reaches past a threshold, the sentence says which other
-words it admits (``admits``), so a small sample does not read as a firm answer.
+Every mean is taken over the images where every comparison is defined
+(``agreement.defined_images``), the images ``agreement.agreement_table`` averages too, so the
+answer's numbers are the table's.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from .agreement import defined_images
 from .faithfulness import mean_ci
 
-__all__ = ["LOW", "HIGH", "N_BOOT", "agreement_position", "verdict", "admits", "same_parts_answer",
-           "same_parts_answers", "headline_answer",
-           "answers_sentence"]
+__all__ = ["N_BOOT", "CHANCE", "agreement_position"]
 
-LOW, HIGH = 0.25, 0.75
-MIN_DEFINED = 0.5  # share of the images that must have every comparison defined
 N_BOOT = 2000
 CHANCE = "same class, other image"
 
@@ -59,7 +54,7 @@ def agreement_position(df: pd.DataFrame, metric: str = "spearman", n_boot: int =
     -------
     dict
         ``cross``, ``chance``, ``within`` (``{comparison: mean}``), means over the ``n`` images
-        (of ``images``) where every one is defined; ``brightness``: per model, the mean
+        (of ``images``) where every comparison is defined; ``brightness``: per model, the mean
         agreement of its maps with the brightness and whether it is significantly above
         (``beats_cross``) or below (``below_cross``) the cross-model agreement (paired 95 % CI), and its
         ``position`` on the cross-model scale (when self-agreement lies above chance); ``position`` with ``low`` and ``high`` (95 % percentile
@@ -72,17 +67,16 @@ def agreement_position(df: pd.DataFrame, metric: str = "spearman", n_boot: int =
     wide = df.pivot(index="image", columns="comparison", values=metric)
     bright = [c for c in dict.fromkeys(df["comparison"]) if c.endswith(" vs brightness")]
     total = len(wide)
-    wide = wide[[cross, CHANCE, *within, *bright]].dropna(subset=[cross, CHANCE, *within])
+    wide = wide.loc[defined_images(df, metric), [cross, CHANCE, *within, *bright]]
     if len(wide) < 2:
         raise ValueError(f"Fewer than two images have every {metric} defined.")
     v = wide[[cross, CHANCE, *within]].to_numpy()  # (n, 2 + len(within))
     means = v.mean(0)
     brightness = {}
     for c in bright:  # a model's maps against the image's brightness, paired with the cross value
-        ok = wide[c].notna()
-        brightness[c] = {"mean": float(wide.loc[ok, c].mean()),
-                         "beats_cross": mean_ci(wide.loc[ok, c] - wide.loc[ok, cross])[1] > 0,
-                         "below_cross": mean_ci(wide.loc[ok, cross] - wide.loc[ok, c])[1] > 0}
+        brightness[c] = {"mean": float(wide[c].mean()),
+                         "beats_cross": mean_ci(wide[c] - wide[cross])[1] > 0,
+                         "below_cross": mean_ci(wide[cross] - wide[c])[1] > 0}
     out = {"metric": metric, "n": len(v), "images": total, "brightness": brightness,
            "cross_name": cross, "cross": means[0],
            "chance": means[1], "within": dict(zip(within, means[2:])),
@@ -109,136 +103,3 @@ def agreement_position(df: pd.DataFrame, metric: str = "spearman", n_boot: int =
     boot[~np.isfinite(boot)] = np.nan  # a resample with no self-agreement above chance
     low, high = np.nanpercentile(boot, [2.5, 97.5])
     return {**out, "position": float(position(means)), "low": float(low), "high": float(high)}
-
-
-def verdict(p: dict) -> str:
-    """``"yes"``, ``"partly"``, ``"barely"``, ``"no"`` or ``"cannot tell"`` for an
-    ``agreement_position`` result (thresholds ``LOW`` and ``HIGH`` on the position)."""
-    if not p["within"] or not p["reproducible"] or p["n"] < MIN_DEFINED * p["images"]:
-        return "cannot tell"
-    if not p["above_chance"]:
-        return "no"
-    return _word(p["position"])
-
-
-def _word(position: float) -> str:
-    return "yes" if position >= HIGH else "partly" if position >= LOW else "barely"
-
-
-def admits(p: dict) -> str:
-    """The other words the position's 95 % interval admits, e.g. ', which also admits “barely”'
-    for a "partly" whose interval reaches below ``LOW``; "" when it admits only its own word."""
-    words = ("barely", "partly", "yes")
-    lo, hi = words.index(_word(p["low"])), words.index(_word(p["high"]))
-    others = [w for w in words[lo:hi + 1] if w != _word(p["position"])]
-    return f", which also admits {' and '.join(f'“{w}”' for w in others)}" if others else ""
-
-
-def _brightness_clause(p: dict, explainer: str = "") -> str:
-    """How each model's agreement with the image's brightness compares with the two models'."""
-    parts = []
-    for c, b in p["brightness"].items():
-        how = ("more than" if b["beats_cross"] else "less than" if b["below_cross"]
-               else "about as much as")
-        scale = (f", {b['position']:.2f} of the way on the same scale"
-                 if np.isfinite(b.get("position", np.nan)) else "")
-        parts.append(f"with {c.removesuffix(' vs brightness')}'s at {b['mean']:.2f} "
-                     f"({how} the two models agree with each other{scale})")
-    if not parts:
-        return ""
-    text = f" On those images the image's brightness (no model) agrees {' and '.join(parts)}."
-    positions = [b["position"] for b in p["brightness"].values() if np.isfinite(b.get("position", np.nan))]
-    if positions and np.isfinite(p.get("position", np.nan)) and max(positions) >= 0.5 * p["position"]:
-        text += (f" A map that uses no model thus reaches up to {max(positions):.2f} of the way, "
-                 f"against {p['position']:.2f} for the two models' agreement with each other: much of that agreement "
-                 "beyond chance is where the garment is bright.")
-    elif any(not b["below_cross"] for b in p["brightness"].values()):  # brightness as close as the other model
-        by = f" by {explainer}" if explainer else ""
-        text += (f" So{by} the two models agree with each other no more than one of them agrees with a map "
-                 "that uses no model: what they share may be where the garment is bright, not features both learned.")
-    return text
-
-
-def same_parts_answer(df: pd.DataFrame, explainer: str, metric: str = "spearman",
-                      grid: str = "14 × 14", seed: int = 0) -> str:
-    """The answer by one explainer with the numbers it rests on, then a sentence on how the
-    maps agree with the model-free brightness map."""
-    p = agreement_position(df, metric, seed=seed)
-    sym = "ρ" if metric == "spearman" else f"top-{metric.removeprefix('top')} % overlap"
-    seeds = " and ".join(f"{c.removesuffix(' seeds')} {m:.2f}" for c, m in p["within"].items())
-    numbers = (f"on the {grid} grid the two models' maps agree at {sym} = {p['cross']:.2f}, "
-               f"against {p['chance']:.2f} for maps of other images of the same class")
-    n = (f"{p['n']:,} images" if p["n"] == p["images"] else
-         f"{p['n']:,} of {p['images']:,} images; the others have a constant map")
-    word = verdict(p)
-    if not p["within"]:
-        text = (f"{explainer} cannot place the agreement: with one seed per model, how far a "
-                f"model's own maps reproduce is unknown ({numbers}; {n}).")
-    elif word == "cannot tell" and p["n"] < MIN_DEFINED * p["images"]:
-        text = (f"{explainer} cannot answer: its maps are constant (zero everywhere) on too many "
-                f"images, so the agreement rests on {n}.")
-    elif word == "cannot tell":
-        text = (f"{explainer} cannot answer: a model's own seeds agree no better than chance "
-                f"({numbers}; seeds: {seeds}; {n}).")
-    elif word == "no":
-        text = f"No, by {explainer}: {numbers}, no more than chance (seeds: {seeds}; {n})."
-    else:
-        text = (f"{word.capitalize()}, by {explainer}: {numbers} and {seeds} across each "
-                f"model's own seeds, {p['position']:.2f} of the way from chance to self-agreement "
-                f"(95 % CI {p['low']:.2f}–{p['high']:.2f}{admits(p)}; {n}).")
-    return text + _brightness_clause(p, explainer)
-
-
-def same_parts_answers(agreement: pd.DataFrame, cell: int | None = None,
-                       labels: dict[str, str] | None = None, metric: str = "spearman") -> dict:
-    """``{explainer label: same_parts_answer}`` from the stage's stored ``agreement`` table
-    (columns ``explainer`` and ``cell`` beside ``reference_agreement``'s), on the grid of
-    ``cell`` px cells (``saliency.agreement.CELL`` by default)."""
-    from .agreement import CELL
-
-    cell = CELL if cell is None else cell
-    rows = agreement[agreement["cell"] == cell]
-    if rows.empty:
-        raise ValueError(f"No agreement on a grid of {cell}-px cells; the table has cells "
-                         f"{sorted(agreement['cell'].unique())}.")
-    grid = f"{28 // cell} × {28 // cell}"
-    return {(labels or {}).get(e, e): same_parts_answer(g.drop(columns=["explainer", "cell"]),
-                                                        (labels or {}).get(e, e), metric, grid)
-            for e, g in rows.groupby("explainer", sort=False)}
-
-
-def headline_answer(agreement: pd.DataFrame, cell: int | None = None,
-                    labels: dict[str, str] | None = None, metric: str = "spearman") -> str:
-    """Every explainer's verdict with its position and interval, in one clause, e.g. "partly by
-    HiResCAM (0.25 of the way from chance to self-agreement, 95 % CI 0.18–0.31) and by
-    occlusion (0.57, 0.48–0.65); Grad-CAM cannot tell" on the grid of ``cell`` px cells."""
-    from .agreement import CELL
-
-    cell = CELL if cell is None else cell
-    rows = agreement[agreement["cell"] == cell]
-    if rows.empty:
-        raise ValueError(f"No agreement on a grid of {cell}-px cells.")
-    words: dict[str, list[str]] = {}
-    for e, g in rows.groupby("explainer", sort=False):
-        p = agreement_position(g.drop(columns=["explainer", "cell"]), metric)
-        word, name = verdict(p), (labels or {}).get(e, e)
-        if word in ("yes", "partly", "barely"):
-            first = not any(w in words for w in ("yes", "partly", "barely"))
-            pos = (f"{p['position']:.2f} of the way from chance to self-agreement, 95 % CI "
-                   if first else f"{p['position']:.2f}, ") + f"{p['low']:.2f}–{p['high']:.2f}" + admits(p)
-            name = f"{name} ({pos})"
-        words.setdefault(word, []).append(name)
-    said = [f"{w} by {' and by '.join(es)}" for w, es in words.items() if w != "cannot tell"]
-    if "cannot tell" in words:
-        said.append(f"{' and '.join(words['cannot tell'])} cannot tell")
-    return f"on the {28 // cell} × {28 // cell} grid, " + "; ".join(said)
-
-
-def answers_sentence(tables: dict[str, pd.DataFrame], metric: str = "spearman",
-                     seed: int = 0) -> str:
-    """The explainers' verdicts in one clause, e.g. "partly by Grad-CAM and occlusion, barely
-    by HiResCAM" (``tables``: ``{explainer: reference_agreement(...)}``)."""
-    words: dict[str, list[str]] = {}
-    for explainer, df in tables.items():
-        words.setdefault(verdict(agreement_position(df, metric, seed=seed)), []).append(explainer)
-    return ", ".join(f"{w} by {' and '.join(es)}" for w, es in words.items())

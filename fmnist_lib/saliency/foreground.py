@@ -5,7 +5,7 @@ non-zero pixels. A map that ignored the image would put the silhouette's share o
 it; the test reads each map's share beside that base rate, per image. Mass (the sum of the
 map's non-negative values), not a top-k mask: no tie is broken, and a map that is zero
 everywhere has no mass, so it is excluded and counted. The same for the outer 1-px frame of the
-image (where padding can make an edge).
+image (where padding can make an edge). The sentence is ``paper.saliency_text``'s.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .faithfulness import mean_ci
 from .result import _check_images
 
 __all__ = ["raw_pixels", "silhouette", "mass_share", "frame_mask", "foreground_shares",
-           "foreground_table", "foreground_sentence"]
+           "foreground_table"]
 
 
 def raw_pixels(X, mean: float | None = None, std: float | None = None) -> np.ndarray:
@@ -95,32 +95,3 @@ def foreground_table(shares: pd.DataFrame) -> pd.DataFrame:
                      "on frame": ok["frame"].mean(), "frame area": ok["frame_area"].mean(),
                      "frame excess low": frame_low, "frame excess high": frame_high})
     return pd.DataFrame(rows)
-
-
-def foreground_sentence(shares: pd.DataFrame, labels: dict[str, str] | None = None) -> str:
-    """Which maps put more of their mass on the garment than its area, which less (95 % CI of
-    the paired excess wholly above or below 0), in one sentence."""
-    labels = labels or {}
-    t = foreground_table(shares)
-    groups: dict[str, list[str]] = {"more": [], "less": [], "about as much": []}
-    for _, r in t.iterrows():
-        name = _name(r["maps"], labels)
-        key = ("more" if r["excess low"] > 0 else "less" if r["excess high"] < 0
-               else "about as much")
-        groups[key].append(f"{name} ({100 * r['on silhouette']:.0f} %)")
-    widest = t.loc[t["n"].idxmax()]  # the area over the most images (occlusion explains a subset)
-    area = f"{100 * widest['silhouette area']:.0f} %"
-    said = [f"{k} for {', '.join(v)}" for k, v in groups.items() if v]
-    text = (f"The garment covers {area} of an analysed image on average; the share of a map's "
-            f"mass on it is " + "; ".join(said) + ".")
-    frame = [f"{_name(r['maps'], labels)} ({100 * r['on frame']:.1f} %)"
-             for _, r in t.iterrows() if r["frame excess low"] > 0]
-    return text + (f" More than the 1-px frame's {100 * t['frame area'].iloc[0]:.1f} % of the "
-                   f"mass lies on it for {', '.join(frame)}." if frame else
-                   " No map puts more of its mass on the 1-px frame than the frame's area.")
-
-
-def _name(maps: str, labels: dict[str, str]) -> str:
-    model, _, explainer = maps.partition("/")
-    return (f"{labels.get(model, model)}'s {labels.get(explainer, explainer)}" if explainer
-            else labels.get(model, model))

@@ -3,8 +3,21 @@
 A map that shows what a model learned must change when the learned weights are replaced by
 random ones. The layers with parameters are re-initialised one at a time from the output
 towards the input, cumulatively, and after each step every image's map is compared with the
-trained model's by Spearman rank correlation. Maps that stay similar after the whole network
-is random reflect the image (edges, brightness), not the model.
+trained model's by Spearman rank correlation.
+
+Some similarity survives any weights: every map of an image shares its background, its
+silhouette, the architecture's padding. The **reference** is therefore computed, not fixed: the
+correlation of the maps of two *independently initialised* networks of the same architecture
+(``independent_randomisation``), the similarity that the image and the architecture alone give.
+The rule (``randomisation_check``, on the images where no map of the cascade or the reference is
+constant): once every layer is random, a map's correlation with the trained map may exceed the
+reference by less than ``MARGIN`` (0.1, a negligible correlation). The maps are non-negative, so
+the correlation is signed: below 0, the random network's map lights up other pixels.
+With the paired 95 % CI of that excess over images: **passes** when the whole CI lies below
+``MARGIN``, **fails** when it lies wholly above, **undecided** when it straddles ``MARGIN``
+(``randomisation_outcome``, the same three-way reading as a TOST). The earlier steps show where
+along the network the dependence lies; the rule reads the end, where both networks of the
+reference are as random as the cascade's.
 """
 from __future__ import annotations
 
@@ -19,10 +32,12 @@ from torch import nn
 from .gradcam import compute_cams
 from .faithfulness import mean_ci
 
-__all__ = ["cascading_layers", "rank_correlation", "cascading_randomisation",
-           "randomisation_summary", "layer_labels", "randomisation_verdict"]
+__all__ = ["MARGIN", "OUTCOMES", "cascading_layers", "rank_correlation", "cascading_randomisation",
+           "independent_randomisation", "randomisation_summary", "layer_labels", "randomisation_outcome",
+           "randomisation_check", "randomisation_checks"]
 
-SIMILAR = 0.5  # rank correlation at or above which a randomised map counts as unchanged
+MARGIN = 0.1  # how far above the two-random-networks reference a map may stay: a negligible correlation
+OUTCOMES = ("passes", "fails", "undecided")
 
 
 def cascading_layers(model: nn.Module) -> list[str]:
@@ -74,7 +89,7 @@ def cascading_randomisation(model: nn.Module, X, targets, method: str = "gradcam
         randomised at that step), ``image`` and ``spearman``.
     """
     trained = compute_cams(model, X, targets, method=method).maps
-    randomised = copy.deepcopy(model)
+    randomised = copy.deepcopy(model)  # (the layers are reset in place, from the output down)
     modules = dict(randomised.named_modules())
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
@@ -110,38 +125,96 @@ def layer_labels(model: nn.Module) -> dict[str, str]:
     return out
 
 
-def _passes(summary: pd.DataFrame, threshold: float) -> bool:
-    return bool((summary["high"] < threshold).all())
+def _reinitialised(model: nn.Module, seed: int) -> nn.Module:
+    """A copy of ``model`` with every conv and linear layer re-initialised, seeded by ``seed``."""
+    fresh = copy.deepcopy(model)
+    modules = dict(fresh.named_modules())
+    torch.manual_seed(seed)
+    for name in cascading_layers(model):
+        modules[name].reset_parameters()
+    return fresh
 
 
-def randomisation_verdict(summaries: dict[str, pd.DataFrame], model: str,
-                          threshold: float = SIMILAR) -> str:
-    """One sentence on one model's maps (``summaries``: ``{explainer: randomisation_summary}``).
+def independent_randomisation(model: nn.Module, X, targets, method: str = "gradcam",
+                              seed: int = 0) -> pd.DataFrame:
+    """The reference of the cascade: per image, the rank correlation of the maps of two networks
+    of ``model``'s architecture whose every layer is initialised independently (seeds
+    ``seed + 1`` and ``seed + 2``; the cascade's own re-initialisation uses ``seed``).
 
-    Criterion: a map passes when, at every step of the cascade, the upper end of the 95 % CI
-    of the mean rank correlation with the trained maps lies below ``threshold``. The sentence
-    gives each map's highest mean along the cascade and its value once every layer is random.
+    Parameters
+    ----------
+    model : nn.Module
+        Left untouched (copies are re-initialised); its trained weights play no part.
+    X : Tensor or ndarray, shape (n, 1, 28, 28)
+    targets : array of int, shape (n,)
+        The classes the cascade explains (the trained model's predictions).
+    method : {"gradcam", "hirescam", "occlusion"}
+
+    Returns
+    -------
+    DataFrame
+        Columns ``image`` and ``spearman`` (NaN where either map is constant).
     """
-    if not summaries:
-        raise ValueError("summaries is empty.")
-    parts, keeps = [], []
-    for i, (explainer, s) in enumerate(summaries.items()):
-        top, last = s.loc[s["spearman"].idxmax()], s.iloc[-1]
-        every = "both layers" if len(s) == 2 else f"all {len(s)} layers"
-        parts.append(f"{explainer}'s" + (" correlation with the trained maps" if i == 0 else "")
-                     + f" peaks at {top['spearman']:.2f} and ends at {last['spearman']:.2f}"
-                     + (f" with {every} random" if i == 0 else ""))
-        if last["low"] > 0:
-            keeps.append(f"{explainer} ({last['low']:.2f}–{last['high']:.2f})")
-    ok = [e for e, s in summaries.items() if _passes(s, threshold)]
-    if len(ok) == len(summaries):
-        verdict = "both pass" if len(ok) == 2 else ("it passes" if len(ok) == 1 else "all pass")
-    elif not ok:
-        verdict = "the maps survive random weights, so the check fails"
-    else:
-        verdict = f"only {' and '.join(ok)} pass{'es' if len(ok) == 1 else ''}"
-    s = f"On {model}, {' and '.join(parts) if len(parts) < 3 else ', '.join(parts)}: {verdict}"
-    if keeps:
-        s += (f", though {' and '.join(keeps)} keep{'s' if len(keeps) == 1 else ''} a weak "
-              "dependence on the image with every layer random (CI above 0)")
-    return s + "."
+    generator_state = torch.random.get_rng_state()
+    try:
+        a, b = (compute_cams(_reinitialised(model, seed + k), X, targets, method=method).maps
+                for k in (1, 2))
+    finally:
+        torch.random.set_rng_state(generator_state)
+    rho = rank_correlation(a, b)
+    return pd.DataFrame({"image": np.arange(len(rho)), "spearman": rho})
+
+
+def randomisation_outcome(low: float, high: float, margin: float = MARGIN) -> str:
+    """``"passes"`` when the CI ``[low, high]`` of the excess over the reference lies wholly
+    below ``margin``, ``"fails"`` when wholly above, ``"undecided"`` otherwise (or when it is NaN)."""
+    if low > high:
+        raise ValueError(f"low ({low}) must not exceed high ({high}).")
+    return "passes" if high < margin else "fails" if low > margin else "undecided"
+
+
+def randomisation_check(cascade: pd.DataFrame, reference: pd.DataFrame, margin: float = MARGIN) -> dict:
+    """The rule applied to one map: every step of the cascade and the reference on one set of
+    images, those where every correlation is defined (no map constant), and the last step (every
+    layer random) against the reference, paired per image.
+
+    Parameters
+    ----------
+    cascade : DataFrame
+        ``cascading_randomisation``'s rows of one model and explainer.
+    reference : DataFrame
+        ``independent_randomisation``'s rows for the same images.
+
+    Returns
+    -------
+    dict
+        ``summary``: ``randomisation_summary`` of the cascade on the ``n`` images (of ``images``)
+        where every step and the reference are defined; ``last`` and ``reference``: ``(mean,
+        low, high)`` on those images; ``excess``: ``(mean, low, high)`` of their paired
+        difference (its mean is ``last`` minus ``reference``); ``steps``; ``margin``; ``outcome``
+        (``randomisation_outcome`` of the excess's CI).
+    """
+    if cascade.empty or reference.empty:
+        raise ValueError("cascade and reference must both have rows (one model and explainer each).")
+    wide = cascade.pivot(index="image", columns="step", values="spearman")
+    ref = reference.set_index("image")["spearman"]
+    if not wide.index.equals(ref.sort_index().index):
+        raise ValueError(f"The cascade has images {list(wide.index[:5])}..., the reference "
+                         f"{list(ref.index[:5])}...: compute both on the same images.")
+    keep = wide.index[wide.notna().all(axis=1) & ref.reindex(wide.index).notna()]
+    last, ref = wide.loc[keep, wide.columns.max()], ref.loc[keep]
+    excess = mean_ci(last - ref)
+    return {"summary": randomisation_summary(cascade[cascade["image"].isin(keep)]),
+            "last": mean_ci(last), "reference": mean_ci(ref), "excess": excess, "n": len(keep),
+            "images": len(wide), "steps": int(wide.columns.max()), "margin": margin,
+            "outcome": randomisation_outcome(excess[1], excess[2], margin)}
+
+
+def randomisation_checks(randomisation: pd.DataFrame, reference: pd.DataFrame,
+                         margin: float = MARGIN) -> dict[tuple[str, str], dict]:
+    """:func:`randomisation_check` for every (model, explainer) of a stored cascade
+    (``cascading_randomisation``'s rows) against its reference (``independent_randomisation``'s),
+    in the cascade's order."""
+    return {(n, m): randomisation_check(g, reference[(reference["model"] == n) & (reference["explainer"] == m)],
+                                        margin)
+            for (n, m), g in randomisation.groupby(["model", "explainer"], sort=False)}

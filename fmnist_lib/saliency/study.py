@@ -9,7 +9,8 @@ the full profile and within its share of the quick one on two cores: agreement a
 every analysed image for Grad-CAM and HiResCAM, on a stratified ``occlusion_images`` of them for
 occlusion (169 forward passes per map); perturbation tests with black, mean and blur fills on
 the first ``faith_images`` of those, ROAD (a sparse solve per image and step) on the first
-``road_images`` at ``ROAD_STEPS`` points, randomisation on the first ``randomisation_images``.
+``road_images`` at ``ROAD_STEPS`` points, randomisation (and its reference, two independently
+initialised networks) on the first ``randomisation_images``.
 """
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ from .gradcam import compute_cams
 from .agreement import CELL, positive_cells_table, reference_agreement
 from .foreground import foreground_shares, raw_pixels
 from .perturb import FILLS, curve_areas, perturbation_curves, random_ranking, rank_pixels
-from .sanity import cascading_randomisation
+from .sanity import cascading_randomisation, independent_randomisation
 
-__all__ = ["EXPLAINERS", "GRIDS", "STEPS", "ROAD_STEPS", "analyse", "gradcam_entry", "occlusion_scope"]
+__all__ = ["EXPLAINERS", "GRIDS", "STEPS", "ROAD_STEPS", "analyse", "gradcam_entry"]
 
 EXPLAINERS = ("gradcam", "hirescam", "occlusion")
 GRIDS = (CELL, 4)  # common-grid cells of 2 px (14 x 14, the main one) and 4 px (7 x 7)
@@ -76,7 +77,9 @@ def analyse(runs: dict[str, list], X: np.ndarray, y: np.ndarray, seed: int = 0, 
         seed 0), ``foreground``
         (``foreground_shares`` of the seed-0 maps, labelled ``"<model>/<explainer>"``),
         ``faith_areas`` (per model, explainer, test, fill and image: area under the curve),
-        ``randomisation`` (``cascading_randomisation`` per model and explainer).
+        ``randomisation`` (``cascading_randomisation`` per model and explainer) and
+        ``randomisation_reference`` (``independent_randomisation`` on the same images, per model
+        and explainer).
     """
     sizes = {"occlusion_images": occlusion_images, "faith_images": faith_images,
              "road_images": road_images, "randomisation_images": randomisation_images}
@@ -101,7 +104,7 @@ def analyse(runs: dict[str, list], X: np.ndarray, y: np.ndarray, seed: int = 0, 
                          .rename(columns={"maps": "model"}).assign(explainer=method, cell=cell))
         foreground.append(foreground_shares(X[at], {f"{n}/{method}": r[0] for n, r in raw.items()})
                           .assign(image=lambda d: at[d["image"].to_numpy()]))
-    areas, rand, road_cache = [], [], {}
+    areas, rand, reference, road_cache = [], [], [], {}
     nf, nr = min(len(occ), faith_images), min(len(occ), randomisation_images)
     Xf = X[occ[:max(nf, nr)]]  # perturbation and randomisation images: occlusion's first ones
     brightness_rank, random = rank_pixels(Xf[:nf, 0], seed), random_ranking(nf, X[0].size, seed)
@@ -114,13 +117,16 @@ def analyse(runs: dict[str, list], X: np.ndarray, y: np.ndarray, seed: int = 0, 
             rankings[method] = rank_pixels(maps[method][name][0].maps[at], seed)
             rand.append(cascading_randomisation(model, Xf[:nr], targets[:nr], method, seed)
                         .assign(model=name, explainer=method))
+            reference.append(independent_randomisation(model, Xf[:nr], targets[:nr], method, seed)
+                             .assign(model=name, explainer=method))
         areas.append(_areas(model, Xf[:nf], targets[:nf], rankings, seed, road_cache, road_images)
                      .assign(model=name))
     return {"agreement": pd.concat(agreement, ignore_index=True),
             "positive_cells": pd.concat(cells, ignore_index=True),
             "foreground": pd.concat(foreground, ignore_index=True), "occlusion_images": occ,
             "faith_areas": pd.concat(areas, ignore_index=True),
-            "randomisation": pd.concat(rand, ignore_index=True)}
+            "randomisation": pd.concat(rand, ignore_index=True),
+            "randomisation_reference": pd.concat(reference, ignore_index=True)}
 
 
 def gradcam_entry(runs: dict[str, list], X_test: np.ndarray, y_test: np.ndarray, n: int, seed: int = 0,
@@ -130,14 +136,3 @@ def gradcam_entry(runs: dict[str, list], X_test: np.ndarray, y_test: np.ndarray,
     ``sizes`` (``config.Profile.saliency_sizes``)."""
     idx = stratified_subset(y_test, n, seed=seed)
     return {"indices": idx, **analyse(runs, X_test[idx], y_test[idx], seed=seed, **sizes)}
-
-
-def occlusion_scope(n_occ: int, n_images: int) -> str:
-    """Which of the analysed images occlusion explains, as a clause: "it explains a stratified
-    300 of the 1,000 analysed test images; Grad-CAM and HiResCAM explain all of them"."""
-    if not 1 <= n_occ <= n_images:
-        raise ValueError(f"n_occ must be between 1 and n_images={n_images}, got {n_occ}.")
-    if n_occ == n_images:
-        return f"it explains all {n_images:,} analysed test images, as Grad-CAM and HiResCAM do"
-    return (f"it explains a stratified {n_occ:,} of the {n_images:,} analysed test images; "
-            "Grad-CAM and HiResCAM explain all of them")

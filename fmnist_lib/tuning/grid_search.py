@@ -24,14 +24,14 @@ from skorch.callbacks import Callback, LRScheduler
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import GridSearchCV, PredefinedSplit, StratifiedKFold
 
-from ..config import DEFAULTS, PARAM_GRID, Profile, cores, get_profile
+from ..config import DEFAULTS, Profile, cores, get_profile
 from .search_space import GRID_KEYS, grid_edges, validate_param_grid
 from ..data import TensorLoader, get_arrays, stratified_subset
 from ..training import default_device
 from ..models import MODELS
 
 __all__ = [
-    "PARAM_GRID", "GRID_KEYS", "TensorBatches", "FitSetup", "StopOnDivergence", "ChannelsLast",
+    "GRID_KEYS", "TensorBatches", "FitSetup", "StopOnDivergence", "ChannelsLast",
     "SplitSeededClassifier", "split_seed", "validate_param_grid", "grid_edges",
     "make_classifier", "search_data", "run_grid_search", "results_table", "ranked_params",
     "candidate_params", "CANDIDATE_WITHIN", "MIN_CANDIDATES", "grid_entry",

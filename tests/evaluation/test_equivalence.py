@@ -65,8 +65,8 @@ def test_accuracy_difference_identical_models_are_equivalent():
     probas = [onehot(np.where(rng.random(2000) < 0.9, y, (y + 1) % 10)) for _ in range(3)]
     res = eq.accuracy_difference(y, probas, probas, margin=0.01, n_boot=300)
     assert res["diff"] == 0 and res["ci90_low"] == res["ci90_high"] == 0 and res["verdict"] == "equivalent"
-    assert "equivalent within it" in equivalence_sentence(res, "A", "B")
-    assert "includes 0" in equivalence_sentence(res, "A", "B")
+    assert "equivalent at the ±1 pp margin" in equivalence_sentence(res, "A", "B")
+    assert equivalence_sentence(res, "A", "B").endswith("equivalent at the ±1 pp margin, and not detectable.")
 
 
 def test_accuracy_difference_far_apart_models_differ():
@@ -79,11 +79,11 @@ def test_accuracy_difference_far_apart_models_differ():
                                                  for w, b in zip(worse, better)]))
     assert res["verdict"] == "different" and res["ci95_low"] > 0.05
     text = equivalence_sentence(res, "Worse", "Better")
-    assert "differ by more than the margin" in text and "excludes 0" in text and text.startswith("Better minus Worse")
-    assert "test-image noise only" not in text and "so the models differ" in text
+    assert "different: the models differ by more than the ±1 pp margin" in text and text.startswith("Better minus Worse")
+    assert text.endswith("margin, and detectable.") and "test-image noise only" not in text
     one = {**res, "seeds": 1}
     text = equivalence_sentence(one, "Worse", "Better", subject="the seed ensembles")
-    assert "so the seed ensembles differ by more than the margin (test-image noise only)" in text
+    assert "the seed ensembles differ by more than the ±1 pp margin (test-image noise only)" in text
 
 
 def test_accuracy_difference_needs_matching_seeds_and_a_margin():

@@ -121,3 +121,9 @@ def test_ensemble_difference_rejects_bad_input(bad, match):
     kwargs = dict(y_true=y, probas_a=p, probas_b=p, margin=0.01, n_boot=10, seed=0) | bad
     with pytest.raises(ValueError, match=match):
         vd.ensemble_difference(**kwargs)
+
+
+def test_counted_says_one_without_plural():
+    from fmnist_lib.evaluation.verdicts import counted
+
+    assert counted(1, "seed") == "1 seed" and counted(5, "seed") == "5 seeds" and counted(0, "epoch") == "0 epochs"

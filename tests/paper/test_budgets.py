@@ -27,11 +27,14 @@ def test_verdict_sentence_names_what_agrees_and_what_does_not():
     text = budgets.verdicts_sentence(MIXED, 0.01)
     assert text.startswith("The headline estimate (tuned) is equivalent at the ±1 pp margin (90 % CI [-0.80, +0.05] pp)")
     assert "1 of the other 2 estimates agree" in text and "short is inconclusive ([+0.70, +1.70] pp)" in text
+    # an equivalent estimate says what it means: here its 95 % interval [-0.90, +0.15] reaches 0
+    assert ("(90 % CI [-0.80, +0.05] pp): the models lie within the margin of each other, but its 95 % "
+            "interval, [-0.90, +0.15] pp, reaches 0, so which of them is ahead is not resolved") in text
     assert "change sign (2 with LeNet-5 ahead, 1 with the Simple CNN ahead)" in text
     assert "the interval reaching farthest from no difference (short) would pass a margin of ±1.70 pp" in text
     assert "Over the budgets" not in text  # no budgets given: nothing said about them
     same = budgets.verdicts_sentence(MIXED.iloc[:1], 0.01)
-    assert same.endswith("pp).") and "agree" not in same
+    assert same.endswith("is not resolved.") and "agree" not in same
     agree = budgets.verdicts_sentence(MIXED.iloc[:2].assign(diff=[0.004, 0.003]), 0.01)
     assert "all 1 other estimates agree" in agree and "Every point estimate has LeNet-5 ahead" in agree
 
@@ -47,6 +50,12 @@ def test_verdict_sentence_says_how_the_difference_moves_with_the_budget():
     assert ("Over the budgets of the tuned values the difference is not monotone in the budget: +0.41 pp at 4 "
             "epochs (5 seeds), +0.94 pp at 10 epochs (5 seeds), +0.55 pp at 20 epochs (1 seed); the headline's "
             "budget gives the largest.") in text
+    # labels are set inline: no parenthesis opens inside another
+    assert "The headline estimate (tuned, 10 epochs, 5 seeds) is" in text and "((" not in text and "))" not in text
+    assert "tuned, 4 epochs, 5 seeds is equivalent ([+0.07, +0.76] pp): the models lie within the margin" in text
+    detectable = budgets.verdicts_sentence(t.assign(ci95_low=t["ci90_low"]), 0.01)
+    assert ("tuned, 4 epochs, 5 seeds is equivalent ([+0.07, +0.76] pp): the models differ detectably (95 % "
+            "interval [+0.07, +0.86] pp), but by less than the margin") in detectable
     grows = budgets.verdicts_sentence(t.assign(diff=[0.005, 0.0117, 0.002, 0.008]), 0.01)
     assert "the difference grows with the budget: +0.20 pp at 4" in grows and "gives the largest" not in grows
 

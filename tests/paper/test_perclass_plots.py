@@ -75,6 +75,23 @@ def test_auc_sentence_counts_seed_pairs_in_the_leading_direction():
     assert text.endswith("no class's 95 % interval of the difference excludes 0")
 
 
+def test_auc_sentence_states_the_bonferroni_result_and_the_summary_names_the_classes():
+    table = pd.DataFrame({"class": ["Shirt", "Coat", "Bag"], "difference": [0.009, 0.003, -0.001],
+                          "low": [0.006, 0.001, -0.003], "high": [0.012, 0.005, 0.001],
+                          "low_bonf": [0.005, -0.0005, -0.004], "high_bonf": [0.013, 0.006, 0.002],
+                          "pairs_b_higher": [25, 25, 8], "pairs": 25})
+    text = perclass.auc_sentence(table)
+    assert text.endswith("the 95 % interval excludes 0 for Shirt, Coat and includes it for every other class; "
+                         "the Bonferroni interval excludes 0 for 1 of them (Shirt)")
+    assert perclass.auc_summary(table) == ("by the Bonferroni intervals of the difference, LeNet-5's AUC is higher "
+                                           "on Shirt, Simple CNN's on none")
+    both = table.assign(low_bonf=[0.005, 0.0005, -0.004])
+    assert perclass.auc_sentence(both).endswith("the Bonferroni interval excludes 0 for all 2 of them as well")
+    assert perclass.auc_summary(both).endswith("LeNet-5's AUC is higher on Shirt and Coat, Simple CNN's on none")
+    none = table.assign(low_bonf=-0.01)
+    assert perclass.auc_summary(none).startswith("no class's AUC differs between the models")
+
+
 def test_calibration_seed_sentence_counts_seeds():
     per = pd.DataFrame({"model": ["Simple CNN"] * 3 + ["LeNet-5"] * 3, "seed": [0, 1, 2] * 2,
                         "ECE": [0.01, 0.02, 0.01, 0.02, 0.01, 0.03], "ECE scaled": [0.01] * 3 + [0.02] * 3,

@@ -87,3 +87,11 @@ def test_letter_sets_the_papers_sizes():
     assert {t.get_fontsize() for t in ax.get_xticklabels()} == {7} and ax.xaxis.label.get_fontsize() == 8
     assert ax.title.get_fontsize() == 9 and ax.get_legend().get_texts()[0].get_fontsize() == 7
     plt.close(fig)
+
+
+def test_and_list_joins_with_commas_and_a_final_and():
+    from fmnist_lib.paper.report import and_list
+
+    assert and_list(["a"]) == "a"
+    assert and_list(["a", "b"]) == "a and b"
+    assert and_list(iter(["a", "b", "c"])) == "a, b and c"

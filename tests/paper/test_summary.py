@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fmnist_lib.paper.summary import (abstract_result, cost_clause, edge_count_clause, ensemble_clause, recipe_dependence,
+from fmnist_lib.paper.summary import (abstract_result, conclusion_verdict, cost_clause, edge_count_clause, ensemble_clause, recipe_dependence,
                                 seed_overlap_sentence, tuning_summary)
 
 
@@ -19,6 +19,21 @@ def test_recipe_dependence_same_and_different():
                                "Simple CNN", "LeNet-5")
     assert differ.startswith("The verdict therefore depends on the hyperparameters")
     assert differ.index("equivalent with the defaults") < differ.index("inconclusive with each model's tuned")
+
+
+def test_conclusion_verdict_states_the_answer_and_who_is_ahead():
+    ahead = dict(ci95_low=0.004, ci95_high=0.016)
+    both = conclusion_verdict({**result("inconclusive"), **ahead}, {**result("inconclusive"), **ahead},
+                              "simple CNN", "LeNet-5")
+    assert both == ("Both verdicts are inconclusive: the simple CNN is neither shown to match LeNet-5 within the "
+                    "±1 pp margin nor to differ from it by more than the margin, although LeNet-5 is detectably "
+                    "ahead in both")
+    level = dict(ci95_low=-0.004, ci95_high=0.006)
+    eq = conclusion_verdict({**result("equivalent"), **level}, {**result("equivalent"), **ahead}, "simple CNN", "LeNet-5")
+    assert eq == "Both verdicts are equivalent: the simple CNN matches LeNet-5 within the ±1 pp margin"
+    mixed = conclusion_verdict({**result("equivalent"), **level}, {**result("different"), **ahead}, "A", "B")
+    assert mixed.startswith("The verdict depends on the hyperparameters: different with the defaults both share, "
+                            "equivalent with each model's tuned values")
 
 
 @pytest.mark.parametrize("verdict, words", [("equivalent", "inside the ±1 pp margin"),

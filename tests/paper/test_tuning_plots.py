@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from fmnist_lib.paper.tuning_plots import failure_sentence
+from fmnist_lib.paper.tuning_plots import failure_sentence, plot_cv_heatmaps
 
 
 def table(scores: dict[tuple[float, float], float]) -> pd.DataFrame:
@@ -41,3 +41,15 @@ def test_diverged_and_partly_failed_learning_rates_are_counted():
 def test_the_threshold_is_at_most_twice_chance(score, named):
     text = failure_sentence({"simple": table({**GOOD, (3e-2, 0.0): score})})
     assert ("did not learn" in text) is named
+
+
+def test_heatmap_scale_spans_the_configurations_that_learned():
+    # LeNet-5 of the full profile: every weight decay at lr 0.03 at chance (0.100)
+    lenet = table({**GOOD, (3e-2, 0.0): 0.1, (3e-2, 0.1): 0.1})
+    fig = plot_cv_heatmaps({"simple": table(GOOD), "lenet": lenet})
+    panels = [ax for ax in fig.axes if ax.images]
+    assert len(panels) == 2 and panels[0].get_position().y0 == panels[1].get_position().y0  # side by side
+    assert panels[0].images[0].get_clim() == pytest.approx((0.84, 0.86))  # not stretched down to 0.1
+    texts = [t.get_text() for t in panels[1].texts]
+    assert texts.count("0.100\nchance") == 2 and len(panels[1].patches) == 2  # hatched and marked
+    assert not any("chance" in t.get_text() for t in panels[0].texts)

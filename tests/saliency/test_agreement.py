@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from fmnist_lib.saliency.agreement import (agreement_table, map_agreement, pool_to_grid,
+from fmnist_lib.saliency.agreement import (agreement_table, defined_images, map_agreement, pool_to_grid,
                                           positive_cells_table, reference_agreement,
-                                          same_class_partners, seeds_phrase, topk_membership,
+                                          same_class_partners, topk_membership,
                                           topk_overlap)
 
 
@@ -110,11 +110,6 @@ def test_reference_agreement_structure_and_order():
     assert "LeNet-5 seeds" not in set(same["comparison"])
     with pytest.raises(ValueError, match="two models"):
         reference_agreement({"simple": [shared]}, y, own)
-
-
-def test_seeds_phrase():
-    assert seeds_phrase({"Simple CNN": 5, "LeNet-5": 5}) == "five seeds of each"
-    assert seeds_phrase({"a": 1, "b": 3}) == "a: one seed, b: three seeds"
 
 
 # --- mutation survivors (issue 25): the common grid, the references and the table -----------
@@ -257,14 +252,18 @@ def test_agreement_table_equals_scipy_per_comparison_in_their_order():
     t = agreement_table(df)
     assert list(t.index) == ["z", "a"] and t.index.name == "comparison"
     assert list(t.columns) == [(m, s) for m in ("spearman", "top5") for s in ("mean", "low", "high", "n", "excluded")]
+    keep = [0, 3, 4, 5]  # z is undefined on image 2, a on images 1 and 2: every row drops all three
+    assert list(defined_images(df, "spearman")) == keep and list(defined_images(df, "top5")) == list(range(6))
     for comp, part in (("z", rho[:6]), ("a", rho[6:])):
-        v = part[~np.isnan(part)]
+        v = part[keep]
         ci = stats.ttest_1samp(v, 0).confidence_interval(0.95)
         row = t.loc[comp]
         assert row[("spearman", "mean")] == pytest.approx(v.mean(), abs=1e-12)
         assert (row[("spearman", "low")], row[("spearman", "high")]) == pytest.approx((ci.low, ci.high), abs=1e-12)
-        assert (row[("spearman", "n")], row[("spearman", "excluded")]) == (len(v), 6 - len(v))
+        assert (row[("spearman", "n")], row[("spearman", "excluded")]) == (4, 2)
         assert (row[("top5", "n")], row[("top5", "excluded")]) == (6, 0)
+    with pytest.raises(ValueError, match=r"^No metric 'top9'"):
+        defined_images(df, "top9")
 
 
 def test_positive_cells_table_at_exactly_k_cells_and_on_a_coarser_grid():
@@ -282,13 +281,6 @@ def test_positive_cells_table_at_exactly_k_cells_and_on_a_coarser_grid():
     assert coarse.to_dict("records") == [
         {"maps": "m", "n": 3, "all zero": 1, "too few for top 10 %": 1},
         {"maps": "none", "n": 2, "all zero": 2, "too few for top 10 %": 2}]
-
-
-def test_seeds_phrase_counts_in_words_up_to_ten():
-    assert seeds_phrase({"a": 10, "b": 10}) == "ten seeds of each"
-    assert seeds_phrase({"a": 11, "b": 11}) == "11 seeds of each"
-    assert seeds_phrase({"a": 1, "b": 1}) == "one seed of each"
-    assert seeds_phrase({"a": 2, "b": 11}) == "a: two seeds, b: 11 seeds"
 
 
 def replay_partners(y, seed):

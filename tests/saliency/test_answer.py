@@ -1,107 +1,61 @@
-"""gradcam_answer: the position between chance and self-agreement by hand, and every verdict."""
+"""saliency.answer: the position between chance and self-agreement by hand, on the images the
+agreement table averages (the words: tests/paper/test_agreement_text.py)."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from fmnist_lib.saliency.answer import (HIGH, LOW, agreement_position, answers_sentence, headline_answer,
-                                       same_parts_answer, same_parts_answers, verdict)
+from fmnist_lib.saliency.agreement import agreement_table
+from fmnist_lib.saliency.answer import agreement_position
 
 COMPS = ["Simple CNN seeds", "LeNet-5 seeds", "Simple CNN vs LeNet-5", "same class, other image",
          "Simple CNN vs brightness", "LeNet-5 vs brightness"]
 
 
-def table(values: dict[str, float], n=200, noise=0.05, seed=0, nan=None) -> pd.DataFrame:
-    """A reference_agreement-shaped table: per comparison, value + noise per image."""
+def table(values, n=200, noise=0.05, seed=0, nan=None) -> pd.DataFrame:
+    """A reference_agreement-shaped table: per comparison, value + noise per image; ``nan``:
+    ``{comparison: images}``, the positions made undefined."""
     rng = np.random.default_rng(seed)
     rows = []
-    for c in COMPS:
-        v = values[c] + noise * rng.standard_normal(n)
-        if nan and c in nan:
-            v[: nan[c]] = np.nan
+    for c, v0 in zip(COMPS, values):
+        v = v0 + noise * rng.standard_normal(n)
+        v[list((nan or {}).get(c, []))] = np.nan
         rows.append(pd.DataFrame({"comparison": c, "image": np.arange(n), "spearman": v}))
     return pd.concat(rows, ignore_index=True)
 
 
-def values(cross, chance=0.2, wa=0.6, wb=0.5, ba=0.1, bb=0.1):
-    return dict(zip(COMPS, [wa, wb, cross, chance, ba, bb]))
-
-
 def test_position_by_hand():
-    p = agreement_position(table(values(0.4), noise=0.0))
+    p = agreement_position(table([0.6, 0.5, 0.4, 0.2, 0.1, 0.1], noise=0.0))
     assert p["position"] == pytest.approx((0.4 - 0.2) / np.sqrt(0.4 * 0.3))
     assert p["n"] == p["images"] == 200 and p["reproducible"] and p["above_chance"]
-    noisy = agreement_position(table(values(0.4)))
+    noisy = agreement_position(table([0.6, 0.5, 0.4, 0.2, 0.1, 0.1]))
     assert noisy["low"] < noisy["position"] < noisy["high"]
 
 
-@pytest.mark.parametrize("cross, word", [(0.2, "no"), (0.25, "barely"), (0.35, "partly"),
-                                         (0.5, "yes")])
-def test_verdicts(cross, word):
-    df = table(values(cross))
-    p = agreement_position(df)
-    assert verdict(p) == word
-    if word in ("barely", "partly", "yes"):
-        assert (p["position"] >= HIGH) == (word == "yes") and (p["position"] < LOW) == (word == "barely")
-    assert same_parts_answer(df, "HiResCAM").lower().startswith(word)
+def test_position_and_table_average_the_same_images():
+    """Undefined values scattered over different comparisons (the brightness included): the
+    position's means and the table's are the same numbers, over the images where every
+    comparison is defined; an image dropped from one comparison leaves every row."""
+    holes = {"Simple CNN seeds": range(0, 20), "Simple CNN vs LeNet-5": range(10, 30),
+             "LeNet-5 vs brightness": range(40, 45)}
+    df = table([0.6, 0.5, 0.4, 0.2, 0.3, 0.25], nan=holes)
+    p, t = agreement_position(df), agreement_table(df)
+    keep = np.setdiff1d(np.arange(200), np.r_[0:30, 40:45])
+    assert p["n"] == len(keep) == 165 and p["images"] == 200
+    assert t[("spearman", "n")].eq(165).all() and t[("spearman", "excluded")].eq(35).all()
+    by_hand = df[df["image"].isin(keep)].groupby("comparison")["spearman"].mean()
+    assert p["cross"] == pytest.approx(by_hand["Simple CNN vs LeNet-5"])
+    assert p["chance"] == pytest.approx(by_hand["same class, other image"])
+    assert p["within"]["Simple CNN seeds"] == pytest.approx(by_hand["Simple CNN seeds"])
+    assert p["brightness"]["LeNet-5 vs brightness"]["mean"] == pytest.approx(by_hand["LeNet-5 vs brightness"])
+    for c in COMPS:
+        assert t.loc[c, ("spearman", "mean")] == pytest.approx(by_hand[c])
+    # the image-wise mean over all defined values would differ: the subset matters here
+    assert df[df["comparison"] == "Simple CNN seeds"]["spearman"].mean() != pytest.approx(by_hand["Simple CNN seeds"], abs=1e-9)
 
 
-def test_cannot_tell():
-    unreproducible = table(values(0.4, wb=0.2))  # LeNet-5's seeds agree at chance
-    assert verdict(agreement_position(unreproducible)) == "cannot tell"
-    assert same_parts_answer(unreproducible, "Grad-CAM").startswith("Grad-CAM cannot answer: a model's own seeds")
-    zeros = table(values(0.4), nan={"Simple CNN seeds": 120, "Simple CNN vs LeNet-5": 120})
-    text = same_parts_answer(zeros, "Grad-CAM")
-    assert text.startswith("Grad-CAM cannot answer: its maps are constant") and "80 of 200 images" in text
-    single = table(values(0.4))
-    single = single[~single["comparison"].str.endswith(" seeds")]
-    assert same_parts_answer(single, "X").startswith("X cannot place the agreement")
+def test_position_needs_the_reference_comparisons():
+    single = table([0.6, 0.5, 0.4, 0.2, 0.1, 0.1])
     with pytest.raises(ValueError, match="reference_agreement"):
         agreement_position(single[single["comparison"] != "same class, other image"])
-
-
-def test_brightness_clause_and_many_explainers():
-    df = table(values(0.35, ba=0.6, bb=0.1), noise=0.01)
-    text = same_parts_answer(df, "occlusion")
-    assert "with Simple CNN's at 0.60" in text and "with LeNet-5's at 0.10" in text
-    assert text.index("(more than") < text.index("LeNet-5's at") < text.index("(less than")
-    # Simple CNN's brightness beats the cross-model value: on the position scale it is past half of it
-    assert "A map that uses no model thus reaches up to" in text and "where the garment is bright" in text
-    assert "of the way on the same scale" in text
-    low = same_parts_answer(table(values(0.35, ba=0.05, bb=0.1), noise=0.01), "occlusion")
-    assert "(less than" in low and "(more than" not in low and "garment is bright" not in low
-    # below the cross value on its paired CI, but past half of its position: the scale sentence says so
-    mid = same_parts_answer(table(values(0.35, ba=0.3, bb=0.1), noise=0.01), "occlusion")
-    assert "(less than" in mid and "A map that uses no model thus reaches up to" in mid
-    stored = pd.concat([table(values(0.35)).assign(explainer="gradcam", cell=2),
-                        table(values(0.5)).assign(explainer="occlusion", cell=2)])
-    answers = same_parts_answers(stored, 2, labels={"gradcam": "Grad-CAM"})
-    assert list(answers) == ["Grad-CAM", "occlusion"] and "14 × 14 grid" in answers["Grad-CAM"]
-    assert answers_sentence({"Grad-CAM": table(values(0.35)), "occlusion": table(values(0.5))}) \
-        == "partly by Grad-CAM, yes by occlusion"
-    with pytest.raises(ValueError, match="4-px cells"):
-        same_parts_answers(stored, 4)
-
-
-def test_headline_answer():
-    stored = pd.concat([table(values(0.35)).assign(explainer="hirescam", cell=2),
-                        table(values(0.5)).assign(explainer="occlusion", cell=2),
-                        table(values(0.4, wb=0.2)).assign(explainer="gradcam", cell=2)])
-    text = headline_answer(stored, 2, labels={"hirescam": "HiResCAM", "gradcam": "Grad-CAM"})
-    assert text.startswith("on the 14 × 14 grid, partly by HiResCAM (0.")
-    assert "of the way from chance to self-agreement, 95 % CI" in text
-    assert "; yes by occlusion (" in text and text.endswith("; Grad-CAM cannot tell")
-
-
-def test_an_interval_across_a_threshold_says_which_words_it_admits():
-    from fmnist_lib.saliency.answer import admits
-
-    assert admits({"position": 0.3, "low": 0.26, "high": 0.5}) == ""
-    assert admits({"position": 0.3, "low": 0.1, "high": 0.5}) == ", which also admits “barely”"
-    assert admits({"position": 0.3, "low": 0.1, "high": 0.8}) == ", which also admits “barely” and “yes”"
-    assert admits({"position": 0.1, "low": 0.05, "high": 0.3}) == ", which also admits “partly”"
-    firm, loose = table(values(0.3), noise=0.01), table(values(0.3), n=40, noise=0.15)
-    assert verdict(agreement_position(firm)) == "partly" and "admits" not in same_parts_answer(firm, "X")
-    p = agreement_position(loose)  # a small, noisy sample: "partly", its interval reaching below LOW
-    assert verdict(p) == "partly" and p["low"] < LOW < p["position"] < p["high"] < HIGH
-    assert "(95 % CI 0.19–0.43, which also admits “barely”; 40 images)" in same_parts_answer(loose, "X")
-    assert ", which also admits “barely”" in headline_answer(loose.assign(explainer="x", cell=2), 2)
+    with pytest.raises(ValueError, match="No metric 'top5'"):
+        agreement_position(single, "top5")

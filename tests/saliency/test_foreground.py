@@ -1,10 +1,10 @@
-"""gradcam_foreground: the silhouette from the raw zeros, mass shares by hand."""
+"""saliency.foreground: the silhouette from the raw zeros, mass shares by hand (the sentence:
+tests/paper/test_saliency_text.py)."""
 import numpy as np
 import pytest
 import torch
 
-from fmnist_lib.saliency.foreground import (foreground_sentence, foreground_shares,
-                                           foreground_table, frame_mask, mass_share, silhouette)
+from fmnist_lib.saliency.foreground import (foreground_shares, foreground_table, frame_mask, mass_share, silhouette)
 
 STATS = dict(mean=0.286, std=0.353)
 
@@ -40,17 +40,3 @@ def test_foreground_table_counts_empty_maps():
     assert t.loc["b", "n"] == 1 and t.loc["b", "no mass"] == 1
     assert t.loc["b", "on silhouette"] == pytest.approx(0.25)
     assert t.loc["b", "on frame"] == pytest.approx(108 / 784) == t.loc["b", "frame area"]
-
-
-def test_foreground_sentence():
-    X = images()[[0, 1, 0, 1]]
-    on, off = np.zeros((4, 28, 28)), np.ones((4, 28, 28))
-    on[:, 7:21, 7:21] = 1.0 + np.arange(4)[:, None, None]
-    off[:, 7:21, 7:21] = 0.1 * np.arange(4)[:, None, None]
-    shares = foreground_shares(X, {"simple/occ": on, "lenet/occ": off}, **STATS)
-    text = foreground_sentence(shares, {"simple": "Simple CNN", "occ": "occlusion"})
-    # lenet: 196 * 0.1 k / (196 * 0.1 k + 588) for k = 0..3: 0, 3.2, 6.25, 9.1 %, mean 4.6 %
-    assert text == ("The garment covers 25 % of an analysed image on average; the share of a map's "
-                    "mass on it is more for Simple CNN's occlusion (100 %); less for lenet's occlusion (5 %). "
-                    "More than the 1-px frame's 13.8 % of the mass lies on it for lenet's occlusion "
-                    "(17.5 %).")  # 108 / (588 + 19.6 k): 18.4, 17.8, 17.2, 16.7 %

@@ -1,13 +1,14 @@
-"""gradcam_sanity: rank correlation against scipy, the cascade, verdicts on both sides."""
+"""saliency.sanity: rank correlation against scipy, the cascade and its reference by hand, and the
+rule on both sides of its margin (the sentence: tests/paper/test_saliency_text.py)."""
 import numpy as np
 import pytest
 import pandas as pd
 import torch
 from scipy import stats
 
-from fmnist_lib.saliency.sanity import (cascading_layers, cascading_randomisation,
-                                       randomisation_summary, randomisation_verdict,
-                                       layer_labels, rank_correlation)
+from fmnist_lib.saliency.sanity import (MARGIN, cascading_layers, cascading_randomisation,
+                                       independent_randomisation, layer_labels, randomisation_check,
+                                       randomisation_outcome, randomisation_summary, rank_correlation)
 from fmnist_lib.models import LeNet5, SimpleCNN
 
 
@@ -34,27 +35,6 @@ def test_cascade_order_and_model_untouched():
     assert list(df["layer"].unique()) == ["classifier.1", "features.0"] and len(df) == 12
     again = cascading_randomisation(model, x, np.arange(6) % 10)
     assert df.equals(again)  # seeded
-
-
-def summary(values_first, values_last):
-    return randomisation_summary(pd.DataFrame({
-        "step": [1] * 20 + [2] * 20, "layer": ["fc"] * 20 + ["conv"] * 20,
-        "image": list(range(20)) * 2, "spearman": list(values_first) + list(values_last)}))
-
-
-def test_verdicts_on_both_sides():
-    rng = np.random.default_rng(0)
-    low, high = rng.normal(0.05, 0.05, 20), rng.normal(0.9, 0.02, 20)
-    trace = rng.normal(0.15, 0.02, 20)
-    both = randomisation_verdict({"Grad-CAM": summary(low, low), "HiResCAM": summary(high, trace)},
-                                 "LeNet-5")
-    assert both.startswith("On LeNet-5, Grad-CAM's correlation with the trained maps peaks at") and "both layers random" in both
-    assert "only Grad-CAM passes" in both and "HiResCAM (0.1" in both and "weak dependence" in both
-    passed = randomisation_verdict({"Grad-CAM": summary(low - 0.1, low - 0.1)}, "X")
-    assert "it passes" in passed and "weak dependence" not in passed
-    assert "check fails" in randomisation_verdict({"Grad-CAM": summary(high, high)}, "X")
-    # a non-monotone cascade fails when any step stays similar, whatever its end
-    assert "check fails" in randomisation_verdict({"Grad-CAM": summary(high, low)}, "X")
 
 
 def test_layer_labels():
@@ -105,72 +85,6 @@ def test_randomisation_summary_equals_scipy_per_step():
         assert row["n"] == 19 and row["spearman"] == pytest.approx(v.mean())
         assert (row["low"], row["high"]) == pytest.approx((ci.low, ci.high))
     assert list(s["layer"]) == ["fc", "conv"]
-
-
-def cascade(highs, last_low, means=None):
-    """A randomisation summary with the given upper CI ends per step and lower end at the last."""
-    highs = list(highs)
-    means = means or [h - 0.05 for h in highs]
-    lows = [m - 0.05 for m in means[:-1]] + [last_low]
-    return pd.DataFrame({"step": range(1, len(highs) + 1), "layer": [f"l{i}" for i in range(len(highs))],
-                         "spearman": means, "low": lows, "high": highs, "n": 20})
-
-
-@pytest.mark.parametrize("high, passes", [(0.5, False), (np.nextafter(0.5, 0), True)])
-def test_randomisation_verdict_at_the_threshold(high, passes):
-    text = randomisation_verdict({"Grad-CAM": cascade([0.2, high], -0.1)}, "X")
-    assert ("it passes" in text) == passes and ("check fails" in text) == (not passes)
-    # one step at the threshold anywhere in the cascade is enough to fail
-    early = randomisation_verdict({"Grad-CAM": cascade([high, 0.1, 0.1], -0.1)}, "X")
-    assert ("it passes" in early) == passes
-
-
-@pytest.mark.parametrize("low, keeps", [(0.0, False), (np.nextafter(0.0, 1), True)])
-def test_randomisation_verdict_weak_dependence_at_zero(low, keeps):
-    text = randomisation_verdict({"Grad-CAM": cascade([0.2, 0.1], low, means=[0.1, 0.05])}, "X")
-    assert ("weak dependence" in text) == keeps and "it passes" in text
-
-
-def test_randomisation_verdict_numbers_and_mixed_outcome():
-    s = {"Grad-CAM": cascade([0.3, 0.2, 0.1], -0.05, means=[0.25, 0.15, 0.05]),
-         "HiResCAM": cascade([0.9, 0.4, 0.3], 0.2, means=[0.85, 0.35, 0.25])}
-    text = randomisation_verdict(s, "LeNet-5")
-    assert text == ("On LeNet-5, Grad-CAM's correlation with the trained maps peaks at 0.25 and ends "
-                    "at 0.05 with all 3 layers random and HiResCAM's peaks at 0.85 and ends at 0.25: "
-                    "only Grad-CAM passes, though HiResCAM (0.20–0.30) keeps a weak dependence on the "
-                    "image with every layer random (CI above 0).")
-
-
-def test_summary_orders_steps_whatever_the_row_order_and_verdict_needs_summaries():
-    rng = np.random.default_rng(1)
-    df = pd.DataFrame({"step": [1] * 10 + [2] * 10 + [3] * 10, "layer": ["c"] * 10 + ["b"] * 10 + ["a"] * 10,
-                       "image": list(range(10)) * 3, "spearman": np.r_[rng.normal(0.6, 0.05, 10),
-                                                                        rng.normal(0.3, 0.05, 10),
-                                                                        rng.normal(0.1, 0.05, 10)]})
-    s = randomisation_summary(df.sample(frac=1, random_state=0))  # rows shuffled
-    assert list(s["step"]) == [1, 2, 3] and list(s["layer"]) == ["c", "b", "a"]
-    with pytest.raises(ValueError, match=r"^summaries is empty\.$"):
-        randomisation_verdict({}, "X")
-
-
-def test_randomisation_verdict_wording_for_two_and_three_maps():
-    good, bad = cascade([0.2, 0.1], -0.1, means=[0.1, 0.0]), cascade([0.9, 0.8], 0.6, means=[0.85, 0.7])
-    two = randomisation_verdict({"A": good, "B": good}, "M")
-    assert two == ("On M, A's correlation with the trained maps peaks at 0.10 and ends at 0.00 with both "
-                   "layers random and B's peaks at 0.10 and ends at 0.00: both pass.")
-    three = randomisation_verdict({"A": good, "B": good, "C": good}, "M")
-    assert three.startswith("On M, A's correlation with the trained maps peaks at 0.10 and ends at 0.00 "
-                            "with both layers random, B's peaks") and three.endswith(": all pass.")
-    mixed = randomisation_verdict({"A": good, "B": bad, "C": good}, "M")
-    assert ": only A and C pass, though B (0.60–0.80) keeps a weak dependence" in mixed
-    both_keep = randomisation_verdict({"A": bad, "B": bad}, "M")
-    assert "the check fails, though A (0.60–0.80) and B (0.60–0.80) keep a weak" in both_keep
-
-
-def test_randomisation_verdict_exact_sentence_for_one_map():
-    text = randomisation_verdict({"Grad-CAM": cascade([0.2, 0.1], -0.1, means=[0.1, 0.0])}, "M")
-    assert text == ("On M, Grad-CAM's correlation with the trained maps peaks at 0.10 and ends at 0.00 "
-                    "with both layers random: it passes.")
 
 
 # --- mutation survivors of the correlations and the cascade (issue 25) ---------------------
@@ -242,3 +156,100 @@ def test_cascade_of_hirescam_with_the_default_seed_equals_pytorch_grad_cam():
 def test_cascading_layers_names_a_model_without_layers():
     with pytest.raises(ValueError, match=r"^ReLU has no conv or linear layer to randomise\.$"):
         cascading_layers(torch.nn.ReLU())
+
+
+# --- the reference and the rule -------------------------------------------------------------
+
+def test_independent_randomisation_equals_two_networks_reset_by_hand():
+    """Two copies with every layer reset (seeds seed + 1 and seed + 2), maps by pytorch-grad-cam,
+    correlations by scipy; the trained weights play no part and the model is untouched."""
+    import copy
+
+    from test_gradcam import reference_maps
+
+    torch.manual_seed(0)
+    model = SimpleCNN().eval()  # its layer has the image's grid: pytorch-grad-cam's maps are ours
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x, t = torch.randn(6, 1, 28, 28), np.arange(6) % 10
+    state = torch.random.get_rng_state()
+    ref = independent_randomisation(model, x, t, seed=4)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    maps = []
+    for s in (5, 6):
+        fresh = copy.deepcopy(model)
+        modules = dict(fresh.named_modules())
+        torch.manual_seed(s)
+        for name in cascading_layers(model):
+            modules[name].reset_parameters()
+        maps.append(reference_maps(fresh, x, t))
+    by_hand = [stats.spearmanr(maps[0][i].ravel(), maps[1][i].ravel()).statistic for i in range(6)]
+    assert list(ref.columns) == ["image", "spearman"] and list(ref["image"]) == list(range(6))
+    np.testing.assert_allclose(ref["spearman"], by_hand, atol=1e-4)  # float32 maps: near-ties may swap
+    torch.manual_seed(1)
+    other = SimpleCNN().eval()  # other trained weights, the same architecture: the same reference
+    assert np.allclose(independent_randomisation(other, x, t, seed=4)["spearman"], ref["spearman"], equal_nan=True)
+
+
+@pytest.mark.parametrize("low, high, outcome", [
+    (-0.2, np.nextafter(MARGIN, 0), "passes"), (-0.2, MARGIN, "undecided"),
+    (np.nextafter(MARGIN, 1), 0.3, "fails"), (MARGIN, 0.3, "undecided"),
+    (0.05, 0.15, "undecided"), (np.nan, np.nan, "undecided")])
+def test_randomisation_outcome_at_the_margins_edges(low, high, outcome):
+    assert randomisation_outcome(low, high) == outcome
+
+
+def test_randomisation_outcome_refuses_a_reversed_interval():
+    with pytest.raises(ValueError, match=r"^low \(0\.2\) must not exceed high \(0\.1\)\.$"):
+        randomisation_outcome(0.2, 0.1)
+
+
+def steps(last, early, n):
+    return pd.DataFrame({"step": [1] * n + [2] * n, "layer": ["fc"] * n + ["conv"] * n,
+                         "image": list(range(n)) * 2, "spearman": np.r_[early, last]})
+
+
+def test_randomisation_check_reads_every_number_on_one_set_of_images():
+    """The images where a step or the reference is undefined leave every number; the excess is the
+    paired difference on the rest (its mean is last minus reference) and the rule reads its CI, so
+    a map well below the old fixed 0.5 can fail, and one high in an early step still passes when
+    its end is at the reference."""
+    rng = np.random.default_rng(2)
+    ref = rng.normal(0.15, 0.05, 30)
+    last, early = ref + 0.15 + rng.normal(0, 0.01, 30), np.full(30, 0.9)
+    last[3], early[7], ref[11] = np.nan, np.nan, np.nan
+    c = randomisation_check(steps(last, early, 30), pd.DataFrame({"image": range(30), "spearman": ref}))
+    keep = np.setdiff1d(np.arange(30), [3, 7, 11])
+    d = last[keep] - ref[keep]
+    ci = stats.ttest_1samp(d, 0).confidence_interval(0.95)
+    assert c["excess"] == pytest.approx((d.mean(), ci.low, ci.high))
+    assert c["excess"][0] == pytest.approx(c["last"][0] - c["reference"][0])
+    assert (c["n"], c["images"], c["steps"]) == (27, 30, 2)
+    assert c["last"][0] == pytest.approx(last[keep].mean()) and c["reference"][0] == pytest.approx(ref[keep].mean())
+    assert list(c["summary"]["n"]) == [27, 27] and c["summary"]["spearman"].iloc[-1] == pytest.approx(c["last"][0])
+    assert c["outcome"] == "fails" and c["last"][2] < 0.5
+    full = pd.DataFrame({"image": range(30), "spearman": np.nan_to_num(ref, nan=0.15)})
+    near = randomisation_check(steps(full["spearman"].to_numpy() + 0.02, np.full(30, 0.9), 30), full)
+    assert near["outcome"] == "passes" and near["margin"] == MARGIN and near["summary"]["spearman"].iloc[0] == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="same images"):
+        randomisation_check(steps(last, last, 30), pd.DataFrame({"image": range(1, 31), "spearman": ref}))
+    with pytest.raises(ValueError, match="must both have rows"):
+        randomisation_check(steps(last, last, 30).iloc[:0], pd.DataFrame({"image": range(30), "spearman": ref}))
+
+
+def test_randomisation_checks_pair_each_cascade_with_its_own_reference():
+    from fmnist_lib.saliency.sanity import randomisation_checks
+
+    rng = np.random.default_rng(3)
+    ref_a, ref_b = rng.normal(0.1, 0.02, 20), rng.normal(0.5, 0.02, 20)
+    rows, refs = [], []
+    for (model, explainer), ref in ((("simple", "gradcam"), ref_a), (("lenet", "gradcam"), ref_b)):
+        s = steps(ref_a + 0.3, np.full(20, 0.9), 20)  # both cascades end 0.3 above reference a
+        rows.append(s.assign(model=model, explainer=explainer))
+        refs.append(pd.DataFrame({"image": range(20), "spearman": ref, "model": model, "explainer": explainer}))
+    checks = randomisation_checks(pd.concat(rows), pd.concat(refs))
+    assert list(checks) == [("simple", "gradcam"), ("lenet", "gradcam")]
+    # against its own reference the first fails (0.3 above), the second passes (about 0.1 below b)
+    assert checks[("simple", "gradcam")]["outcome"] == "fails"
+    assert checks[("lenet", "gradcam")]["outcome"] == "passes"
+    assert checks[("lenet", "gradcam")]["reference"][0] == pytest.approx(ref_b.mean())

@@ -35,6 +35,9 @@ def test_each_analysis_covers_the_images_its_size_gives(small):
     per_fill = areas.groupby("fill")["image"].nunique().to_dict()
     assert per_fill == {"black": 4, "mean": 4, "blur": 4, "road": 2}
     assert out["randomisation"].groupby(["model", "explainer", "step"]).size().eq(3).all()
+    ref = out["randomisation_reference"]  # the cascade's reference: the same images, per model and explainer
+    assert ref.groupby(["model", "explainer"])["image"].apply(list).map(lambda i: i == [0, 1, 2]).all()
+    assert len(ref.groupby(["model", "explainer"])) == 6
 
 
 def test_sizes_capped_at_the_occlusion_images(small):
@@ -93,13 +96,3 @@ def test_the_profiles_sizes_key_the_stage_and_reach_the_computation(monkeypatch)
     assert seen["sizes"]["occlusion_images"] == 60 and seen["spec"]["n"] == p.agreement_images
     quick, full = PROFILES["quick"].saliency_sizes(), PROFILES["full"].saliency_sizes()
     assert set(quick) == set(full) == set(SIZES) and all(quick[k] <= full[k] for k in quick)
-
-
-def test_occlusion_scope_says_subset_or_all():
-    from fmnist_lib.saliency.study import occlusion_scope
-
-    assert occlusion_scope(300, 1000) == ("it explains a stratified 300 of the 1,000 analysed test images; "
-                                          "Grad-CAM and HiResCAM explain all of them")
-    assert occlusion_scope(200, 200) == "it explains all 200 analysed test images, as Grad-CAM and HiResCAM do"
-    with pytest.raises(ValueError, match="n_occ"):
-        occlusion_scope(201, 200)

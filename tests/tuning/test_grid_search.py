@@ -52,10 +52,9 @@ def stable(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_one_grid_for_both_models_and_both_profiles(monkeypatch):
-    assert tuning.PARAM_GRID is config.PARAM_GRID
-    assert get_profile("full").grid is tuning.PARAM_GRID
-    assert [len(v) for v in tuning.PARAM_GRID.values()] == [4, 1, 4]
-    assert set(get_profile("quick").grid) == set(tuning.PARAM_GRID)
+    assert get_profile("full").grid is config.PARAM_GRID
+    assert [len(v) for v in config.PARAM_GRID.values()] == [4, 1, 4]
+    assert set(get_profile("quick").grid) == set(config.PARAM_GRID)
     assert np.prod([len(v) for v in get_profile("quick").grid.values()]) <= 4
     seen = []
 
@@ -71,7 +70,7 @@ def test_one_grid_for_both_models_and_both_profiles(monkeypatch):
     for cls in (SimpleCNN, LeNet5):
         with pytest.raises(Stop):
             tuning.run_grid_search(cls, "full", X=X, y=y, test_fold=split(40))
-    assert seen[0] is seen[1] is tuning.PARAM_GRID
+    assert seen[0] is seen[1] is config.PARAM_GRID
 
 
 # ---------------------------------------------------------------- classifier and iterator
@@ -159,7 +158,7 @@ def test_bad_grid_raises_before_any_training(monkeypatch, grid, match):
 
 
 def test_valid_grids_pass_validation():
-    tuning.validate_param_grid(tuning.PARAM_GRID)
+    tuning.validate_param_grid(config.PARAM_GRID)
     tuning.validate_param_grid({"lr": [1e-3], "batch_size": [np.int64(32)]})
 
 

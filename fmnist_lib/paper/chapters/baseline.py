@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from ...config import Profile, get_profile
 from ...models import DISPLAY_NAMES
 from ...pipeline import stages
-from ...training import plot_learning_curves
+from ..training_plots import plot_learning_curves
 from .. import report
 from ..evaluation_text import equivalence_sentence, runs_table
 

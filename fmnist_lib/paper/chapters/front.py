@@ -8,9 +8,10 @@ import numpy as np
 from ...config import EQUIVALENCE_MARGIN, Profile, get_profile
 from ...models import DISPLAY_NAMES
 from ...pipeline import stages
-from ...saliency.answer import headline_answer
-from ...saliency.faithfulness import faithful_clause
+from ...saliency.sanity import randomisation_checks
 from .. import budgets, perclass_plots, report, summary
+from ..agreement_text import headline_answer
+from ..saliency_text import MAP_LABELS, faithful_clause, randomisation_caveat
 
 __all__ = ["context", "conclusions", "standing_clause", "headline_table", "published_table"]
 
@@ -59,33 +60,53 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
 
 
 def conclusions(profile: str | Profile | None = None) -> SimpleNamespace:
-    """The conclusions' values: the front's shared ones and the per-class and saliency clauses."""
+    """The conclusions' values: the front's shared ones, the verdict in words, the per-class summary
+    and the saliency clauses."""
     p = get_profile(profile)
+    shared = _shared(p)
+    cmp = shared["cmp"]
     return SimpleNamespace(
-        **_shared(p), auc_clause=perclass_plots.auc_text(p),
+        **shared, auc_summary=perclass_plots.auc_summary_text(p),
+        verdict=summary.conclusion_verdict(cmp["equivalence"], cmp["equivalence_default"], "simple CNN", "LeNet-5"),
         cam_answer=headline_answer(stages.gradcam_analysis(p)["agreement"],
                                    labels={"gradcam": "Grad-CAM", "hirescam": "HiResCAM"}),
-        faith_clause=faithful_clause(stages.faithfulness(p), labels=DISPLAY_NAMES))
+        faith_clause=faithful_clause(stages.faithfulness(p), labels=DISPLAY_NAMES),
+        sanity_caveat=_sanity_caveat(p))
+
+
+def _sanity_caveat(p: Profile) -> str:
+    analysis = stages.gradcam_analysis(p)
+    checks = randomisation_checks(analysis["randomisation"], analysis["randomisation_reference"])
+    return randomisation_caveat(checks, {"simple": "the Simple CNN", "lenet": "LeNet-5"}, MAP_LABELS)
 
 
 def standing_clause(accs: dict[str, float], cis: dict[str, tuple[float, float]],
                     published: list[tuple[str, str, float]]) -> str:
-    """How many published entries each model scores below, and where each stands against the
-    benchmark's MLP: above, below, or level with it when the MLP's value lies inside the model's
-    95 % interval. E.g. ``"Simple CNN scores below 7 and LeNet-5 below 5 of the 9 published
-    entries; against the benchmark's MLP (0.900), Simple CNN is level (the MLP inside its 95 % CI)
-    and LeNet-5 is above"``."""
-    names = list(accs)
-    below = [sum(a > accs[n] for _, _, a in published) for n in names]
-    counts = (f"{names[0]} scores below {below[0]} and " + " and ".join(f"{n} below {b}" for n, b in
-              zip(names[1:], below[1:])) if len(names) > 1 else f"{names[0]} scores below {below[0]}")
-    text = f"{counts} of the {len(published)} published entries"
-    mlp = [a for m, _, a in published if m.startswith("MLP")]
-    if not mlp:
-        return text
-    where = {n: "level (the MLP inside its 95 % CI)" if cis[n][0] <= mlp[0] <= cis[n][1] else
-             "above" if accs[n] > mlp[0] else "below" for n in names}
-    return text + f"; against the benchmark's MLP ({mlp[0]:.3f}), " + budgets._list([f"{n} is {w}" for n, w in where.items()])
+    """Where each model stands among the published entries: how many score above its 95 %
+    interval (the model "scores below" them), which lie inside it (the model is "level with"
+    them, and they are not counted as above it), and where it stands against the benchmark's
+    MLP when that one is not among them. E.g. ``"the Simple CNN scores below 5 of the 9
+    published entries and level with 2, whose accuracies (0.900 and 0.903) lie inside its 95 % CI,
+    the benchmark's MLP among them; LeNet-5 scores below 5 and is above the benchmark's MLP
+    (0.900)"``."""
+    parts = []
+    mlp = [(m, a) for m, _, a in published if m.startswith("MLP")]
+    for i, (name, acc) in enumerate(accs.items()):
+        low, high = cis[name]
+        above = sum(a > high for _, _, a in published)
+        level = [(m, a) for m, _, a in published if low <= a <= high]
+        part = f"{name} scores below {above}" + (f" of the {len(published)} published entries" if i == 0 else "")
+        if level:
+            values = report.and_list([f"{a:.3f}" for _, a in level])
+            part += (f" and level with {len(level)}, whose {'accuracies' if len(level) > 1 else 'accuracy'} "
+                     f"({values}) {'lie' if len(level) > 1 else 'lies'} inside its 95 % CI"
+                     + (", the benchmark's MLP among them" if mlp and mlp[0] in level and len(level) > 1 else
+                        ": the benchmark's MLP" if mlp and mlp[0] in level else ""))
+        if mlp and mlp[0] not in level:
+            part += (f"{', and it' if level else ' and'} is {'above' if acc > mlp[0][1] else 'below'} the "
+                     f"benchmark's MLP ({mlp[0][1]:.3f})")
+        parts.append(part)
+    return "; ".join(parts)
 
 
 def _the(name: str) -> str:

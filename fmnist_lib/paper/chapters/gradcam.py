@@ -9,8 +9,8 @@ import pandas as pd
 from ...config import Profile, get_profile
 from ...models import DISPLAY_NAMES
 from ...pipeline import stages
-from ...saliency import agreement, answer, faithfulness, foreground, gradcam, occlusion, sanity, study
-from .. import gradcam_plots, report
+from ...saliency import agreement, gradcam, occlusion, sanity, study
+from .. import agreement_text, gradcam_plots, report, saliency_tables, saliency_text
 
 __all__ = ["METHODS", "context", "classes_figure", "disagree_figure", "foreground_table",
            "randomisation_table", "faith_counts_table", "faithfulness_figure", "cells_table",
@@ -29,18 +29,15 @@ def _shown(p: Profile, models: dict, X_test, y_test, preds: dict) -> tuple[dict,
     return picks, shown
 
 
-def _randomisation(rand: pd.DataFrame, models: dict) -> tuple[str, pd.DataFrame, int]:
-    """The cascade's verdict sentence, its table and the most images in one of its steps."""
-    summary = {(n, m): sanity.randomisation_summary(g)
-               for (n, m), g in rand.groupby(["model", "explainer"], sort=False)}
-    text = " ".join(sanity.randomisation_verdict(
-        {METHODS[m]: s for (n2, m), s in summary.items() if n2 == n}, DISPLAY_NAMES[n])
-        for n in stages.NAMES)
-    table = pd.concat([s.assign(model=DISPLAY_NAMES[n], explainer=METHODS[m],
-                                layer=s["layer"].map(sanity.layer_labels(models[n])))
-                       for (n, m), s in summary.items()])[
-        ["model", "explainer", "step", "layer", "spearman", "low", "high", "n"]].rename(
-        columns={"spearman": "mean Spearman", "low": "CI low", "high": "CI high"})
+def _randomisation(analysis: dict, models: dict) -> tuple[str, pd.DataFrame, int]:
+    """The cascade's verdict sentences (the rule against its reference), its table and the most
+    images in one of its steps."""
+    rand, ref = analysis["randomisation"], analysis["randomisation_reference"]
+    checks = sanity.randomisation_checks(rand, ref)
+    text = " ".join(saliency_text.randomisation_verdict(
+        {METHODS[m]: c for (n2, m), c in checks.items() if n2 == n}, DISPLAY_NAMES[n]) for n in stages.NAMES)
+    table = saliency_tables.randomisation_display(rand, ref, {n: sanity.layer_labels(models[n]) for n in models},
+                                                  METHODS)
     return text, table, int(rand.groupby(["model", "explainer", "step"]).size().max())
 
 
@@ -57,8 +54,8 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
     cell = agreement.CELL
     labels = {f"{n}-{m}": f"{DISPLAY_NAMES[n]}\n{name}" for n in stages.NAMES for m, name in METHODS.items()}
     picks, shown = _shown(p, models, X_test, y_test, preds)
-    rand_text, rand_table, n_rand = _randomisation(analysis["randomisation"], models)
-    answers = answer.same_parts_answers(analysis["agreement"], cell, METHODS)
+    rand_text, rand_table, n_rand = _randomisation(analysis, models)
+    answers = agreement_text.same_parts_answers(analysis["agreement"], cell, METHODS)
     coarse = study.GRIDS[1]
     return SimpleNamespace(
         profile=p, X_test=X_test, y_test=y_test, analysis=analysis, faith=faith, names=names, cell=cell,
@@ -66,18 +63,18 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
         patch=f"{occlusion.PATCH} × {occlusion.PATCH}",
         n_passes=((28 - occlusion.PATCH) // occlusion.STRIDE + 1) ** 2,
         n_occ=f"{len(analysis['occlusion_images']):,}", n_images=f"{len(analysis['indices']):,}",
-        occlusion_scope=study.occlusion_scope(len(analysis["occlusion_images"]), len(analysis["indices"])),
+        occlusion_scope=saliency_text.occlusion_scope(len(analysis["occlusion_images"]), len(analysis["indices"])),
         zero_classes=gradcam_plots.all_zero_counts(shown["classes"], labels),
         zero_disagree=gradcam_plots.all_zero_counts(shown["disagree"], labels),
-        foreground=foreground.foreground_sentence(analysis["foreground"], names),
+        foreground=saliency_text.foreground_sentence(analysis["foreground"], names),
         rand_text=rand_text, n_rand=n_rand,
-        verdicts=" ".join(faithfulness.faithfulness_verdict(faith, n, labels=DISPLAY_NAMES) for n in stages.NAMES),
-        brightness=faithfulness.brightness_clause(faith, labels=DISPLAY_NAMES),
+        verdicts=" ".join(saliency_text.faithfulness_verdict(faith, n, labels=DISPLAY_NAMES) for n in stages.NAMES),
+        brightness=saliency_text.brightness_clause(faith, labels=DISPLAY_NAMES),
         n_faith=int(faith.loc[faith["fill"] != "road", "n"].max()),
         n_road=int(faith.loc[faith["fill"] == "road", "n"].max()),
         grid=f"{28 // cell} × {28 // cell}",
-        seeds=agreement.seeds_phrase({DISPLAY_NAMES[n]: len(runs) for n, runs in finals.items()}),
-        coarse_answer=answer.headline_answer(analysis["agreement"], coarse, METHODS))
+        seeds=agreement_text.seeds_phrase({DISPLAY_NAMES[n]: len(runs) for n, runs in finals.items()}),
+        coarse_answer=agreement_text.headline_answer(analysis["agreement"], coarse, METHODS))
 
 
 def _grid(ch: SimpleNamespace, key: str):
@@ -97,7 +94,7 @@ def disagree_figure(ch: SimpleNamespace):
 
 def foreground_table(ch: SimpleNamespace):
     """The maps' mass on the silhouette and on the frame."""
-    return report.md(gradcam_plots.foreground_display(ch.analysis["foreground"], ch.names), floatfmt=".3f")
+    return report.md(saliency_tables.foreground_display(ch.analysis["foreground"], ch.names), floatfmt=".3f")
 
 
 def randomisation_table(ch: SimpleNamespace):
@@ -107,17 +104,17 @@ def randomisation_table(ch: SimpleNamespace):
 
 def faith_counts_table(ch: SimpleNamespace):
     """The perturbation tests passed and failed per model and map."""
-    return report.md(faithfulness.faithfulness_counts(ch.faith, labels=DISPLAY_NAMES))
+    return report.md(saliency_tables.faithfulness_counts(ch.faith, labels=DISPLAY_NAMES))
 
 
 def faithfulness_figure(ch: SimpleNamespace):
     """The gap of each map's perturbation curve over a random order."""
-    return faithfulness.plot_faithfulness(ch.faith, labels=DISPLAY_NAMES)
+    return gradcam_plots.plot_faithfulness(ch.faith, labels=DISPLAY_NAMES)
 
 
 def cells_table(ch: SimpleNamespace):
     """Maps without enough positive cells on the common grid."""
-    return report.md(gradcam_plots.positive_cells_display(ch.analysis["positive_cells"], ch.cell, ch.names))
+    return report.md(saliency_tables.positive_cells_display(ch.analysis["positive_cells"], ch.cell, ch.names))
 
 
 def agreement_figure(ch: SimpleNamespace):
@@ -127,4 +124,4 @@ def agreement_figure(ch: SimpleNamespace):
 
 def agreement_table(ch: SimpleNamespace):
     """Agreement of maps of the same images, per explainer."""
-    return report.md(gradcam_plots.agreement_display(ch.analysis["agreement"], ch.cell, METHODS))
+    return report.md(saliency_tables.agreement_display(ch.analysis["agreement"], ch.cell, METHODS))

@@ -1,0 +1,179 @@
+"""paper.saliency_text: the perturbation-test verdicts, the foreground sentence, the
+randomisation verdict on each side of its rule and occlusion's scope, in words."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from fmnist_lib.paper.saliency_text import (brightness_clause, faithful_clause, faithfulness_verdict,
+                                            foreground_sentence, near, occlusion_scope, randomisation_verdict)
+from fmnist_lib.saliency.faithfulness import faithfulness_summary
+from fmnist_lib.saliency.foreground import foreground_shares
+from fmnist_lib.saliency.sanity import MARGIN, randomisation_check
+from synthetic import FILLS, constant_gaps, faith_areas as areas
+
+
+# --- perturbation tests ------------------------------------------------------------------
+
+def test_verdicts_on_both_sides():
+    every = faithfulness_summary(areas({("gradcam", f): 0.2 for f in FILLS}))
+    text = faithfulness_verdict(every, "simple")
+    assert text == ("On Simple CNN, Grad-CAM passes 8 of 8 tests; no map does significantly "
+                    "worse than random.")
+    none = faithfulness_summary(areas({("gradcam", f): -0.2 for f in FILLS}))
+    text = faithfulness_verdict(none, "simple")
+    assert "passes 0 of 8" in text and ("worse than random: Grad-CAM in deletion with black, "
+                                        "blur and mean fill, ROAD deletion, insertion") in text
+    mixed = faithfulness_summary(areas({("gradcam", "black"): 0.2, ("brightness", "black"): 0.4}))
+    assert faithful_clause(every) == "Grad-CAM passes every perturbation test on Simple CNN"
+    assert faithful_clause(mixed) == "no map passes every perturbation test on Simple CNN"
+    with pytest.raises(ValueError, match="No rows"):
+        faithfulness_verdict(every, "lenet")
+
+
+def test_brightness_beating_the_maps_is_said_plainly():
+    mixed = faithfulness_summary(areas({("gradcam", "black"): 0.2, ("brightness", "black"): 0.4,
+                                        ("brightness", "blur"): 0.3}))
+    assert brightness_clause(mixed) == ("The image's brightness, which knows nothing of the model: "
+                                        "on Simple CNN it beats Grad-CAM on 4 of 8 tests.")
+    every = faithfulness_summary(areas({("gradcam", f): 0.2 for f in FILLS}))
+    assert brightness_clause(every).endswith("on Simple CNN it beats no map.")
+    with pytest.raises(ValueError, match="no comparison with the brightness"):
+        brightness_clause(every.drop(columns=["loses_to_baseline"]))
+
+
+@pytest.mark.parametrize("gap, passes, worse", [(0.0, False, False), (1e-9, True, False), (-1e-9, False, True)])
+def test_pass_and_worse_than_random_at_a_gap_of_zero(gap, passes, worse):
+    s = faithfulness_summary(constant_gaps({("deletion", "black"): gap, ("insertion", "black"): 0.1}))
+    text = faithfulness_verdict(s, "simple")
+    assert text.startswith(f"On Simple CNN, Grad-CAM passes {1 + passes} of 2 tests")
+    assert ("worse than random: Grad-CAM in deletion with black fill" in text) == worse
+
+
+def test_verdict_orders_explainers_by_tests_passed():
+    gaps = {("deletion", "black"): 0.1, ("insertion", "black"): 0.1, ("deletion", "road"): -0.1}
+    s = faithfulness_summary(constant_gaps(gaps))
+    hires = s.assign(explainer="hirescam", passes=True, gap_high=0.2)
+    text = faithfulness_verdict(pd.concat([s, hires]), "simple")
+    assert text == ("On Simple CNN, HiResCAM passes 3 of 3 tests and Grad-CAM 2; significantly worse "
+                    "than random: Grad-CAM in ROAD deletion.")
+
+
+def test_verdict_names_unknown_models_and_keeps_tied_explainers_in_table_order():
+    s = faithfulness_summary(constant_gaps({("deletion", "black"): 0.1, ("insertion", "black"): -0.1}))
+    s["model"] = "tiny"
+    three = pd.concat([s.assign(explainer="zeta"), s.assign(explainer="alpha"), s.assign(explainer="mid")])
+    text = faithfulness_verdict(three, "tiny")
+    assert text == ("On tiny, zeta passes 1 of 2 tests, alpha 1 and mid 1; significantly worse than "
+                    "random: zeta in insertion with black fill; alpha in insertion with black fill; "
+                    "mid in insertion with black fill.")
+
+
+# --- where the maps point ----------------------------------------------------------------
+
+def test_foreground_sentence():
+    stats = dict(mean=0.286, std=0.353)
+    raw = np.zeros((2, 1, 28, 28))
+    raw[:, :, 7:21, 7:21] = 0.8  # a 14 x 14 garment: 25 % of the image
+    X = torch.tensor((raw - stats["mean"]) / stats["std"], dtype=torch.float32)[[0, 1, 0, 1]]
+    on, off = np.zeros((4, 28, 28)), np.ones((4, 28, 28))
+    on[:, 7:21, 7:21] = 1.0 + np.arange(4)[:, None, None]
+    off[:, 7:21, 7:21] = 0.1 * np.arange(4)[:, None, None]
+    shares = foreground_shares(X, {"simple/occ": on, "lenet/occ": off}, **stats)
+    text = foreground_sentence(shares, {"simple": "Simple CNN", "occ": "occlusion"})
+    # lenet: 196 * 0.1 k / (196 * 0.1 k + 588) for k = 0..3: 0, 3.2, 6.25, 9.1 %, mean 4.6 %
+    assert text == ("The garment covers 25 % of an analysed image on average; the share of a map's "
+                    "mass on it is more for Simple CNN's occlusion (100 %); less for lenet's occlusion (5 %). "
+                    "The 1-px frame covers 13.8 % of the image; a larger share of the mass than that lies "
+                    "on it for lenet's occlusion (17.5 %).")  # 108 / (588 + 19.6 k): 18.4, 17.8, 17.2, 16.7 %
+
+
+# --- the randomisation check ---------------------------------------------------------------
+
+def check(last, reference, steps=2, early=0.5):
+    """randomisation_check of a cascade whose last step has per-image values ``last``."""
+    n = len(last)
+    cascade = pd.DataFrame({"step": np.repeat(np.arange(1, steps + 1), n), "layer": "l",
+                            "image": np.tile(np.arange(n), steps),
+                            "spearman": np.r_[np.full(n * (steps - 1), early), last]})
+    return randomisation_check(cascade, pd.DataFrame({"image": np.arange(n), "spearman": reference}))
+
+
+def test_randomisation_verdict_follows_the_rule_both_ways():
+    """The sentence says "passes" exactly when the excess's CI lies below the margin, "fails"
+    exactly when above, "undecided" across it; and the numbers it gives are the check's."""
+    ref = np.linspace(0.1, 0.3, 20)
+    passed = check(ref + 0.05 + np.linspace(-0.01, 0.01, 20), ref)  # excess 0.05 +- small: below 0.1
+    failed = check(ref + 0.18 + np.linspace(-0.01, 0.01, 20), ref)  # 0.18: above
+    straddles = check(ref + 0.1 + np.linspace(-0.2, 0.2, 20), ref)  # 0.1 +- wide: across
+    assert (passed["outcome"], failed["outcome"], straddles["outcome"]) == ("passes", "fails", "undecided")
+    assert passed["excess"][2] < MARGIN < failed["excess"][1]
+    assert straddles["excess"][1] < MARGIN < straddles["excess"][2]
+    text = randomisation_verdict({"Grad-CAM": passed, "HiResCAM": failed, "occlusion": straddles}, "LeNet-5")
+    assert text.startswith("On LeNet-5, with both layers random, Grad-CAM's maps correlate with the trained "
+                           f"ones at {passed['last'][0]:.2f} against {passed['reference'][0]:.2f} for two "
+                           f"independently initialised networks' (excess +{passed['excess'][0]:.2f} [")
+    assert text.endswith(": Grad-CAM passes; HiResCAM fails; occlusion is undecided.")
+    assert f"HiResCAM's at {failed['last'][0]:.2f} against {failed['reference'][0]:.2f} (+0.18 [" in text
+    # the old fixed threshold would have passed the failing map: its correlation is below 0.5
+    assert failed["last"][2] < 0.5
+    assert randomisation_verdict({"A": passed, "B": passed}, "M").endswith(": A and B pass.")
+    assert randomisation_verdict({"A": failed, "B": failed, "C": failed}, "M").endswith(": A, B and C fail.")
+    assert randomisation_verdict({"A": straddles, "B": straddles}, "M").endswith(": A and B are undecided.")
+
+
+def test_randomisation_verdict_counts_the_layers_and_the_images():
+    ref = np.linspace(0.1, 0.3, 20)
+    last = ref + 0.02
+    last[:5] = np.nan  # constant maps at the cascade's end: those images leave every number
+    c = check(last, ref, steps=5)
+    assert (c["n"], c["images"], c["steps"]) == (15, 20, 5)
+    text = randomisation_verdict({"Grad-CAM": c}, "LeNet-5")
+    assert text == (f"On LeNet-5, with all 5 layers random, Grad-CAM's maps correlate with the trained ones "
+                    f"at {np.nanmean(last):.2f} against {ref[5:].mean():.2f} for two independently initialised "
+                    "networks' (excess +0.02 [+0.02, +0.02]; 15 of 20 images, the others have a constant "
+                    "map): Grad-CAM passes.")
+    with pytest.raises(ValueError, match=r"^checks is empty\.$"):
+        randomisation_verdict({}, "X")
+    with pytest.raises(ValueError, match="different margins"):
+        randomisation_verdict({"A": c, "B": {**c, "margin": 0.2}}, "X")
+
+
+def test_an_interval_end_at_the_margin_is_shown_on_its_side():
+    """0.102 rounds to the margin: the sentence shows it to 3 decimals, so "fails" reads true;
+    a zero is shown unsigned, never "-0.00"."""
+    ref = np.linspace(0.1, 0.3, 20)
+    c = check(ref + 0.102 + np.r_[0.0, 0.0, np.full(18, 0.0)], ref)
+    c = {**c, "excess": (0.14, 0.102, 0.175), "outcome": "fails"}
+    text = randomisation_verdict({"occlusion": c}, "M")
+    assert "[+0.102, +0.17" in text and text.endswith(": occlusion fails.")
+    assert near(-0.001, signed=True) == "0.00" and near(0.0) == "0.00" and near(-0.004, (0.0,), True) == "-0.004"
+    assert near(0.249, (0.25, 0.75)) == "0.249" and near(0.26, (0.25,)) == "0.26" and near(0.12, signed=True) == "+0.12"
+    assert near(0.7504, (0.25, 0.75)) == "0.7504" and near(0.75, (0.75,)) == "0.75"
+
+
+def test_occlusion_scope_says_subset_or_all():
+    assert occlusion_scope(300, 1000) == ("it explains a stratified 300 of the 1,000 analysed test images; "
+                                          "Grad-CAM and HiResCAM explain all of them")
+    assert occlusion_scope(200, 200) == "it explains all 200 analysed test images, as Grad-CAM and HiResCAM do"
+    with pytest.raises(ValueError, match="n_occ"):
+        occlusion_scope(201, 200)
+
+
+def test_randomisation_caveat_names_what_does_not_pass_and_says_when_all_pass():
+    from fmnist_lib.paper.saliency_text import randomisation_caveat
+
+    models, maps = {"simple": "the Simple CNN", "lenet": "LeNet-5"}, {"gradcam": "Grad-CAM", "occlusion": "occlusion"}
+    checks = {("simple", "gradcam"): {"outcome": "passes"}, ("simple", "occlusion"): {"outcome": "fails"},
+              ("lenet", "gradcam"): {"outcome": "undecided"}, ("lenet", "occlusion"): {"outcome": "passes"}}
+    text = randomisation_caveat(checks, models, maps)
+    assert text.startswith("In the randomisation check occlusion fails on the Simple CNN and Grad-CAM is "
+                           "undecided on LeNet-5: ")
+    both = {k: {"outcome": "fails"} for k in checks}
+    assert randomisation_caveat(both, models, maps).startswith(
+        "In the randomisation check Grad-CAM and occlusion fail on the Simple CNN and Grad-CAM and occlusion "
+        "fail on LeNet-5")
+    assert randomisation_caveat({k: {"outcome": "passes"} for k in checks}, models, maps) == \
+        "Every map passes the randomisation check on both models."
+    with pytest.raises(ValueError):
+        randomisation_caveat({}, models, maps)
