@@ -27,6 +27,10 @@ def test_verdicts_on_both_sides():
     mixed = faithfulness_summary(areas({("gradcam", "black"): 0.2, ("brightness", "black"): 0.4}))
     assert faithful_clause(every) == "Grad-CAM passes every perturbation test on Simple CNN"
     assert faithful_clause(mixed) == "no map passes every perturbation test on Simple CNN"
+    both = pd.concat([mixed, mixed.assign(model="lenet")])
+    assert faithful_clause(both) == "no map passes every perturbation test on either model"
+    assert faithful_clause(pd.concat([every, mixed.assign(model="lenet")])) == (
+        "Grad-CAM passes every perturbation test on Simple CNN; no map passes every perturbation test on LeNet-5")
     with pytest.raises(ValueError, match="No rows"):
         faithfulness_verdict(every, "lenet")
 
