@@ -5,7 +5,18 @@
 -- preceded the table was left alone on a mostly blank page (Figure 16 in the review of
 -- 2026-12-02). The rotated block is 24 cm wide: the height of an A4 page's text area with the
 -- 2 cm margins of _quarto.yml. Runs before Quarto (pre-quarto), which would otherwise flip the
--- page; the HTML ignores the class.
+-- page. In the HTML the block takes the page's right margin as well (Quarto's
+-- `column-page-right`), so the table's last columns are not cut off at 1280 px.
+if quarto.doc.is_format("html") then
+  return {
+    Div = function(div)
+      if div.classes:includes("landscape") and not div.classes:includes("column-page-right") then
+        div.classes:insert("column-page-right")
+        return div
+      end
+    end,
+  }
+end
 if not quarto.doc.is_format("typst") then
   return {}
 end
