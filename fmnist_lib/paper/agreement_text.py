@@ -89,7 +89,8 @@ def same_parts_answer(df: pd.DataFrame, explainer: str, metric: str = "spearman"
     numbers = (f"on the {grid} grid the two models' maps agree at {sym} = {p['cross']:.2f}, "
                f"against {p['chance']:.2f} for maps of other images of the same class")
     n = (f"{p['n']:,} images" if p["n"] == p["images"] else
-         f"{p['n']:,} of {p['images']:,} images; the others have a constant map")
+         f"{p['n']:,} of {p['images']:,} images, those with at least one seed pair of non-constant maps in "
+         "every comparison (a pair with a constant map is left out of its image's mean)")
     word = verdict(p)
     if not p["within"]:
         text = (f"{explainer} cannot place the agreement: with one seed per model, how far a "

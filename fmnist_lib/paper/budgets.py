@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from ..evaluation.verdicts import counted
 from ..models import DISPLAY_NAMES
 from .report import and_list
+from .saliency_text import near
 
 __all__ = ["plot_verdicts", "verdicts_sentence", "verdicts_table", "plot_accuracy_by_epoch",
            "convergence_sentence", "convergence_display", "fidelity_display", "plot_fidelity",
@@ -160,8 +161,10 @@ def _meaning(row) -> str:
     if lo > 0 or hi < 0:
         return (f": the models differ detectably (95 % interval [{_pp(lo)}, {_pp(hi)}] pp), but by less "
                 "than the margin")
-    return (f": the models lie within the margin of each other, but its 95 % interval, [{_pp(lo)}, "
-            f"{_pp(hi)}] pp, reaches 0, so which of them is ahead is not resolved")
+    # to as many digits as keep each end on its side of 0 (never "-0.00" for -0.0002)
+    return (f": the models lie within the margin of each other, but its 95 % interval, "
+            f"[{near(100 * lo, (0,), True)}, {near(100 * hi, (0,), True)}] pp, reaches 0, so which of them "
+            "is ahead is not resolved")
 
 
 def plot_accuracy_by_epoch(full: Mapping[str, Sequence[Mapping]], check: Mapping[str, Sequence[Mapping]],
@@ -388,10 +391,14 @@ def standing_sentence(accs: Mapping[str, float], published: Sequence[tuple[str, 
     convs = [(m, a) for m, _, a in published if m.startswith("2 conv")]
     mlp = [a for m, _, a in published if m.startswith("MLP")]
     for name, acc in accs.items():
-        above = [m for m, a in convs if a < acc]
-        part = f"{name} ({acc:.4f}) is above {len(above)} of the {len(convs)} two-convolution entries"
+        low, high = (cis or {}).get(name, (acc, acc))
+        level = [a for _, a in convs if cis and low <= a <= high]  # inside the model's 95 % CI
+        above = [m for m, a in convs if a < acc and a not in level]
+        below = [m for m, a in convs if a > acc and a not in level]
+        part = (f"{name} ({acc:.4f}) is above {len(above)} of the {len(convs)} two-convolution entries"
+                + (f", level with {len(level)} ({', '.join(f'{a:.3f}' for a in level)}, inside its 95 % CI)"
+                   f" and below {len(below)}" if level else ""))
         if mlp:
-            low, high = (cis or {}).get(name, (acc, acc))
             if low <= mlp[0] <= high and cis:
                 part += f" and level with the MLP ({mlp[0]:.3f}, inside its 95 % CI)"
             else:

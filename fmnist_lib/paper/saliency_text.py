@@ -13,7 +13,7 @@ from ..saliency.foreground import foreground_table
 from .report import and_list
 
 __all__ = ["MAP_LABELS", "near", "faithfulness_verdict", "faithful_clause", "brightness_clause", "foreground_sentence",
-           "randomisation_verdict", "randomisation_caveat", "occlusion_scope"]
+           "randomisation_verdict", "randomisation_caveat", "answers_caveat", "occlusion_scope"]
 
 MAP_LABELS = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM", "occlusion": "occlusion",
               "brightness": "brightness (no model)"}
@@ -203,6 +203,29 @@ def randomisation_caveat(checks: dict[tuple[str, str], dict], models: dict[str, 
     return (f"In the randomisation check {and_list(said)}: a map that does not pass it stays close to "
             "the trained model's when the weights are random, so its agreement is weaker evidence of "
             "what the trained models learned.")
+
+
+def answers_caveat(checks: dict[tuple[str, str], dict], models: dict[str, str],
+                   explainers: dict[str, str], close: float = 0.01) -> str:
+    """The randomisation check beside the same-parts answers, for the maps that do not pass it,
+    with the excess's CI against the margin and "borderline" where the CI's end nearest the
+    margin lies within ``close`` of it (another bootstrap draw could move the outcome). Empty
+    when every map passes."""
+    said = []
+    for (model, explainer), c in checks.items():
+        if c["outcome"] == "passes":
+            continue
+        ex, lo, hi = c["excess"]
+        edge = (c["margin"],)
+        nearest = lo if c["outcome"] == "fails" else min(lo, hi, key=lambda v: abs(v - c["margin"]))
+        verb = "fails" if c["outcome"] == "fails" else "is undecided in"
+        said.append(f"{explainers.get(explainer, explainer)} {verb} it on {models.get(model, model)} (excess "
+                    f"{near(ex, signed=True)} [{near(lo, edge, True)}, {near(hi, edge, True)}] against the "
+                    f"{c['margin']:g} margin" + (", borderline" if abs(nearest - c["margin"]) < close else "") + ")")
+    if not said:
+        return ""
+    return (f"These answers stand beside the randomisation check: {and_list(said)}, so the agreement of "
+            f"{'that map' if len(said) == 1 else 'those maps'} is weaker evidence of what the trained models learned.")
 
 
 def occlusion_scope(n_occ: int, n_images: int) -> str:

@@ -162,6 +162,14 @@ def test_standing_sentence_counts_the_published_entries_below():
                                       cis={"Simple CNN": (0.8940, 0.9055), "LeNet-5": (0.9038, 0.9144)})
     assert "Simple CNN (0.8997) is above" in level and "level with the MLP (0.900, inside its 95 % CI)" in level
     assert "LeNet-5 (0.9092) is above" in level and "and above the MLP (0.900)" in level
+    # the two-convolution entries inside a model's CI are level with it, neither above nor below
+    s_cis = (0.8940, 0.9055)
+    inside = [a for a in convs if s_cis[0] <= a <= s_cis[1]]
+    assert inside  # the published list has one (0.903): the check below can fail
+    n_above = sum(a < 0.8997 and a not in inside for a in convs)
+    n_below = sum(a > 0.8997 and a not in inside for a in convs)
+    assert (f"Simple CNN (0.8997) is above {n_above} of the {len(convs)} two-convolution entries, level with "
+            f"{len(inside)} ({', '.join(f'{a:.3f}' for a in inside)}, inside its 95 % CI) and below {n_below}") in level
 
 
 def test_overfit_sentence_reads_the_check_runs():
@@ -173,3 +181,9 @@ def test_overfit_sentence_reads_the_check_runs():
     assert text == ("Simple CNN's validation loss is lowest at epoch 4 of 4, still falling at the end, at a final "
                     "training accuracy of 0.900; LeNet-5's validation loss is lowest at epoch 2 of 4, then rises by "
                     "0.060 to the end, at a final training accuracy of 0.983")
+
+
+def test_an_interval_end_just_below_zero_is_not_shown_as_zero():
+    text = budgets._meaning({"verdict": "equivalent", "ci95_low": -0.000002, "ci95_high": 0.0084})
+    assert "[-0.0002, +0.84] pp, reaches 0" in text
+    assert "detectably" in budgets._meaning({"verdict": "equivalent", "ci95_low": 0.0007, "ci95_high": 0.0084})

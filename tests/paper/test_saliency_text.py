@@ -181,3 +181,20 @@ def test_randomisation_caveat_names_what_does_not_pass_and_says_when_all_pass():
         "Every map passes the randomisation check on both models."
     with pytest.raises(ValueError):
         randomisation_caveat({}, models, maps)
+
+
+def test_answers_caveat_gives_the_excess_against_the_margin_and_flags_a_close_call():
+    from fmnist_lib.paper.saliency_text import answers_caveat
+
+    models, maps = {"simple": "the Simple CNN", "lenet": "LeNet-5"}, {"occlusion": "occlusion", "gradcam": "Grad-CAM"}
+    checks = {("simple", "occlusion"): {"outcome": "fails", "excess": (0.14, 0.1023, 0.18), "margin": 0.1},
+              ("simple", "gradcam"): {"outcome": "passes", "excess": (-0.42, -0.53, -0.32), "margin": 0.1},
+              ("lenet", "gradcam"): {"outcome": "undecided", "excess": (0.06, -0.02, 0.15), "margin": 0.1}}
+    text = answers_caveat(checks, models, maps)
+    assert text == ("These answers stand beside the randomisation check: occlusion fails it on the Simple CNN "
+                    "(excess +0.14 [+0.102, +0.18] against the 0.1 margin, borderline) and Grad-CAM is undecided in "
+                    "it on LeNet-5 (excess +0.06 [-0.02, +0.15] against the 0.1 margin), so the agreement of those "
+                    "maps is weaker evidence of what the trained models learned.")
+    far = {("simple", "occlusion"): {**checks[("simple", "occlusion")], "excess": (0.3, 0.2, 0.4)}}
+    assert "borderline" not in answers_caveat(far, models, maps) and "that map" in answers_caveat(far, models, maps)
+    assert answers_caveat({("simple", "gradcam"): checks[("simple", "gradcam")]}, models, maps) == ""

@@ -56,6 +56,7 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
     picks, shown = _shown(p, models, X_test, y_test, preds)
     rand_text, rand_table, n_rand = _randomisation(analysis, models)
     answers = agreement_text.same_parts_answers(analysis["agreement"], cell, METHODS)
+    checks = sanity.randomisation_checks(analysis["randomisation"], analysis["randomisation_reference"])
     coarse = study.GRIDS[1]
     return SimpleNamespace(
         profile=p, X_test=X_test, y_test=y_test, analysis=analysis, faith=faith, names=names, cell=cell,
@@ -68,6 +69,7 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
         zero_disagree=gradcam_plots.all_zero_counts(shown["disagree"], labels),
         foreground=saliency_text.foreground_sentence(analysis["foreground"], names),
         rand_text=rand_text, n_rand=n_rand,
+        answers_caveat=saliency_text.answers_caveat(checks, {"simple": "the Simple CNN", "lenet": "LeNet-5"}, METHODS),
         verdicts=" ".join(saliency_text.faithfulness_verdict(faith, n, labels=DISPLAY_NAMES) for n in stages.NAMES),
         brightness=saliency_text.brightness_clause(faith, labels=DISPLAY_NAMES),
         n_faith=int(faith.loc[faith["fill"] != "road", "n"].max()),
