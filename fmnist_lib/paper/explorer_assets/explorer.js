@@ -91,7 +91,9 @@ document.addEventListener("alpine:init", () => {
       e.preventDefault();
       const n = D.classes.length, to = [Math.min(n - 1, Math.max(0, i + step[0])), Math.min(n - 1, Math.max(0, j + step[1]))];
       this.at = to;
-      this.$nextTick(() => this.$root.querySelector(`.fx-cell[data-true="${to[0]}"][data-pred="${to[1]}"]`).focus());
+      // focus now, not on the next tick: a second key pressed before then would reach the old
+      // cell and move from there (fast key repeat lost every other step)
+      this.$root.querySelector(`.fx-cell[data-true="${to[0]}"][data-pred="${to[1]}"]`).focus();
     },
     cellValue(i, j) { const v = D.diff[this.row][i][j]; return v ? (v > 0 ? "+" : "\u2212") + Math.abs(v) : "0"; },
     cellText(i, j) {
