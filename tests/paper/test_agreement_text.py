@@ -64,6 +64,10 @@ def test_brightness_clause_and_many_explainers():
     # below the cross value on its paired CI, but past half of its position: the scale sentence says so
     mid = same_parts_answer(table(values(0.35, ba=0.3, bb=0.1), noise=0.01), "occlusion")
     assert "(less than" in mid and "A map that uses no model thus reaches up to" in mid
+    # brightness at or past the cross-model position: all of the agreement may be brightness;
+    # below it (but past half): much of it
+    assert "so all of that agreement beyond chance may be where the garment is bright" in text
+    assert "much of that agreement beyond chance" in mid and "all of that agreement" not in mid
     stored = pd.concat([table(values(0.35)).assign(explainer="gradcam", cell=2),
                         table(values(0.5)).assign(explainer="occlusion", cell=2)])
     answers = same_parts_answers(stored, 2, labels={"gradcam": "Grad-CAM"})
