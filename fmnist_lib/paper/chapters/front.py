@@ -77,7 +77,7 @@ def conclusions(profile: str | Profile | None = None) -> SimpleNamespace:
 def _sanity_caveat(p: Profile) -> str:
     analysis = stages.gradcam_analysis(p)
     checks = randomisation_checks(analysis["randomisation"], analysis["randomisation_reference"])
-    return randomisation_caveat(checks, {"simple": "the Simple CNN", "lenet": "LeNet-5"}, MAP_LABELS)
+    return randomisation_caveat(checks, {n: _the(name) for n, name in DISPLAY_NAMES.items()}, MAP_LABELS)
 
 
 def standing_clause(accs: dict[str, float], cis: dict[str, tuple[float, float]],

@@ -29,11 +29,10 @@ def _shown(p: Profile, models: dict, X_test, y_test, preds: dict) -> tuple[dict,
     return picks, shown
 
 
-def _randomisation(analysis: dict, models: dict) -> tuple[str, pd.DataFrame, int]:
+def _randomisation(analysis: dict, models: dict, checks: dict) -> tuple[str, pd.DataFrame, int]:
     """The cascade's verdict sentences (the rule against its reference), its table and the most
     images in one of its steps."""
     rand, ref = analysis["randomisation"], analysis["randomisation_reference"]
-    checks = sanity.randomisation_checks(rand, ref)
     text = " ".join(saliency_text.randomisation_verdict(
         {METHODS[m]: c for (n2, m), c in checks.items() if n2 == n}, DISPLAY_NAMES[n]) for n in stages.NAMES)
     table = saliency_tables.randomisation_display(rand, ref, {n: sanity.layer_labels(models[n]) for n in models},
@@ -54,9 +53,9 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
     cell = agreement.CELL
     labels = {f"{n}-{m}": f"{DISPLAY_NAMES[n]}\n{name}" for n in stages.NAMES for m, name in METHODS.items()}
     picks, shown = _shown(p, models, X_test, y_test, preds)
-    rand_text, rand_table, n_rand = _randomisation(analysis, models)
-    answers = agreement_text.same_parts_answers(analysis["agreement"], cell, METHODS)
     checks = sanity.randomisation_checks(analysis["randomisation"], analysis["randomisation_reference"])
+    rand_text, rand_table, n_rand = _randomisation(analysis, models, checks)
+    answers = agreement_text.same_parts_answers(analysis["agreement"], cell, METHODS)
     coarse = study.GRIDS[1]
     return SimpleNamespace(
         profile=p, X_test=X_test, y_test=y_test, analysis=analysis, faith=faith, names=names, cell=cell,
