@@ -72,11 +72,13 @@ def check_data() -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from . import fused
     from .pipeline.cluster import use_scheduler
     from .pipeline.stages import run_all
 
-    profile, store, data_dir = check_setup(args.profile, lambda: use_scheduler(args.scheduler))
+    profile, store, data_dir = check_setup(args.profile, lambda: use_scheduler(args.scheduler), fused.backend)
     print(f"Profile {profile.name}: data from {data_dir}, results in {store.root}")
+    print(f"Training on the CPU with {fused.status()}")
     if os.environ.get("FMNIST_SCHEDULER"):
         print(f"Grid search on the Dask cluster at {os.environ['FMNIST_SCHEDULER']}")
     start = time.perf_counter()
@@ -89,10 +91,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.data_only:
         print(f"Fashion-MNIST found in {check_data()}")
         return 0
+    from . import fused
     from .pipeline.cluster import use_scheduler
 
-    profile, store, data_dir = check_setup(args.profile, use_scheduler)  # $FMNIST_SCHEDULER too
+    profile, store, data_dir = check_setup(args.profile, use_scheduler, fused.backend)  # $FMNIST_SCHEDULER too
     print(f"Profile {profile.name}: Fashion-MNIST found in {data_dir}; results in {store.root} (writable)")
+    print(f"Training on the CPU with {fused.status()}")
     return 0
 
 

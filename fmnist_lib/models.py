@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import fused
+
 __all__ = ["LeNet5", "SimpleCNN", "MODELS", "DISPLAY_NAMES", "BACKGROUND", "BackgroundPadConv2d",
            "model_summary", "count_macs"]
 
@@ -112,7 +114,12 @@ class LeNet5(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x, "LeNet5")
-        x = self.features(x)  # (B, 16, 5, 5)
+        f = self.features
+        if fused.applies(self, x, [(f[0], f[1], f[2]), (f[3], f[4], f[5])]):  # training on the CPU
+            x, x_nhwc = fused.conv_relu_pool(x, f[0], want_nhwc=True)  # (B, 6, 14, 14)
+            x, _ = fused.conv_relu_pool(x, f[3], x_nhwc=x_nhwc)        # (B, 16, 5, 5)
+        else:
+            x = f(x)  # (B, 16, 5, 5)
         return self.classifier(torch.flatten(x, 1))
 
 
@@ -158,6 +165,9 @@ class SimpleCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x, "SimpleCNN")
+        if fused.applies(self, x, [tuple(self.features)]):  # training on the CPU
+            x, _ = fused.conv_relu_pool(x, self.features[0])  # (B, width, 14, 14), contiguous
+            return self.classifier(torch.flatten(x, 1))
         x = self.features(x)  # (B, width, 14, 14)
         channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
         if channels_last and not (self.training and self.dropout > 0):  # dropout draws in (C, H, W) order

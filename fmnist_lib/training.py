@@ -18,6 +18,7 @@ from tqdm import tqdm  # plain text bar: no widget warning inside Jupyter kernel
 
 from .config import TrainConfig
 from .data import TensorLoader
+from .fused import use_kernels
 from .models import MODELS
 
 __all__ = [
@@ -160,7 +161,8 @@ def fit(model: nn.Module, loaders: tuple, config: TrainConfig, track_test: bool 
         ``track_test``.
     config : TrainConfig
         Epochs, batch size (of the loaders), lr and its schedule, weight decay, seed,
-        early stopping.
+        early stopping, and the CPU kernels (``kernels``: ``"fused"`` raises ``ConfigError``
+        before training where they are not available).
     track_test : bool
         Also evaluate the test loader after every epoch (``test_loss, test_acc`` columns),
         for the paper's accuracy-against-epochs figure: nothing here reads them, so no choice
@@ -174,6 +176,11 @@ def fit(model: nn.Module, loaders: tuple, config: TrainConfig, track_test: bool 
         With early stopping, the best epoch's weights are restored and its number is in
         ``history.attrs["best_epoch"]``.
     """
+    with use_kernels(config.kernels):  # checked before anything trains
+        return _fit(model, loaders, config, track_test)
+
+
+def _fit(model: nn.Module, loaders: tuple, config: TrainConfig, track_test: bool) -> pd.DataFrame:
     train, val = loaders[0], loaders[1]
     keep_freed_memory()  # before the first step: see its docstring
     device = getattr(train, "X", torch.empty(0, device=default_device())).device

@@ -4,11 +4,14 @@
 # package.json, into ./node_modules). Installed like the data set: apt packages when we are
 # root on Debian; otherwise this says what is missing and those tests skip with the same
 # reason (under CI=true they fail instead). Quarto itself comes from https://quarto.org.
+# Also a C++ compiler (g++) for the fused training kernels that tests/test_fused.py checks
+# (without one, training falls back to PyTorch's kernels and those tests skip).
 set -euo pipefail
 missing=()
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
 { command -v pdftotext && command -v pdftoppm; } >/dev/null 2>&1 || missing+=(poppler-utils)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+{ [ -n "${CXX:-}" ] || command -v c++ || command -v g++ || command -v clang++; } >/dev/null 2>&1 || missing+=(g++)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing Debian packages for the render tests: ${missing[*]} ..."

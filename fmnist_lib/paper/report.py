@@ -13,6 +13,7 @@ from importlib import metadata
 import numpy as np
 import pandas as pd
 
+from .. import fused
 from ..data import CLASSES
 from ..models import DISPLAY_NAMES
 
@@ -129,6 +130,7 @@ def environment_table() -> pd.DataFrame:
 
     rows = [("python", platform.python_version()), ("platform", platform.platform()),
             ("cpu cores", str(os.cpu_count())), ("torch threads", str(torch.get_num_threads())),
+            ("training kernels", fused.status()),
             ("cuda", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not used")]
     for pkg in ("torch", "torchvision", "numpy", "scikit-learn", "skorch", "pandas",
                 "matplotlib", "seaborn", "dask", "fmnist-lib"):

@@ -16,6 +16,7 @@ import torch
 
 from ..config import Profile, TrainConfig
 from ..data import get_data_loaders
+from ..fused import check_kernels
 from ..training import build_model, fit
 
 __all__ = ["ENTRY", "data_spec", "run_config", "run_spec", "predict_logits", "train_run", "softmax"]
@@ -26,8 +27,9 @@ ENTRY = "run"  # the store entry of one run (baseline or tuned: the same recipe)
 def run_config(p: Profile, params: dict[str, Any], seed: int, progress: bool = False,
                epochs: int | None = None) -> TrainConfig:
     """The one recipe: ``params`` (lr, batch size, weight decay) trained like every compared run,
-    for ``p.final_epochs`` (or ``epochs``: the short budget and the convergence check)."""
-    return TrainConfig(epochs=p.final_epochs if epochs is None else epochs,
+    for ``p.final_epochs`` (or ``epochs``: the short budget and the convergence check), with the
+    CPU kernels this process trains with (resolved here, so the run's key says which)."""
+    return TrainConfig(kernels=check_kernels("auto"), epochs=p.final_epochs if epochs is None else epochs,
                        batch_size=int(params["batch_size"]), lr=float(params["lr"]),
                        weight_decay=float(params["optimizer__weight_decay"]), seed=seed,
                        patience=p.patience, lr_schedule=p.final_schedule, progress=progress)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..config import DEFAULTS, EQUIVALENCE_MARGIN, Profile, get_profile
 from ..data import get_arrays
+from ..fused import check_kernels
 from ..models import DISPLAY_NAMES
 from .registry import STAGES
 from .dispatch import train_runs
@@ -75,7 +76,7 @@ def _runs(p: Profile, params: dict[str, dict], seeds=None, epochs: int | None = 
 def _grid_spec(p: Profile, name: str) -> dict:
     return {**data_spec(p), "model": name, "grid": p.grid, "grid_subset": p.grid_subset, "grid_splits": p.grid_splits,
             "grid_epochs": p.grid_epochs, "schedule": p.final_schedule, "scored_on": "validation split",
-            "defaults": DEFAULTS}
+            "defaults": DEFAULTS, "kernels": check_kernels("auto")}
 
 
 def grid_search(profile: str | Profile | None = None) -> dict[str, dict]:
@@ -94,7 +95,8 @@ def grid_search(profile: str | Profile | None = None) -> dict[str, dict]:
     for name in NAMES:
         def compute(name=name):
             # on $FMNIST_SCHEDULER's Dask cluster when set: same table, so same store key
-            return stage.function()(name, p, verbose=_progress(), **grid_backend())
+            return stage.function()(name, p, kernels=check_kernels("auto"), verbose=_progress(),
+                                    **grid_backend())
 
         raw = default_store(p.name).get_or_compute(stage.name, _grid_spec(p, name), compute)
         out[name] = {"table": raw["table"], "best_params": raw["best_params"],
@@ -260,7 +262,7 @@ def efficiency(profile: str | Profile | None = None) -> dict:
     from ..evaluation.benchmark import BENCH, summarise
 
     p = get_profile(profile)
-    spec = {"repeats": p.bench_repeats, **BENCH}
+    spec = {"repeats": p.bench_repeats, **BENCH, "kernels": check_kernels("auto")}  # timed training steps
     stage = STAGES["efficiency"]
     raw = default_store(p.name).get_or_compute(
         stage.name, spec, lambda: stage.function()(data_spec(p), repeats=p.bench_repeats, seed=p.seed))

@@ -27,6 +27,7 @@ from sklearn.model_selection import GridSearchCV, PredefinedSplit, StratifiedKFo
 from ..config import DEFAULTS, Profile, cores, get_profile
 from .search_space import GRID_KEYS, grid_edges, validate_param_grid
 from ..data import TensorLoader, get_arrays, stratified_subset
+from ..fused import check_kernels, select_kernels
 from ..training import default_device
 from ..models import MODELS
 
@@ -92,12 +93,17 @@ class FitSetup(Callback):
     threads : int or None
         ``torch.set_num_threads`` for the fit and the predictions after it, in the process
         that runs them (``run_grid_search`` restores its caller's count); ``None``: unchanged.
+    kernels : {"auto", "fused", "pytorch"}
+        The CPU kernels the fit trains with, chosen for the process that runs it
+        (:func:`fmnist_lib.fused.select_kernels`); ``"fused"`` raises there where they are
+        not available, so a search keyed for them never trains with others.
     """
 
-    def __init__(self, seed: int = 0, threads: int | None = None) -> None:
-        self.seed, self.threads = seed, threads
+    def __init__(self, seed: int = 0, threads: int | None = None, kernels: str = "auto") -> None:
+        self.seed, self.threads, self.kernels = seed, threads, kernels
 
     def initialize(self) -> "FitSetup":
+        select_kernels(self.kernels)
         torch.manual_seed(self.seed)
         if self.threads:
             torch.set_num_threads(self.threads)
@@ -154,7 +160,7 @@ class SplitSeededClassifier(NeuralNetClassifier):
 
 
 def make_classifier(model_cls: type[torch.nn.Module], *, seed: int = 0, max_epochs: int = 2,
-                    threads: int | None = None, channels_last: bool | None = None,
+                    threads: int | None = None, kernels: str = "auto", channels_last: bool | None = None,
                     schedule: str = "constant", split_seeded: bool = False,
                     **overrides) -> NeuralNetClassifier:
     """A skorch ``NeuralNetClassifier`` for ``model_cls``: AdamW, cross-entropy, seeded.
@@ -183,7 +189,7 @@ def make_classifier(model_cls: type[torch.nn.Module], *, seed: int = 0, max_epoc
         Any ``NeuralNetClassifier`` parameter, e.g. ``lr=3e-3``, ``optimizer__weight_decay=1e-4``.
     """
     device = overrides.pop("device", str(default_device()))
-    callbacks = [("setup", FitSetup(seed, threads)), ("divergence", StopOnDivergence())]
+    callbacks = [("setup", FitSetup(seed, threads, kernels)), ("divergence", StopOnDivergence())]
     if channels_last if channels_last is not None else device == "cpu":
         callbacks.append(("channels_last", ChannelsLast()))
     if schedule not in ("constant", "cosine"):
@@ -343,7 +349,7 @@ def run_grid_search(model_cls: type[torch.nn.Module], profile: str | Profile | N
                     scheduler: str | None = None, X: np.ndarray | None = None,
                     y: np.ndarray | None = None, test_fold: np.ndarray | None = None,
                     splits: list | None = None, param_grid: dict[str, list[Any]] | None = None,
-                    verbose: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
+                    kernels: str = "auto", verbose: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``GridSearchCV`` scored by accuracy on held-out training images, over several splits.
 
     Every fit follows the final models' recipe, shortened: ``profile.grid_epochs`` epochs
@@ -373,6 +379,8 @@ def run_grid_search(model_cls: type[torch.nn.Module], profile: str | Profile | N
         With ``X, y``: ``(train rows, scored rows)`` per split (instead of ``test_fold``).
     param_grid : dict, optional
         Override ``profile.grid``; validated by :func:`validate_param_grid` before any fit.
+    kernels : {"auto", "fused", "pytorch"}
+        The CPU kernels of every fit (see :class:`FitSetup`), checked here before any fit.
     verbose : bool
 
     Returns
@@ -387,6 +395,7 @@ def run_grid_search(model_cls: type[torch.nn.Module], profile: str | Profile | N
     p = get_profile(profile)
     grid = p.grid if param_grid is None else param_grid
     validate_param_grid(grid)
+    check_kernels(kernels)
     if backend not in (None, "dask") or (scheduler is not None and backend != "dask"):
         raise ValueError(f"backend must be None or 'dask' (scheduler needs 'dask'), got {backend!r}.")
     if (X is None) != (y is None) or (X is None) != (test_fold is None and splits is None) \
@@ -400,7 +409,7 @@ def run_grid_search(model_cls: type[torch.nn.Module], profile: str | Profile | N
     cv = PredefinedSplit(test_fold) if splits is None else splits
     remote = scheduler is not None  # its workers' cores are its own business
     workers = n_jobs if remote else min(cores(), cores() if n_jobs == -1 else n_jobs)
-    net = make_classifier(model_cls, seed=p.seed, max_epochs=p.grid_epochs, threads=1,
+    net = make_classifier(model_cls, seed=p.seed, max_epochs=p.grid_epochs, threads=1, kernels=kernels,
                           schedule=p.final_schedule, split_seeded=True)
     search = GridSearchCV(net, grid, scoring="accuracy", refit=False, error_score=np.nan,
                           cv=cv, n_jobs=workers, verbose=1 if verbose else 0)
@@ -429,8 +438,11 @@ def run_grid_search(model_cls: type[torch.nn.Module], profile: str | Profile | N
     return table, best
 
 
-def grid_entry(name: str, profile: Profile, verbose: bool = False, **backend) -> dict[str, Any]:
+def grid_entry(name: str, profile: Profile, kernels: str = "auto", verbose: bool = False,
+               **backend) -> dict[str, Any]:
     """The grid stage's items for model ``name``: ``{"table", "best_params"}`` of
-    :func:`run_grid_search` (``backend``: where the fits run, never what they compute)."""
-    table, best = run_grid_search(MODELS[name], profile, n_jobs=profile.n_jobs, verbose=verbose, **backend)
+    :func:`run_grid_search` (``kernels``: resolved, as in the stage's spec; ``backend``: where
+    the fits run, never what they compute)."""
+    table, best = run_grid_search(MODELS[name], profile, n_jobs=profile.n_jobs, kernels=kernels,
+                                  verbose=verbose, **backend)
     return {"table": table, "best_params": best}
