@@ -9,12 +9,15 @@ machine hits all four alike:
   fused Adam, ``randperm`` shuffling, ``zero_grad / forward / backward / step``, with the
   models' forward as it was when the issue was filed (``classifier(flatten(features(x)))``);
 - plain-now: the same loop calling ``model(x)``, so it gets what ``models.py`` gained since
-  (the Simple CNN's channels-last classifier path): what is left of fit's lead over it is
-  fit's own;
+  (the fused CPU kernels of :mod:`fmnist_lib.fused` in training mode, and the Simple CNN's
+  channels-last classifier path): what is left of fit's lead over it is fit's own;
 - fit: ``fmnist_lib.training.fit`` on ``get_data_loaders`` (its end-of-epoch validation pass
   over the held-out tenth is included in its time, the others make none);
+- fit-pytorch: the same ``fit`` with ``TrainConfig(kernels="pytorch")``: PyTorch's own kernels,
+  what a machine without a C++ compiler trains with (``fit`` before the fused kernels);
 - skorch: ``NeuralNetClassifier`` with its defaults (a ``DataLoader`` over
-  ``skorch.dataset.Dataset``, no internal validation split);
+  ``skorch.dataset.Dataset``, no internal validation split) on our model, whose forward uses
+  the fused kernels in training mode as in the grid search;
 - tutorial: ``torchvision.datasets.FashionMNIST`` + ``ToTensor`` + ``Normalize`` +
   ``DataLoader(shuffle=True)`` feeding the plain loop's steps on a contiguous model.
 
@@ -46,13 +49,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from bench_data import tutorial_dataset
-from fmnist_lib import training
+from fmnist_lib import fused, training
 from fmnist_lib.config import TrainConfig
 from fmnist_lib.data import get_data_loaders
 from fmnist_lib.models import DISPLAY_NAMES, MODELS, count_macs
 from fmnist_lib.training import build_model, fit
 
-SIDES = ("plain", "plain-now", "fit", "skorch", "tutorial")
+SIDES = ("plain", "plain-now", "fit", "fit-pytorch", "skorch", "tutorial")
 
 
 def timed(work) -> tuple[float, float]:
@@ -81,9 +84,9 @@ def plain_epoch(name: str, X: torch.Tensor, y: torch.Tensor, as_filed: bool) -> 
     return timed(work)
 
 
-def fit_epoch(name: str, loaders: tuple) -> tuple[float, float]:
+def fit_epoch(name: str, loaders: tuple, kernels: str = "auto") -> tuple[float, float]:
     model = build_model(name, seed=0)
-    config = TrainConfig(epochs=1, batch_size=64, lr=1e-3, seed=0, progress=False)
+    config = TrainConfig(epochs=1, batch_size=64, lr=1e-3, seed=0, progress=False, kernels=kernels)
     return timed(lambda: fit(model, loaders, config))
 
 
@@ -150,11 +153,13 @@ def main() -> None:
           f"training images per epoch, {args.runs} interleaved rounds, medians; "
           f"keep_freed_memory {'off' if args.no_keep_freed_memory else 'on'}")
     print(f"float32 matmul 1024x1024 on {args.threads} thread(s): {rate / 1e9:.1f} GFLOP/s")
+    print(f"training kernels: {fused.status()}")
     with tempfile.TemporaryDirectory() as tmp:
         tutorial = DataLoader(Subset(tutorial_dataset(Path(tmp)), range(args.images)),
                               batch_size=64, shuffle=True)
         run = {"plain": lambda n: plain_epoch(n, X, y, True),
                "plain-now": lambda n: plain_epoch(n, X, y, False), "fit": lambda n: fit_epoch(n, loaders),
+               "fit-pytorch": lambda n: fit_epoch(n, loaders, "pytorch"),
                "skorch": lambda n: skorch_epoch(n, X.numpy(), y.numpy()),
                "tutorial": lambda n: tutorial_epoch(n, tutorial)}
         for name in args.models:
@@ -166,7 +171,7 @@ def main() -> None:
                 for side in args.sides:
                     times[side].append(run[side](name))
             print(f"\n{DISPLAY_NAMES[name]} ({flop / 1e6:.2f} MFLOP per image, forward + backward)")
-            print(f"{'side':<9} {'img/s wall':>11} {'img/s CPU':>10} {'vs plain':>9} "
+            print(f"{'side':<11} {'img/s wall':>11} {'img/s CPU':>10} {'vs plain':>9} "
                   f"{'matmul share':>13}  wall img/s per round")
             plain = (args.images / statistics.median(c for _, c in times["plain"])
                      if "plain" in times else None)
@@ -175,7 +180,7 @@ def main() -> None:
                 cpu = args.images / statistics.median(c for _, c in ts)
                 ratio = f"{cpu / plain:.2f}x" if plain else "-"
                 rounds = ", ".join(f"{args.images / w:,.0f}" for w, _ in ts)
-                print(f"{side:<9} {wall:>11,.0f} {cpu:>10,.0f} {ratio:>9} "
+                print(f"{side:<11} {wall:>11,.0f} {cpu:>10,.0f} {ratio:>9} "
                       f"{cpu * flop / rate:>12.1%}  {rounds}")
     print("\n'vs plain' and the share use CPU time; target: fit >= 1.5x plain for LeNet-5 "
           "(aim 2x), >= 1.3x for the Simple CNN, on one thread")

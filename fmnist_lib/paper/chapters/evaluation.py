@@ -4,6 +4,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from ...config import EQUIVALENCE_MARGIN, Profile, get_profile
+from ... import fused
 from ...evaluation import benchmark, equivalence, metrics
 from ...models import DISPLAY_NAMES
 from ...pipeline import stages
@@ -34,6 +35,9 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
         size_lenet=f"{int(eff['complexity'].set_index('model').loc[L, 'parameters']):,}",
         calibration=perclass_plots.calibration_text(p),
         train_batch=benchmark.BENCH["train_batch"], infer_batch=benchmark.BENCH["infer_batch"],
+        kernels=("the study's fused CPU kernels (each convolution, its ReLU and its pooling in one "
+                 "pass; module fmnist_lib.fused)" if fused.backend() == "fused" else
+                 "PyTorch's own kernels (the study's fused ones were not available)"),
         speed=evaluation_text.speed_sentence(benchmark.speed_ratios(eff["timings"], S, L), S, L,
                                              evaluation_text.ratio_spread(eff["timings"], S, L)))
 
