@@ -106,6 +106,32 @@ def speed_sentence(ratios: Mapping[str, float], name: str, other: str,
     return f"{first}, while {s2} {p2}".replace(",  ", ", ").replace("while  ", "while ")
 
 
+def prose_name(name: str) -> str:
+    """"the Simple CNN" in running prose; "LeNet-5" is a name and takes no article."""
+    return f"the {name}" if name == DISPLAY_NAMES["simple"] else name
+
+
+def inference_clause(summary: pd.DataFrame, kernels: str) -> str:
+    """Which models classify fewer images per second than they train (medians of the cost
+    benchmark), e.g. ``"both models classify fewer images per second than they train"``, with
+    the reason the two columns differ in more than the batch size when training ran the fused
+    kernels (``kernels == "fused"``); ``""`` when every model classifies faster."""
+    s = summary.set_index(["model", "task"])["median"]
+    models = list(dict.fromkeys(summary["model"]))
+    slower = [m for m in models if s.loc[(m, "inference")] < s.loc[(m, "train")]]
+    if not slower:
+        return ""
+    who = ("both models classify" if len(slower) == len(models) == 2 else
+           f"{prose_name(slower[0])} classifies" if len(slower) == 1 else f"{len(slower)} models classify")
+    they = "they train" if len(slower) > 1 else "it trains"
+    why = (" (its training steps run the fused kernels, its inference PyTorch's modules, so the two "
+           "columns differ in kernels as well as in batch size)" if kernels == "fused" and len(slower) == 1 else
+           " (their training steps run the fused kernels, their inference PyTorch's modules, so the two "
+           "columns differ in kernels as well as in batch size)" if kernels == "fused" else
+           ", so something other than the multiply-adds limits inference there (not profiled)")
+    return f"{who} fewer images per second than {they}{why}"
+
+
 def cost_table(complexity: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     """Size and measured speed per model: layers, parameters, multiply-adds, and the median
     [IQR] images per second of training and of inference, formatted for the report."""

@@ -78,3 +78,23 @@ def test_speed_sentence_with_the_spread_over_repeats():
     text = et.speed_sentence({"train": 1.77, "inference": 1.06}, "Simple CNN", "LeNet-5", spread)
     assert "neither model classifies consistently faster (per-repeat ratios 0.75 to 1.39 over 5 repeats)" in text
     assert text.startswith("the Simple CNN trains 1.8 times as fast as LeNet-5 (median of 5 per-repeat ratios, 1.43 to 2.12), while")
+
+
+def _summary(simple: tuple[float, float], lenet: tuple[float, float]) -> pd.DataFrame:
+    """A cost benchmark's summary: (training, inference) median images/s per model."""
+    rows = [{"model": m, "task": t, "median": v, "q25": v, "q75": v, "repeats": 5}
+            for m, rates in (("Simple CNN", simple), ("LeNet-5", lenet))
+            for t, v in zip(("train", "inference"), rates)]
+    return pd.DataFrame(rows)
+
+
+def test_the_inference_clause_names_the_models_that_classify_slower_than_they_train():
+    both = et.inference_clause(_summary((28_000, 10_000), (13_000, 10_200)), "fused")
+    assert both.startswith("both models classify fewer images per second than they train")
+    assert "fused kernels" in both
+    one = et.inference_clause(_summary((28_000, 10_000), (13_000, 13_001)), "pytorch")
+    assert one.startswith("the Simple CNN classifies fewer images per second than it trains")
+    assert "not profiled" in one and "fused" not in one
+    lenet = et.inference_clause(_summary((9_000, 10_000), (13_000, 12_999)), "fused")
+    assert lenet.startswith("LeNet-5 classifies") and "its training steps" in lenet  # a name: no article
+    assert et.inference_clause(_summary((9_000, 10_000), (13_000, 13_000)), "fused") == ""  # equal: not fewer

@@ -38,6 +38,8 @@ def context(profile: str | Profile | None = None) -> SimpleNamespace:
         kernels=("the study's fused CPU kernels (each convolution, its ReLU and its pooling in one "
                  "pass; module fmnist_lib.fused)" if fused.backend() == "fused" else
                  "PyTorch's own kernels (the study's fused ones were not available)"),
+        inference="inference was timed at one batch size" + (
+            f", where {clause}" if (clause := evaluation_text.inference_clause(eff["summary"], fused.backend())) else ""),
         speed=evaluation_text.speed_sentence(benchmark.speed_ratios(eff["timings"], S, L), S, L,
                                              evaluation_text.ratio_spread(eff["timings"], S, L)))
 

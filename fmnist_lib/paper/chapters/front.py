@@ -9,7 +9,7 @@ from ...config import EQUIVALENCE_MARGIN, Profile, get_profile
 from ...models import DISPLAY_NAMES
 from ...pipeline import stages
 from ...saliency.sanity import randomisation_checks
-from .. import budgets, perclass_plots, report, summary
+from .. import budgets, evaluation_text, perclass_plots, report, summary
 from ..agreement_text import headline_answer
 from ..saliency_text import MAP_LABELS, faithful_clause, randomisation_caveat
 
@@ -109,9 +109,7 @@ def standing_clause(accs: dict[str, float], cis: dict[str, tuple[float, float]],
     return "; ".join(parts)
 
 
-def _the(name: str) -> str:
-    """"the Simple CNN" in running prose; "LeNet-5" is a name and takes no article."""
-    return f"the {name}" if name == DISPLAY_NAMES["simple"] else name
+_the = evaluation_text.prose_name  # "the Simple CNN", "LeNet-5"
 
 
 def headline_table(ch: SimpleNamespace):
