@@ -94,7 +94,7 @@ def verdicts_table(table: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def verdicts_sentence(table: pd.DataFrame, margin: float) -> str:
+def verdicts_sentence(table: pd.DataFrame, margin: float, repeats: Mapping[str, str] | None = None) -> str:
     """Which verdicts hold: the headline's (first row) and which estimates share it.
 
     E.g. ``"The headline estimate (tuned, 10 epochs, 5 seeds) is inconclusive ...; 5 of the other
@@ -102,24 +102,33 @@ def verdicts_sentence(table: pd.DataFrame, margin: float) -> str:
     interval ... reaches 0 ..."``. An estimate's label is set inline (:func:`_inline`), so no
     parenthesis opens inside another. What an equivalent estimate means is said with it: a
     difference inside the margin that is detectable (95 % interval excluding 0), or one whose
-    95 % interval reaches 0, where not even which model is ahead is resolved.
+    95 % interval reaches 0, where not even which model is ahead is resolved. ``repeats`` maps
+    the label of an estimate whose runs are another estimate's (the runner-up where it is the
+    defaults) to why: it is not counted among those that agree or differ, and the why is said.
     """
     if table.empty:
         raise ValueError("verdicts_sentence needs at least one estimate.")
     head = table.iloc[0]
-    rest = table.iloc[1:]
+    repeats = dict(repeats or {})
+    counted_rows = table.iloc[1:]
+    rest = counted_rows[~counted_rows["estimate"].isin(list(repeats))]
     agree = rest[rest["verdict"] == head["verdict"]]
     differ = rest[rest["verdict"] != head["verdict"]]
     text = (f"The headline estimate ({_inline(head['estimate'])}) is {head['verdict']} at the ±{100 * margin:g} pp "
             f"margin (90 % CI [{_pp(head['ci90_low'])}, {_pp(head['ci90_high'])}] pp){_meaning(head)}")
-    if rest.empty:
+    if rest.empty and not repeats:
         return text + "."
-    if differ.empty:
-        text += f"; all {len(rest)} other estimates agree"
+    if rest.empty:
+        pass
+    elif differ.empty:
+        text += "; the other estimate agrees" if len(rest) == 1 else f"; all {len(rest)} other estimates agree"
     else:
         text += f"; {len(agree)} of the other {len(rest)} estimates agree"
         text += "; " + "; ".join(f"{_inline(r['estimate'])} is {r['verdict']} ([{_pp(r['ci90_low'])}, "
                                   f"{_pp(r['ci90_high'])}] pp){_meaning(r)}" for _, r in differ.iterrows())
+    for label, why in repeats.items():
+        if label in set(table["estimate"]):
+            text += f" ({_inline(label)} is not counted: {why})"
     signs = np.sign(table["diff"].to_numpy())
     if (signs > 0).all() or (signs < 0).all():
         ahead = "LeNet-5" if signs[0] > 0 else "the Simple CNN"
@@ -134,14 +143,19 @@ def verdicts_sentence(table: pd.DataFrame, margin: float) -> str:
         tuned = table[(table["kind"] == "runs") & table["estimate"].str.startswith("tuned")]
         tuned = tuned.dropna(subset=["epochs"]).sort_values("epochs")
         if len(tuned) >= 3:
-            steps = np.diff(tuned["diff"].to_numpy())
-            shape = ("grows with the budget" if (steps > 0).all() else "shrinks with the budget"
-                     if (steps < 0).all() else "is not monotone in the budget")
-            peak = tuned.loc[tuned["diff"].abs().idxmax()]
-            text += (". Over the budgets of the tuned values the difference " + shape + ": "
-                     + ", ".join(f"{_pp(r['diff'])} pp at {int(r['epochs'])} epochs ({counted(int(r['seeds']), 'seed')})"
-                                 for _, r in tuned.iterrows())
-                     + (f"; the headline's budget gives the largest" if peak.name == table.index[0] else ""))
+            values = ", ".join(f"{_pp(r['diff'])} pp at {int(r['epochs'])} epochs ({counted(int(r['seeds']), 'seed')})"
+                               for _, r in tuned.iterrows())
+            if tuned["ci90_low"].max() <= tuned["ci90_high"].min():  # one value lies in every interval
+                text += (f". Over the budgets of the tuned values the difference is {values}; their 90 % "
+                         "intervals overlap, so the budgets do not differ at this resolution")
+            else:
+                steps = np.diff(tuned["diff"].to_numpy())
+                shape = ("grows with the budget" if (steps > 0).all() else "shrinks with the budget"
+                         if (steps < 0).all() else "is not monotone in the budget")
+                text += (". Over the budgets of the tuned values the difference " + shape + ": " + values
+                         + " (not all of their 90 % intervals overlap)")
+            if tuned["seeds"].nunique() > 1:
+                text += "; the estimates rest on different numbers of seeds"
     return text + "."
 
 
@@ -248,7 +262,9 @@ def convergence_sentence(table: pd.DataFrame, tolerance: float) -> str:
             f"{and_list(parts)}")
     sd = ", ".join(f"{r['model']} {100 * r['val_sd']:.2f} pp" for _, r in table.iterrows())
     lower = table[table["gain"] < 0]["model"].tolist()
-    noisy = seeds < 3 or bool((table["val_sd"] > tolerance).any())
+    noise = table["val_sd"] * math.sqrt(2 / seeds)  # sd of a difference of two means of `seeds` runs
+    over = table.loc[2 * noise > tolerance, "model"].tolist()  # ~95 % half-width beyond the tolerance
+    noisy = bool(over)
     if len(ok) == len(table):
         verdict = ((f"no gain is detected (no model gains {100 * tolerance:.1f} pp or more)" if noisy else
                     f"no model gains {100 * tolerance:.1f} pp or more, the criterion, so the budget has converged")
@@ -258,10 +274,14 @@ def convergence_sentence(table: pd.DataFrame, tolerance: float) -> str:
     else:
         verdict = (f"a gain below the {100 * tolerance:.1f} pp criterion for {and_list(ok['model'])} only; "
                    f"{and_list(table.loc[~table['converged'], 'model'])} has not converged")
-    caveat = (f" The check has {seeds} seed{'s' if seeds > 1 else ''} against a seed sd of the budget's "
-              f"validation accuracy of {sd}, more than the {100 * tolerance:.1f} pp it tests: it shows that "
-              f"doubling brings no gain of the size of the seed noise, and cannot resolve one of "
-              f"{100 * tolerance:.1f} pp." if noisy else f" (For scale, the seed sd: {sd}.)")
+    pairs = "two single runs" if seeds == 1 else f"two means of {seeds} runs"
+    spread = ", ".join(f"{m} {100 * v:.2f} pp" for m, v in zip(table["model"], noise))
+    whom = "" if len(over) in (0, len(table)) else f" for {and_list(over)}"
+    caveat = (f" The check has {counted(seeds, 'seed')}: with the budget's seed sd of validation accuracy "
+              f"({sd}), a difference between {pairs} has an sd of about {spread}, and twice that exceeds the "
+              f"{100 * tolerance:.1f} pp it tests{whom}: it shows that doubling brings no gain of the size of "
+              f"the seed noise, and cannot resolve one of {100 * tolerance:.1f} pp." if noisy else
+              f" (For scale, the seed sd: {sd}; a difference between {pairs} has an sd of about {spread}.)")
     return f"{what}: {verdict}.{caveat}"
 
 
@@ -429,10 +449,19 @@ def verdict_view(profile=None) -> pd.DataFrame:
 
 
 def verdict_text(profile=None) -> str:
-    """:func:`verdicts_sentence` of the study's estimates."""
-    from ..config import EQUIVALENCE_MARGIN
+    """:func:`verdicts_sentence` of the study's estimates; the runner-up's row is not counted as
+    a check of its own where every model's runner-up is its defaults (its runs are theirs)."""
+    from ..config import DEFAULTS, EQUIVALENCE_MARGIN
 
-    return verdicts_sentence(_stages().verdicts(profile), EQUIVALENCE_MARGIN)
+    st = _stages()
+    table = st.verdicts(profile)
+    runner = [t.iloc[1] for t in st.selection(profile).values() if len(t) > 1]
+    is_default = [float(r["lr"]) == DEFAULTS["lr"] and int(r["batch_size"]) == DEFAULTS["batch_size"]
+                  and float(r["weight_decay"]) == DEFAULTS["optimizer__weight_decay"] for r in runner]
+    labels = [e for e in table["estimate"] if e.startswith("runner-up")]
+    repeats = ({labels[0]: "every model's runner-up is its defaults, so this row repeats the defaults' "
+                           "estimate on the seeds they share"} if labels and runner and all(is_default) else {})
+    return verdicts_sentence(table, EQUIVALENCE_MARGIN, repeats)
 
 
 def epoch_figure(profile=None, metric: str = "test_acc") -> Figure:
@@ -523,12 +552,13 @@ def selection_text(profile=None) -> str:
                    f"overturning the search's choice of lr {search['lr']:g}, wd {search['optimizer__weight_decay']:g}")
         lead = 100 * (t["val_acc"].iloc[0] - t["val_acc"].iloc[1]) if len(t) > 1 else float("nan")
         vals = [float(r["history"]["val_acc"].iloc[-1]) for r in finals[n]]
-        sd = 100 * float(np.std(vals, ddof=1)) if len(vals) > 1 else float("nan")
-        resolved = (f"; its lead over the runner-up, {lead:.2f} pp on one seed, is "
-                    + ("below" if lead < sd else "above") + f" the seed sd of the tuned runs' validation "
-                    f"accuracy ({sd:.2f} pp)" + (", so the choice between the two is not resolved (the runner-up's "
-                    "own runs, among the verdicts, show what it changes)" if lead < sd else "")
-                    if np.isfinite(lead) and np.isfinite(sd) else "")
+        # two single runs differ with sd sqrt(2) x the seed sd; a lead of 2 of those is resolved
+        sd = 100 * math.sqrt(2) * float(np.std(vals, ddof=1)) if len(vals) > 1 else float("nan")
+        resolved = (f"; its lead over the runner-up, {lead:.2f} pp on one seed, is {lead / sd:.1f} times the sd "
+                    f"of a difference between two single runs ({sd:.2f} pp, √2 × the seed sd of the tuned runs' "
+                    "validation accuracy)" + (", so the choice between the two is not resolved (the runner-up's "
+                    "own runs, among the verdicts, show what it changes)" if lead < 2 * sd else "")
+                    if np.isfinite(lead) and np.isfinite(sd) and sd > 0 else "")
         parts.append(f"{DISPLAY_NAMES[n]}: {values}; chosen lr {chosen['lr']:g}, weight decay "
                      f"{chosen['weight_decay']:g}, {verdict}{resolved}")
     return "; ".join(parts)

@@ -36,7 +36,7 @@ def test_verdict_sentence_names_what_agrees_and_what_does_not():
     same = budgets.verdicts_sentence(MIXED.iloc[:1], 0.01)
     assert same.endswith("is not resolved.") and "agree" not in same
     agree = budgets.verdicts_sentence(MIXED.iloc[:2].assign(diff=[0.004, 0.003]), 0.01)
-    assert "all 1 other estimates agree" in agree and "Every point estimate has LeNet-5 ahead" in agree
+    assert "; the other estimate agrees" in agree and "Every point estimate has LeNet-5 ahead" in agree
 
 
 def test_verdict_sentence_says_how_the_difference_moves_with_the_budget():
@@ -47,17 +47,28 @@ def test_verdict_sentence_says_how_the_difference_moves_with_the_budget():
     t["kind"], t["epochs"] = ["runs", "ensemble", "runs", "runs"], [10, 10, 4, 20]
     t.loc[3, "seeds"] = 1
     text = budgets.verdicts_sentence(t, 0.01)
-    assert ("Over the budgets of the tuned values the difference is not monotone in the budget: +0.41 pp at 4 "
-            "epochs (5 seeds), +0.94 pp at 10 epochs (5 seeds), +0.55 pp at 20 epochs (1 seed); the headline's "
-            "budget gives the largest.") in text
+    # [+0.50, +1.37], [+0.07, +0.76] and [+0.09, +1.04] share +0.50 to +0.76: no shape is read into them
+    assert ("Over the budgets of the tuned values the difference is +0.41 pp at 4 epochs (5 seeds), +0.94 pp at "
+            "10 epochs (5 seeds), +0.55 pp at 20 epochs (1 seed); their 90 % intervals overlap, so the budgets "
+            "do not differ at this resolution; the estimates rest on different numbers of seeds.") in text
+    assert "not monotone" not in text and "gives the largest" not in text
     # labels are set inline: no parenthesis opens inside another
     assert "The headline estimate (tuned, 10 epochs, 5 seeds) is" in text and "((" not in text and "))" not in text
     assert "tuned, 4 epochs, 5 seeds is equivalent ([+0.07, +0.76] pp): the models lie within the margin" in text
     detectable = budgets.verdicts_sentence(t.assign(ci95_low=t["ci90_low"]), 0.01)
     assert ("tuned, 4 epochs, 5 seeds is equivalent ([+0.07, +0.76] pp): the models differ detectably (95 % "
             "interval [+0.07, +0.86] pp), but by less than the margin") in detectable
-    grows = budgets.verdicts_sentence(t.assign(diff=[0.005, 0.0117, 0.002, 0.008]), 0.01)
-    assert "the difference grows with the budget: +0.20 pp at 4" in grows and "gives the largest" not in grows
+    apart = t.assign(diff=[0.005, 0.0117, 0.002, 0.008], ci90_low=[0.004, 0.008, 0.0, 0.0041],
+                     ci90_high=[0.006, 0.0155, 0.0039, 0.012])  # 4 epochs' interval ends below 10's
+    grows = budgets.verdicts_sentence(apart, 0.01)
+    assert ("the difference grows with the budget: +0.20 pp at 4 epochs (5 seeds), +0.50 pp at 10 epochs "
+            "(5 seeds), +0.80 pp at 20 epochs (1 seed) (not all of their 90 % intervals overlap)") in grows
+    assert "not monotone" in budgets.verdicts_sentence(apart.assign(diff=[0.005, 0.0117, 0.002, 0.003]), 0.01)
+    # an estimate that repeats another's runs is named, not counted
+    counted_once = budgets.verdicts_sentence(t, 0.01, {"seed ensembles, tuned": "its runs are the headline's"})
+    assert "; 1 of the other 2 estimates agree" in counted_once
+    assert "(seed ensembles, tuned is not counted: its runs are the headline's)" in counted_once
+    assert "; 2 of the other 3 estimates agree" in text
 
 
 def test_verdict_figure_has_one_row_per_estimate_and_the_margin_band():
@@ -103,14 +114,19 @@ def test_convergence_sentence_follows_the_criterion():
     # one seed cannot resolve 0.2 pp: "no gain is detected", not "converged"
     assert "no gain is detected (no model gains 0.2 pp or more)" in ok and "has converged" not in ok
     assert "the doubled recipe ends lower for Simple CNN" in ok and "on the last seed" in ok
-    # one seed against a seed sd of 0.1 pp: the check cannot resolve its own 0.2 pp
-    assert "The check has 1 seed against a seed sd" in ok and "cannot resolve one of 0.2 pp" in ok
+    # one seed, seed sd 0.1 pp: two single runs differ with sd 0.14 pp, twice that is above 0.2 pp
+    assert ("The check has 1 seed: with the budget's seed sd of validation accuracy (Simple CNN 0.10 pp, LeNet-5 "
+            "0.10 pp), a difference between two single runs has an sd of about Simple CNN 0.14 pp, LeNet-5 0.14 pp, "
+            "and twice that exceeds the 0.2 pp it tests:") in ok and "cannot resolve one of 0.2 pp" in ok
     resolved = budgets.convergence_sentence(conv([-0.005, 0.001]).assign(check_seeds=3), 0.002)
     assert "cannot resolve" not in resolved and "(For scale, the seed sd: Simple CNN 0.10 pp" in resolved
+    assert "two means of 3 runs has an sd of about Simple CNN 0.08 pp" in resolved  # 0.1 x sqrt(2/3)
     assert "so the budget has converged" in resolved
     assert "on the last 3 seeds" in resolved
     noisy = budgets.convergence_sentence(conv([-0.005, 0.001], sd=0.003).assign(check_seeds=3), 0.002)
     assert "cannot resolve one of 0.2 pp" in noisy  # 3 seeds, but a seed sd above the tolerance
+    one = budgets.convergence_sentence(conv([-0.005, 0.001]).assign(val_sd=[0.003, 0.0005], check_seeds=3), 0.002)
+    assert "twice that exceeds the 0.2 pp it tests for Simple CNN:" in one  # LeNet-5: 2 x 0.04 pp
     half = budgets.convergence_sentence(conv([-0.005, 0.004]), 0.002)
     assert "for Simple CNN only; LeNet-5 has not converged" in half
     assert "has not converged" in budgets.convergence_sentence(conv([0.003, 0.004]), 0.002)
@@ -187,3 +203,47 @@ def test_an_interval_end_just_below_zero_is_not_shown_as_zero():
     text = budgets._meaning({"verdict": "equivalent", "ci95_low": -0.000002, "ci95_high": 0.0084})
     assert "[-0.0002, +0.84] pp, reaches 0" in text
     assert "detectably" in budgets._meaning({"verdict": "equivalent", "ci95_low": 0.0007, "ci95_high": 0.0084})
+
+
+class FakeStages:
+    """What selection_text and verdict_text read from the store, for one model."""
+
+    def __init__(self, runner_up_lr: float, val_accs=(0.905, 0.909, 0.903, 0.907, 0.901)):
+        self.runner_up_lr, self.val_accs = runner_up_lr, val_accs
+
+    def grid_search(self, profile=None):
+        return {"simple": {"best_params": {"lr": 0.01, "optimizer__weight_decay": 0.0}}}
+
+    def final_models(self, profile=None):
+        return {"simple": [{"history": pd.DataFrame({"val_acc": [0.8, v]})} for v in self.val_accs]}
+
+    def selection(self, profile=None):
+        return {"simple": pd.DataFrame({"lr": [0.003, self.runner_up_lr], "batch_size": 64,
+                                        "weight_decay": 0.0, "val_acc": [0.9087, 0.9034]})}
+
+    def verdicts(self, profile=None):
+        return estimates([("tuned, 10 epochs (5 seeds)", 0.008, 0.004, 0.012, "inconclusive"),
+                          ("defaults, 10 epochs (5 seeds)", 0.011, 0.007, 0.015, "inconclusive"),
+                          ("runner-up configurations, 10 epochs (3 seeds)", 0.010, 0.005, 0.016, "inconclusive")])
+
+
+def test_the_selections_lead_is_measured_against_the_noise_of_a_difference(monkeypatch):
+    monkeypatch.setattr(budgets, "_stages", lambda: FakeStages(0.001))
+    text = budgets.selection_text()
+    # seed sd of (0.905, 0.909, 0.903, 0.907, 0.901) = 0.316 pp; two single runs: x sqrt(2) = 0.447 pp
+    sd = 100 * np.sqrt(2) * np.std([0.905, 0.909, 0.903, 0.907, 0.901], ddof=1)
+    assert f"its lead over the runner-up, 0.53 pp on one seed, is {0.53 / sd:.1f} times the sd" in text
+    assert "(0.45 pp, √2 × the seed sd" in text and "so the choice between the two is not resolved" in text
+    # a lead of 2 such sds or more is resolved: no "not resolved"
+    monkeypatch.setattr(budgets, "_stages", lambda: FakeStages(0.001, val_accs=(0.905, 0.9051, 0.9052, 0.9049, 0.905)))
+    assert "not resolved" not in budgets.selection_text()
+
+
+def test_a_runner_up_that_is_the_defaults_is_not_counted_as_its_own_check(monkeypatch):
+    monkeypatch.setattr(budgets, "_stages", lambda: FakeStages(0.001))  # lr 1e-3, batch 64, wd 0: the defaults
+    text = budgets.verdict_text()
+    assert "; the other estimate agrees (runner-up" in text
+    assert "(runner-up configurations, 10 epochs, 3 seeds is not counted: every model's runner-up is its defaults" in text
+    monkeypatch.setattr(budgets, "_stages", lambda: FakeStages(0.01))
+    other = budgets.verdict_text()
+    assert "all 2 other estimates agree" in other and "not counted" not in other
