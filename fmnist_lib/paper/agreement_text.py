@@ -67,13 +67,18 @@ def _brightness_clause(p: dict, explainer: str = "", placed: bool = True) -> str
     if not parts:
         return ""
     text = f" On those images the image's brightness (no model) agrees {' and '.join(parts)}."
-    positions = [b["position"] for b in p["brightness"].values() if np.isfinite(b.get("position", np.nan))]
+    placed_at = {c.removesuffix(" vs brightness"): b["position"] for c, b in p["brightness"].items()
+                 if np.isfinite(b.get("position", np.nan))}
+    positions = list(placed_at.values())
     if placed and positions and np.isfinite(p.get("position", np.nan)) and max(positions) >= 0.5 * p["position"]:
-        text += (f" A map that uses no model thus reaches up to {max(positions):.2f} of the way, "
-                 f"against {p['position']:.2f} for the two models' agreement with each other: "
-                 + ("brightness alone goes as far, so all of that agreement beyond chance may be where the "
-                    "garment is bright." if max(positions) >= p["position"] else
-                    "much of that agreement beyond chance is where the garment is bright."))
+        # brightness can account for the models' agreement with each other only as far as it
+        # goes for the map that tracks it least
+        reach = " and ".join(f"{v:.2f} for {m}'s maps" for m, v in placed_at.items())
+        text += (f" A map that uses no model thus reaches {reach}, against {p['position']:.2f} for the two "
+                 "models' agreement with each other: "
+                 + ("brightness alone goes as far for every model, so all of that agreement beyond chance may "
+                    "be where the garment is bright." if min(positions) >= p["position"] else
+                    "some of that agreement beyond chance may be where the garment is bright."))
     elif any(not b["below_cross"] for b in p["brightness"].values()):  # brightness as close as the other model
         by = f" by {explainer}" if explainer else ""
         text += (f" So{by} the two models agree with each other no more than one of them agrees with a map "

@@ -23,3 +23,22 @@ def test_standing_below_when_the_interval_excludes_the_mlp():
     assert ("Simple CNN scores below 7 of the 9 published entries and level with 1, whose accuracy (0.876) lies "
             "inside its 95 % CI, and it is below the benchmark's MLP (0.900)") in text
     assert text.endswith("; LeNet-5 scores below 1 and is above the benchmark's MLP (0.900)")
+
+
+def test_the_conclusions_say_when_the_same_parts_answer_depends_on_the_grid():
+    import pandas as pd
+
+    from fmnist_lib.paper.chapters.front import _cam_answer
+    from fmnist_lib.saliency import study
+    from test_agreement_text import table, values
+
+    fine, coarse = 2, study.GRIDS[1]
+    same = pd.concat([table(values(0.35)).assign(explainer="hirescam", cell=fine),
+                      table(values(0.35)).assign(explainer="hirescam", cell=coarse)])
+    text = _cam_answer(same)
+    assert text.startswith("on the 14 × 14 grid, partly by HiResCAM") and "7 × 7" not in text
+    flips = pd.concat([table(values(0.25)).assign(explainer="hirescam", cell=fine),   # barely
+                       table(values(0.35)).assign(explainer="hirescam", cell=coarse)])  # partly
+    text = _cam_answer(flips)
+    assert text.startswith("on the 14 × 14 grid, barely by HiResCAM")
+    assert "; on the 7 × 7 grid, partly by HiResCAM" in text and text.endswith("so the answer depends on the grid")

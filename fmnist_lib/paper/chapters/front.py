@@ -10,7 +10,10 @@ from ...models import DISPLAY_NAMES
 from ...pipeline import stages
 from ...saliency.sanity import randomisation_checks
 from .. import budgets, evaluation_text, perclass_plots, report, summary
-from ..agreement_text import headline_answer
+from ...saliency import study
+from ...saliency.agreement import CELL
+from ...saliency.answer import agreement_position
+from ..agreement_text import headline_answer, verdict
 from ..saliency_text import MAP_LABELS, faithful_clause, randomisation_caveat
 
 __all__ = ["context", "conclusions", "standing_clause", "headline_table", "published_table"]
@@ -68,10 +71,25 @@ def conclusions(profile: str | Profile | None = None) -> SimpleNamespace:
     return SimpleNamespace(
         **shared, auc_summary=perclass_plots.auc_summary_text(p),
         verdict=summary.conclusion_verdict(cmp["equivalence"], cmp["equivalence_default"], "simple CNN", "LeNet-5"),
-        cam_answer=headline_answer(stages.gradcam_analysis(p)["agreement"],
-                                   labels={"gradcam": "Grad-CAM", "hirescam": "HiResCAM"}),
+        cam_answer=_cam_answer(stages.gradcam_analysis(p)["agreement"]),
         faith_clause=faithful_clause(stages.faithfulness(p), labels=DISPLAY_NAMES),
         sanity_caveat=_sanity_caveat(p))
+
+
+def _cam_answer(agreement) -> str:
+    """The same-parts answer on the common grid, and on the coarser one too where a word changes
+    with the grid (the answer then depends on it, and the conclusions say so)."""
+    labels = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM"}
+    fine = headline_answer(agreement, labels=labels)
+    coarse_cell = study.GRIDS[1]
+    if coarse_cell not in set(agreement["cell"]):
+        return fine
+    words = {cell: {e: verdict(agreement_position(g.drop(columns=["explainer", "cell"])))
+                    for e, g in agreement[agreement["cell"] == cell].groupby("explainer", sort=False)}
+             for cell in (CELL, coarse_cell)}
+    if words[CELL] == words[coarse_cell]:
+        return fine
+    return f"{fine}; {headline_answer(agreement, coarse_cell, labels)}, so the answer depends on the grid"
 
 
 def _sanity_caveat(p: Profile) -> str:
