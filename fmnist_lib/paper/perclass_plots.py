@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from ..data import CLASSES
 from ..evaluation.metrics import roc_curves_ovr
 from ..models import DISPLAY_NAMES
+from .report import and_list
 
 __all__ = ["plot_roc_panels", "plot_class_errors", "class_error_sentence", "confusion_sentence",
            "auc_sentence", "calibration_seed_sentence", "pooled_seeds", "roc_figure", "class_error_figure",
@@ -125,9 +126,11 @@ def class_error_sentence(table: pd.DataFrame) -> str:
         tail = ("no class's 95 % interval excludes 0, so these differences are within the noise of "
                 f"{seeds} seeds and the test images")
     else:
-        tail = (f"the 95 % interval excludes 0 for {', '.join(sig['class'])}"
-                + (f" ({len(bonf)} of them also after a Bonferroni correction for {len(table)} classes)"
-                   if len(bonf) else f", none of them after a Bonferroni correction for {len(table)} classes"))
+        by = {who: sig[(sig["difference"] > 0) == (who == B)]["class"].tolist() for who in (B, A)}
+        tail = ("the 95 % interval excludes 0 for " + " and for ".join(  # with the direction of each
+                    f"{and_list(cs)} ({who} errs more)" for who, cs in by.items() if cs)
+                + (f"; {len(bonf)} of them also after a Bonferroni correction for {len(table)} classes"
+                   if len(bonf) else f"; none of them after a Bonferroni correction for {len(table)} classes"))
     return (f"Per class (error rate, {B} minus {A}, 95 % CI over seeds and the class's images): "
             f"{name(more_b, B)}; {name(more_a, A)}; {tail}.")
 
@@ -169,8 +172,9 @@ def auc_sentence(table: pd.DataFrame) -> str:
             f"{r['class']} ({abs(r['difference']):.4f}, in {int(r['pairs_b_higher']) if who == B else int(r['pairs'] - r['pairs_b_higher'])} "
             f"of {int(r['pairs'])} seed pairs)" for _, r in rows.head(3).iterrows()))
 
-    b_up = table[table["difference"] > 0].sort_values("difference", ascending=False)
-    a_up = table[table["difference"] < 0].sort_values("difference")
+    shown = table["difference"].abs() >= 0.00005  # what rounds to 0.0000 is level, not higher
+    b_up = table[shown & (table["difference"] > 0)].sort_values("difference", ascending=False)
+    a_up = table[shown & (table["difference"] < 0)].sort_values("difference")
     sig = table[[_excludes(r) for _, r in table.iterrows()]]
     tail = ("no class's 95 % interval of the difference excludes 0" if sig.empty else
             f"the 95 % interval excludes 0 for {', '.join(sig['class'])} and includes it for every other class")

@@ -41,6 +41,12 @@ def test_class_error_sentence_reads_both_directions_and_follows_the_intervals():
     assert "the 95 % interval excludes 0 for T-shirt/top" in sig and "1 of them also after a Bonferroni" in sig
     one_way = perclass.class_error_sentence(errors([0.03, 0.01], [0.001, -0.03], [0.05, 0.04]))
     assert "Simple CNN errs more on no class" in one_way
+    # a class outside the three named each way keeps its direction where its interval excludes 0
+    both = perclass.class_error_sentence(errors([0.03, -0.04, -0.03, -0.02, -0.005], [0.01, -0.06, -0.05, -0.04, -0.009],
+                                                [0.05, -0.02, -0.01, 0.001, -0.001]))
+    assert ("the 95 % interval excludes 0 for T-shirt/top (LeNet-5 errs more) and for Trouser, Pullover and "
+            "Coat (Simple CNN errs more); ") in both
+    assert "Simple CNN errs more on Trouser (-4.0 pp" in both and "Coat (-0.5" not in both.split(";")[1]
 
 
 def confusions(rows):
@@ -73,6 +79,8 @@ def test_auc_sentence_counts_seed_pairs_in_the_leading_direction():
     assert "LeNet-5's AUC is higher on Shirt (0.0040, in 21 of 25 seed pairs)" in text
     assert "Simple CNN's AUC is higher on Bag (0.0010, in 17 of 25 seed pairs)" in text
     assert text.endswith("no class's 95 % interval of the difference excludes 0")
+    level = perclass.auc_sentence(table.assign(difference=[0.004, -0.00004]))  # rounds to 0.0000: level
+    assert "Simple CNN's AUC is higher on no class" in level and "Bag" not in level
 
 
 def test_auc_sentence_states_the_bonferroni_result_and_the_summary_names_the_classes():
