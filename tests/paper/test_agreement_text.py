@@ -134,3 +134,51 @@ def test_the_sentence_states_the_numbers_of_the_images_the_table_uses():
     assert t[("spearman", "n")].eq(170).all() and "170 of 200 images" in text
     assert f"with Simple CNN's at {t.loc['Simple CNN vs brightness', ('spearman', 'mean')]:.2f}" in text
     assert f"ρ = {t.loc['Simple CNN vs LeNet-5', ('spearman', 'mean')]:.2f}" in text
+
+
+# --- mutation survivors (issue 25, part B) ---------------------------------------------------
+
+def stored(*answers, cell=4):
+    """The stage's agreement table for explainers named in an unsorted order, each with its
+    cross-model value (one noise seed per explainer)."""
+    return pd.concat([table(values(c), seed=i).assign(explainer=e, cell=cell) for i, (e, c) in enumerate(answers)],
+                     ignore_index=True)
+
+
+def placed(df, metric="spearman"):
+    """(position, low, high) of each explainer, as the sentence shows them (2 decimals; none of
+    these lies near a threshold)."""
+    out = {}
+    for e, g in df.groupby("explainer", sort=False):
+        p = agreement_position(g.drop(columns=["explainer", "cell"]), metric)
+        out[e] = tuple(f"{p[k]:.2f}" for k in ("position", "low", "high"))
+    return out
+
+
+@pytest.mark.parametrize("first, second", [(("zz", 0.5), ("aa", 0.35)), (("zz", 0.35), ("aa", 0.5)),
+                                           (("zz", 0.25), ("aa", 0.5))])
+def test_headline_answer_exact_only_the_first_answer_in_full_in_table_order(first, second):
+    """Whatever the first answer's word, only it carries "of the way from chance to
+    self-agreement, 95 % CI"; explainers keep the table's order; the grid is the cell's."""
+    df = stored(first, second)
+    (w1, p1), (w2, p2) = [({0.5: "yes", 0.35: "partly", 0.25: "barely"}[c], placed(df)[e]) for e, c in (first, second)]
+    assert headline_answer(df, 4) == (
+        f"on the 7 × 7 grid, {w1} by zz ({p1[0]} of the way from chance to self-agreement, 95 % CI "
+        f"{p1[1]}–{p1[2]}; n = 200); {w2} by aa ({p2[0]}, {p2[1]}–{p2[2]}; n = 200)")
+
+
+def test_headline_answer_reads_the_metric_it_is_given():
+    df = stored(("x", 0.35), cell=2)
+    df["top10"] = stored(("x", 0.5), cell=2)["spearman"].to_numpy()  # "yes" on this metric, "partly" on ρ
+    assert headline_answer(df, 2, metric="top10").startswith("on the 14 × 14 grid, yes by x (")
+    assert headline_answer(df, 2).startswith("on the 14 × 14 grid, partly by x (")
+
+
+def test_same_parts_answers_on_another_grid_with_labels_in_table_order():
+    df = stored(("zz", 0.5), ("aa", 0.35), cell=1)
+    answers = same_parts_answers(df, 1, labels={"aa": "Map A"})
+    assert list(answers) == ["zz", "Map A"]
+    assert answers["zz"].startswith("Yes, by zz: on the 28 × 28 grid the two models' maps agree at ρ = ")
+    assert answers["Map A"].startswith("Partly, by Map A: on the 28 × 28 grid the two models' maps agree at ρ = ")
+    four = same_parts_answers(stored(("zz", 0.5)), 4)
+    assert four["zz"].startswith("Yes, by zz: on the 7 × 7 grid")

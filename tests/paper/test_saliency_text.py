@@ -288,3 +288,37 @@ def test_randomisation_verdict_exact_sentence_with_every_image_kept():
         "against 0.20 (+0.18 [+0.1004, +0.26]) and occlusion's at 0.30 against 0.20 (+0.10 [-0.02, +0.20]; "
         "99 of 100 images, the others have a constant map): Grad-CAM passes; HiResCAM fails; occlusion is "
         "undecided.")
+
+
+def clause_summary():
+    """A hand-made faithfulness summary (only the columns the clauses read): models and explainers
+    in an order that is not sorted, an unknown model and explainer, the baseline's own rows."""
+    spec = {("tiny", "hirescam"): ([True] * 3, [False] * 3),
+            ("simple", "zeta"): ([True] * 3, [True, True, False]),
+            ("simple", "occlusion"): ([True] * 3, [False, True, False]),
+            ("simple", "gradcam"): ([True, False, True], [False] * 3),
+            ("lenet", "gradcam"): ([False, True, True], [True, False, False]),
+            ("lenet", "brightness"): ([True] * 3, [False] * 3)}
+    return pd.DataFrame([{"model": m, "explainer": e, "test": t, "passes": p, "loses_to_baseline": lose}
+                         for (m, e), (ps, ls) in spec.items()
+                         for t, p, lose in zip(("deletion", "insertion", "road"), ps, ls)])
+
+
+def test_faithful_and_brightness_clauses_exact_in_the_summary_order_with_unknown_keys():
+    s, labels = clause_summary(), {"occlusion": "Occl."}
+    assert faithful_clause(s, labels) == (
+        "HiResCAM passes every perturbation test on tiny; zeta and Occl. pass every perturbation test on "
+        "Simple CNN; no map passes every perturbation test on LeNet-5")
+    assert brightness_clause(s, labels) == (
+        "The image's brightness, which knows nothing of the model: on tiny it beats no map; on Simple CNN it "
+        "beats zeta on 2 of 3 tests and Occl. on 1; on LeNet-5 it beats Grad-CAM on 1 of 3 tests.")
+    with pytest.raises(ValueError, match=r"^The summary has no comparison with the brightness baseline\.$"):
+        brightness_clause(s[s["explainer"] == "brightness"])
+
+
+def test_worse_than_random_names_the_tests_in_the_summary_order():
+    s = pd.DataFrame({"model": "simple", "explainer": "gradcam", "test": ["insertion", "deletion", "deletion"],
+                      "fill": ["mean", "black", "road"], "passes": False, "gap_high": -0.1})
+    assert faithfulness_verdict(s, "simple") == (
+        "On Simple CNN, Grad-CAM passes 0 of 3 tests; significantly worse than random: Grad-CAM in insertion "
+        "with mean fill, deletion with black fill and ROAD deletion.")
