@@ -182,3 +182,14 @@ def test_same_parts_answers_on_another_grid_with_labels_in_table_order():
     assert answers["Map A"].startswith("Partly, by Map A: on the 28 × 28 grid the two models' maps agree at ρ = ")
     four = same_parts_answers(stored(("zz", 0.5)), 4)
     assert four["zz"].startswith("Yes, by zz: on the 7 × 7 grid")
+
+
+def test_headline_answer_joins_explainers_that_share_a_word():
+    df = pd.concat([stored(("zz", 0.5), ("aa", 0.5), cell=1),
+                    table(values(0.4, wb=0.2), seed=7).assign(explainer="cc", cell=1),
+                    table(values(0.4, wb=0.2), seed=8).assign(explainer="dd", cell=1)], ignore_index=True)
+    p = placed(df[df["explainer"].isin(["zz", "aa"])])
+    assert headline_answer(df, 1) == (
+        f"on the 28 × 28 grid, yes by zz ({p['zz'][0]} of the way from chance to self-agreement, 95 % CI "
+        f"{p['zz'][1]}–{p['zz'][2]}; n = 200) and by aa ({p['aa'][0]}, {p['aa'][1]}–{p['aa'][2]}; n = 200); "
+        "cc and dd cannot tell")

@@ -322,3 +322,10 @@ def test_worse_than_random_names_the_tests_in_the_summary_order():
     assert faithfulness_verdict(s, "simple") == (
         "On Simple CNN, Grad-CAM passes 0 of 3 tests; significantly worse than random: Grad-CAM in insertion "
         "with mean fill, deletion with black fill and ROAD deletion.")
+
+
+def test_faithfulness_verdict_takes_the_labels_it_is_given():
+    s = pd.DataFrame({"model": "simple", "explainer": "gradcam", "test": "deletion", "fill": "black",
+                      "passes": [True], "gap_high": [0.2]})
+    assert faithfulness_verdict(s, "simple", {"gradcam": "GC", "simple": "the small net"}) == (
+        "On the small net, GC passes 1 of 1 tests; no map does significantly worse than random.")
