@@ -180,3 +180,57 @@ def test_plot_faithfulness_offsets_two_explainers_symmetrically_and_grows_with_i
     assert [float(c.lines[0].get_data()[1][0]) for c in ax.containers] == pytest.approx([-0.2, 0.2], abs=1e-12)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["HiResCAM", "occlusion"]
     plt.close(fig)
+
+
+# --- mutation survivors of faithfulness_summary (issue 25, part B) ----------------------------
+
+def test_summary_baseline_comparison_on_both_sides_and_at_zero():
+    """``loses_to_baseline`` exactly when the paired CI over the baseline lies below 0,
+    ``beats_baseline`` exactly when above; a paired gap of exactly 0 is neither."""
+    n = 8
+    base = np.linspace(0.3, 0.7, n)
+    rows = []
+    for model, d_map, d_bright in (("worse", 0.1, 0.2), ("tie", 0.1, 0.1), ("better", 0.3, 0.1)):
+        for e, d in (("random", 0.0), ("gradcam", d_map), ("brightness", d_bright)):
+            rows.append(pd.DataFrame({"model": model, "explainer": e, "test": "insertion", "fill": "black",
+                                      "image": np.arange(n), "area": base + d}))
+    s = faithfulness_summary(pd.concat(rows, ignore_index=True)).query("explainer == 'gradcam'").set_index("model")
+    # insertion: the map's area minus the baseline's, the same on every image, so the CI is that value
+    for model, vs in (("worse", -0.1), ("tie", 0.0), ("better", 0.2)):
+        r = s.loc[model]
+        assert (r["vs_baseline"], r["vs_baseline_low"], r["vs_baseline_high"]) == pytest.approx((vs, vs, vs), abs=1e-12)
+        assert (bool(r["beats_baseline"]), bool(r["loses_to_baseline"])) == (vs > 0, vs < 0)
+    assert s.loc["tie", "vs_baseline_high"] == 0.0 and s.loc["tie", "vs_baseline_low"] == 0.0
+
+
+def test_summary_interval_over_the_baseline_equals_scipy_at_both_ends():
+    rng = np.random.default_rng(8)
+    n = 25
+    base, m, b = rng.uniform(0.3, 0.7, n), rng.uniform(0.2, 0.6, n), rng.uniform(0.2, 0.6, n)
+    areas = pd.concat([pd.DataFrame({"model": "simple", "explainer": e, "test": "deletion", "fill": "mean",
+                                     "image": np.arange(n), "area": a})
+                       for e, a in (("random", base), ("gradcam", m), ("brightness", b))], ignore_index=True)
+    r = faithfulness_summary(areas).set_index("explainer").loc["gradcam"]
+    ci = stats.ttest_1samp(b - m, 0).confidence_interval(0.95)  # deletion: the baseline's area minus the map's
+    assert (r["vs_baseline_low"], r["vs_baseline_high"]) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    assert bool(r["loses_to_baseline"]) == (ci.high < 0) and bool(r["beats_baseline"]) == (ci.low > 0)
+
+
+def test_summary_gaps_in_float64_from_float32_areas():
+    rng = np.random.default_rng(9)
+    n = 200
+    base, m = rng.uniform(0.3, 0.7, n).astype(np.float32), rng.uniform(0.2, 0.6, n).astype(np.float32)
+    areas = pd.concat([pd.DataFrame({"model": "simple", "explainer": e, "test": "deletion", "fill": "mean",
+                                     "image": np.arange(n), "area": a})
+                       for e, a in (("random", base), ("gradcam", m))], ignore_index=True)
+    r = faithfulness_summary(areas).iloc[0]
+    gap = base.astype(np.float64) - m.astype(np.float64)  # each difference exact in float64
+    assert r["gap"] == pytest.approx(gap.mean(), abs=1e-15, rel=0)
+
+
+def test_summary_errors_name_what_is_missing():
+    with pytest.raises(ValueError, match=r"^areas needs columns \['area', 'explainer', 'fill', 'image', 'model', "
+                                         r"'test'\], got \['area', 'explainer', 'model'\]\.$"):
+        faithfulness_summary(pd.DataFrame({"model": ["m"], "explainer": ["gradcam"], "area": [0.5]}))
+    with pytest.raises(ValueError, match=r"^areas has no 'random' explainer, the reference of every test\.$"):
+        faithfulness_summary(areas({}).query("explainer != 'random'"))
