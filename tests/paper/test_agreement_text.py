@@ -193,3 +193,11 @@ def test_headline_answer_joins_explainers_that_share_a_word():
         f"on the 28 × 28 grid, yes by zz ({p['zz'][0]} of the way from chance to self-agreement, 95 % CI "
         f"{p['zz'][1]}–{p['zz'][2]}; n = 200) and by aa ({p['aa'][0]}, {p['aa'][1]}–{p['aa'][2]}; n = 200); "
         "cc and dd cannot tell")
+
+
+def test_answers_default_to_the_common_grid():
+    from fmnist_lib.saliency.agreement import CELL
+
+    df = stored(("zz", 0.5), cell=CELL)
+    assert same_parts_answers(df)["zz"].startswith(f"Yes, by zz: on the {28 // CELL} × {28 // CELL} grid")
+    assert headline_answer(df).startswith(f"on the {28 // CELL} × {28 // CELL} grid, yes by zz (")
