@@ -201,3 +201,14 @@ def test_answers_default_to_the_common_grid():
     df = stored(("zz", 0.5), cell=CELL)
     assert same_parts_answers(df)["zz"].startswith(f"Yes, by zz: on the {28 // CELL} × {28 // CELL} grid")
     assert headline_answer(df).startswith(f"on the {28 // CELL} × {28 // CELL} grid, yes by zz (")
+
+
+def test_a_position_on_a_threshold_takes_the_upper_word():
+    """0.25 is "partly" and 0.75 "yes" (the thresholds belong to the word above them), and a
+    position just below one is shown with the decimals that keep it below."""
+    from fmnist_lib.paper.agreement_text import _at
+
+    assert admits({"position": 0.5, "low": LOW, "high": HIGH}) == ", which also admits “yes”"
+    assert admits({"position": 0.5, "low": np.nextafter(LOW, 0), "high": np.nextafter(HIGH, 0)}) == (
+        ", which also admits “barely”")
+    assert (_at(0.2496), _at(0.7499), _at(0.5)) == ("0.2496", "0.7499", "0.50")
