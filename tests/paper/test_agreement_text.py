@@ -212,3 +212,9 @@ def test_a_position_on_a_threshold_takes_the_upper_word():
     assert admits({"position": 0.5, "low": np.nextafter(LOW, 0), "high": np.nextafter(HIGH, 0)}) == (
         ", which also admits “barely”")
     assert (_at(0.2496), _at(0.7499), _at(0.5)) == ("0.2496", "0.7499", "0.50")
+
+
+def test_half_the_images_defined_is_enough():
+    """``MIN_DEFINED`` of the images is enough to answer; one image fewer is "cannot tell"."""
+    p = {"within": {"A seeds": 0.6}, "reproducible": True, "above_chance": True, "position": 0.5, "images": 200}
+    assert verdict({**p, "n": 100}) == "partly" and verdict({**p, "n": 99}) == "cannot tell"
