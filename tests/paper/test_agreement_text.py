@@ -218,3 +218,35 @@ def test_half_the_images_defined_is_enough():
     """``MIN_DEFINED`` of the images is enough to answer; one image fewer is "cannot tell"."""
     p = {"within": {"A seeds": 0.6}, "reproducible": True, "above_chance": True, "position": 0.5, "images": 200}
     assert verdict({**p, "n": 100}) == "partly" and verdict({**p, "n": 99}) == "cannot tell"
+
+
+def test_brightness_clause_from_hand_made_positions():
+    """The clause words the position's numbers (hand-made here) on both sides of its rules: the
+    scale sentence from half the cross-model position on (inclusive), nothing without brightness."""
+    from fmnist_lib.paper.agreement_text import _brightness_clause
+
+    level = {"mean": 0.3, "beats_cross": False, "below_cross": False}
+    p = {"brightness": {"A vs brightness": level}}  # no position anywhere: nothing to place
+    assert _brightness_clause(p) == (
+        " On those images the image's brightness (no model) agrees with A's at 0.30 (about as much as the two "
+        "models agree with each other). So the two models agree with each other no more than one of them agrees "
+        "with a map that uses no model: what they share may be where the garment is bright, not features both "
+        "learned.")
+    assert _brightness_clause({"brightness": {}}, "X") == ""
+    two = {"position": 0.5, "brightness": {"A vs brightness": {**level, "below_cross": True, "position": 0.25},
+                                           "B vs brightness": {**level, "below_cross": True, "position": 0.1}}}
+    assert _brightness_clause(two, "X") == (
+        " On those images the image's brightness (no model) agrees with A's at 0.30 (less than the two models agree "
+        "with each other, 0.25 of the way on the same scale) and with B's at 0.30 (less than the two models agree "
+        "with each other, 0.10 of the way on the same scale). A map that uses no model thus reaches up to 0.25 of "
+        "the way, against 0.50 for the two models' agreement with each other: much of that agreement beyond "
+        "chance is where the garment is bright.")
+    below_half = {**two, "position": np.nextafter(0.5, 1)}
+    assert "reaches up to" not in _brightness_clause(below_half, "X")
+    unplaced = _brightness_clause(two, "X", placed=False)
+    assert "of the way" not in unplaced and "reaches up to" not in unplaced
+    no_cross = {"brightness": {"A vs brightness": {**level, "position": 0.4}}}  # placed, but no cross position
+    assert _brightness_clause(no_cross, "X").endswith(
+        "with each other, 0.40 of the way on the same scale). So by X the two models agree with each other no "
+        "more than one of them agrees with a map that uses no model: what they share may be where the garment is "
+        "bright, not features both learned.")
