@@ -241,6 +241,10 @@ def test_brightness_clause_from_hand_made_positions():
         "with each other, 0.10 of the way on the same scale). A map that uses no model thus reaches up to 0.25 of "
         "the way, against 0.50 for the two models' agreement with each other: much of that agreement beyond "
         "chance is where the garment is bright.")
+    level_with = _brightness_clause({**two, "position": 0.25}, "X")  # brightness as far as the cross (inclusive)
+    assert level_with.endswith("against 0.25 for the two models' agreement with each other: brightness alone goes "
+                               "as far, so all of that agreement beyond chance may be where the garment is bright.")
+    assert "much of that" in _brightness_clause({**two, "position": np.nextafter(0.25, 1)}, "X")
     below_half = {**two, "position": np.nextafter(0.5, 1)}
     assert "reaches up to" not in _brightness_clause(below_half, "X")
     unplaced = _brightness_clause(two, "X", placed=False)
