@@ -254,3 +254,37 @@ def test_brightness_clause_from_hand_made_positions():
         "with each other, 0.40 of the way on the same scale). So by X the two models agree with each other no "
         "more than one of them agrees with a map that uses no model: what they share may be where the garment is "
         "bright, not features both learned.")
+
+
+def test_same_parts_answer_exact_sentence_its_defaults_metric_and_seed():
+    df = table(values(0.35))
+    df["top10"] = table(values(0.5))["spearman"]  # "yes" on this metric
+    p = agreement_position(df)
+    w, ba, bb = p["within"], p["brightness"]["Simple CNN vs brightness"], p["brightness"]["LeNet-5 vs brightness"]
+    assert same_parts_answer(df, "X") == (
+        f"Partly, by X: on the 14 × 14 grid the two models' maps agree at ρ = {p['cross']:.2f}, against "
+        f"{p['chance']:.2f} for maps of other images of the same class and Simple CNN {w['Simple CNN seeds']:.2f} "
+        f"and LeNet-5 {w['LeNet-5 seeds']:.2f} across each model's own seeds, {p['position']:.2f} of the way from "
+        f"chance to self-agreement (95 % CI {p['low']:.2f}–{p['high']:.2f}; 200 images). On those images the "
+        f"image's brightness (no model) agrees with Simple CNN's at {ba['mean']:.2f} (less than the two models agree "
+        f"with each other, {ba['position']:.2f} of the way on the same scale) and with LeNet-5's at {bb['mean']:.2f} "
+        f"(less than the two models agree with each other, {bb['position']:.2f} of the way on the same scale).")
+    assert same_parts_answer(df, "X", metric="top10").startswith(
+        "Yes, by X: on the 14 × 14 grid the two models' maps agree at top-10 % overlap = ")
+    for cross, word in ((0.5, "Yes"), (0.25, "Barely")):  # every placed answer places the brightness too
+        text = same_parts_answer(table(values(cross)), "X")
+        assert text.startswith(f"{word}, by X") and text.count("of the way on the same scale") == 2
+    loose = table(values(0.3), n=40, noise=0.15)
+    p3 = agreement_position(loose, seed=3)
+    assert f"(95 % CI {p3['low']:.2f}–{p3['high']:.2f}" in same_parts_answer(loose, "X", seed=3)
+    assert (f"{p3['low']:.2f}", f"{p3['high']:.2f}") != tuple(f"{agreement_position(loose)[k]:.2f}" for k in ("low", "high"))
+
+
+def test_same_parts_answer_image_counts_and_the_explainer_in_the_brightness_sentence():
+    holes = table(values(0.35), nan={"Simple CNN seeds": 20})
+    assert ("180 of 200 images, those with at least one seed pair of non-constant maps in every comparison "
+            "(a pair with a constant map is left out of its image's mean))") in same_parts_answer(holes, "X")
+    half = table(values(0.4, wb=0.2), nan={"Simple CNN seeds": 100})  # half the images: enough to read the seeds
+    assert same_parts_answer(half, "X").startswith("X cannot answer: a model's own seeds agree no better than chance")
+    no = same_parts_answer(table(values(0.2, ba=0.2), noise=0.01), "Grad-CAM")
+    assert no.startswith("No, by Grad-CAM") and "So by Grad-CAM the two models agree with each other no more" in no
