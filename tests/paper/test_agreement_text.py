@@ -138,3 +138,157 @@ def test_the_sentence_states_the_numbers_of_the_images_the_table_uses():
     assert t[("spearman", "n")].eq(170).all() and "170 of 200 images" in text
     assert f"with Simple CNN's at {t.loc['Simple CNN vs brightness', ('spearman', 'mean')]:.2f}" in text
     assert f"ρ = {t.loc['Simple CNN vs LeNet-5', ('spearman', 'mean')]:.2f}" in text
+
+
+# --- mutation survivors (issue 25, part B) ---------------------------------------------------
+
+def stored(*answers, cell=4):
+    """The stage's agreement table for explainers named in an unsorted order, each with its
+    cross-model value (one noise seed per explainer)."""
+    return pd.concat([table(values(c), seed=i).assign(explainer=e, cell=cell) for i, (e, c) in enumerate(answers)],
+                     ignore_index=True)
+
+
+def placed(df, metric="spearman"):
+    """(position, low, high) of each explainer, as the sentence shows them (2 decimals; none of
+    these lies near a threshold)."""
+    out = {}
+    for e, g in df.groupby("explainer", sort=False):
+        p = agreement_position(g.drop(columns=["explainer", "cell"]), metric)
+        out[e] = tuple(f"{p[k]:.2f}" for k in ("position", "low", "high"))
+    return out
+
+
+@pytest.mark.parametrize("first, second", [(("zz", 0.5), ("aa", 0.35)), (("zz", 0.35), ("aa", 0.5)),
+                                           (("zz", 0.25), ("aa", 0.5))])
+def test_headline_answer_exact_only_the_first_answer_in_full_in_table_order(first, second):
+    """Whatever the first answer's word, only it carries "of the way from chance to
+    self-agreement, 95 % CI"; explainers keep the table's order; the grid is the cell's."""
+    df = stored(first, second)
+    (w1, p1), (w2, p2) = [({0.5: "yes", 0.35: "partly", 0.25: "barely"}[c], placed(df)[e]) for e, c in (first, second)]
+    assert headline_answer(df, 4) == (
+        f"on the 7 × 7 grid, {w1} by zz ({p1[0]} of the way from chance to self-agreement, 95 % CI "
+        f"{p1[1]}–{p1[2]}; n = 200); {w2} by aa ({p2[0]}, {p2[1]}–{p2[2]}; n = 200)")
+
+
+def test_headline_answer_reads_the_metric_it_is_given():
+    df = stored(("x", 0.35), cell=2)
+    df["top10"] = stored(("x", 0.5), cell=2)["spearman"].to_numpy()  # "yes" on this metric, "partly" on ρ
+    assert headline_answer(df, 2, metric="top10").startswith("on the 14 × 14 grid, yes by x (")
+    assert headline_answer(df, 2).startswith("on the 14 × 14 grid, partly by x (")
+
+
+def test_same_parts_answers_on_another_grid_with_labels_in_table_order():
+    df = stored(("zz", 0.5), ("aa", 0.35), cell=1)
+    answers = same_parts_answers(df, 1, labels={"aa": "Map A"})
+    assert list(answers) == ["zz", "Map A"]
+    assert answers["zz"].startswith("Yes, by zz: on the 28 × 28 grid the two models' maps agree at ρ = ")
+    assert answers["Map A"].startswith("Partly, by Map A: on the 28 × 28 grid the two models' maps agree at ρ = ")
+    four = same_parts_answers(stored(("zz", 0.5)), 4)
+    assert four["zz"].startswith("Yes, by zz: on the 7 × 7 grid")
+
+
+def test_headline_answer_joins_explainers_that_share_a_word():
+    df = pd.concat([stored(("zz", 0.5), ("aa", 0.5), cell=1),
+                    table(values(0.4, wb=0.2), seed=7).assign(explainer="cc", cell=1),
+                    table(values(0.4, wb=0.2), seed=8).assign(explainer="dd", cell=1)], ignore_index=True)
+    p = placed(df[df["explainer"].isin(["zz", "aa"])])
+    assert headline_answer(df, 1) == (
+        f"on the 28 × 28 grid, yes by zz ({p['zz'][0]} of the way from chance to self-agreement, 95 % CI "
+        f"{p['zz'][1]}–{p['zz'][2]}; n = 200) and by aa ({p['aa'][0]}, {p['aa'][1]}–{p['aa'][2]}; n = 200); "
+        "cc and dd cannot tell")
+
+
+def test_answers_default_to_the_common_grid():
+    from fmnist_lib.saliency.agreement import CELL
+
+    df = stored(("zz", 0.5), cell=CELL)
+    assert same_parts_answers(df)["zz"].startswith(f"Yes, by zz: on the {28 // CELL} × {28 // CELL} grid")
+    assert headline_answer(df).startswith(f"on the {28 // CELL} × {28 // CELL} grid, yes by zz (")
+
+
+def test_a_position_on_a_threshold_takes_the_upper_word():
+    """0.25 is "partly" and 0.75 "yes" (the thresholds belong to the word above them), and a
+    position just below one is shown with the decimals that keep it below."""
+    from fmnist_lib.paper.agreement_text import _at
+
+    assert admits({"position": 0.5, "low": LOW, "high": HIGH}) == ", which also admits “yes”"
+    assert admits({"position": 0.5, "low": np.nextafter(LOW, 0), "high": np.nextafter(HIGH, 0)}) == (
+        ", which also admits “barely”")
+    assert (_at(0.2496), _at(0.7499), _at(0.5)) == ("0.2496", "0.7499", "0.50")
+
+
+def test_half_the_images_defined_is_enough():
+    """``MIN_DEFINED`` of the images is enough to answer; one image fewer is "cannot tell"."""
+    p = {"within": {"A seeds": 0.6}, "reproducible": True, "above_chance": True, "position": 0.5, "images": 200}
+    assert verdict({**p, "n": 100}) == "partly" and verdict({**p, "n": 99}) == "cannot tell"
+
+
+def test_brightness_clause_from_hand_made_positions():
+    """The clause words the position's numbers (hand-made here) on both sides of its rules: the
+    scale sentence from half the cross-model position on (inclusive), nothing without brightness."""
+    from fmnist_lib.paper.agreement_text import _brightness_clause
+
+    level = {"mean": 0.3, "beats_cross": False, "below_cross": False}
+    p = {"brightness": {"A vs brightness": level}}  # no position anywhere: nothing to place
+    assert _brightness_clause(p) == (
+        " On those images the image's brightness (no model) agrees with A's at 0.30 (about as much as the two "
+        "models agree with each other). So the two models agree with each other no more than one of them agrees "
+        "with a map that uses no model: what they share may be where the garment is bright, not features both "
+        "learned.")
+    assert _brightness_clause({"brightness": {}}, "X") == ""
+    two = {"position": 0.5, "brightness": {"A vs brightness": {**level, "below_cross": True, "position": 0.25},
+                                           "B vs brightness": {**level, "below_cross": True, "position": 0.1}}}
+    assert _brightness_clause(two, "X") == (
+        " On those images the image's brightness (no model) agrees with A's at 0.30 (less than the two models agree "
+        "with each other, 0.25 of the way on the same scale) and with B's at 0.30 (less than the two models agree "
+        "with each other, 0.10 of the way on the same scale). A map that uses no model thus reaches up to 0.25 of "
+        "the way, against 0.50 for the two models' agreement with each other: much of that agreement beyond "
+        "chance is where the garment is bright.")
+    level_with = _brightness_clause({**two, "position": 0.25}, "X")  # brightness as far as the cross (inclusive)
+    assert level_with.endswith("against 0.25 for the two models' agreement with each other: brightness alone goes "
+                               "as far, so all of that agreement beyond chance may be where the garment is bright.")
+    assert "much of that" in _brightness_clause({**two, "position": np.nextafter(0.25, 1)}, "X")
+    below_half = {**two, "position": np.nextafter(0.5, 1)}
+    assert "reaches up to" not in _brightness_clause(below_half, "X")
+    unplaced = _brightness_clause(two, "X", placed=False)
+    assert "of the way" not in unplaced and "reaches up to" not in unplaced
+    no_cross = {"brightness": {"A vs brightness": {**level, "position": 0.4}}}  # placed, but no cross position
+    assert _brightness_clause(no_cross, "X").endswith(
+        "with each other, 0.40 of the way on the same scale). So by X the two models agree with each other no "
+        "more than one of them agrees with a map that uses no model: what they share may be where the garment is "
+        "bright, not features both learned.")
+
+
+def test_same_parts_answer_exact_sentence_its_defaults_metric_and_seed():
+    df = table(values(0.35))
+    df["top10"] = table(values(0.5))["spearman"]  # "yes" on this metric
+    p = agreement_position(df)
+    w, ba, bb = p["within"], p["brightness"]["Simple CNN vs brightness"], p["brightness"]["LeNet-5 vs brightness"]
+    assert same_parts_answer(df, "X") == (
+        f"Partly, by X: on the 14 × 14 grid the two models' maps agree at ρ = {p['cross']:.2f}, against "
+        f"{p['chance']:.2f} for maps of other images of the same class and Simple CNN {w['Simple CNN seeds']:.2f} "
+        f"and LeNet-5 {w['LeNet-5 seeds']:.2f} across each model's own seeds, {p['position']:.2f} of the way from "
+        f"chance to self-agreement (95 % CI {p['low']:.2f}–{p['high']:.2f}; 200 images). On those images the "
+        f"image's brightness (no model) agrees with Simple CNN's at {ba['mean']:.2f} (less than the two models agree "
+        f"with each other, {ba['position']:.2f} of the way on the same scale) and with LeNet-5's at {bb['mean']:.2f} "
+        f"(less than the two models agree with each other, {bb['position']:.2f} of the way on the same scale).")
+    assert same_parts_answer(df, "X", metric="top10").startswith(
+        "Yes, by X: on the 14 × 14 grid the two models' maps agree at top-10 % overlap = ")
+    for cross, word in ((0.5, "Yes"), (0.25, "Barely")):  # every placed answer places the brightness too
+        text = same_parts_answer(table(values(cross)), "X")
+        assert text.startswith(f"{word}, by X") and text.count("of the way on the same scale") == 2
+    loose = table(values(0.3), n=40, noise=0.15)
+    p3 = agreement_position(loose, seed=3)
+    assert f"(95 % CI {p3['low']:.2f}–{p3['high']:.2f}" in same_parts_answer(loose, "X", seed=3)
+    assert (f"{p3['low']:.2f}", f"{p3['high']:.2f}") != tuple(f"{agreement_position(loose)[k]:.2f}" for k in ("low", "high"))
+
+
+def test_same_parts_answer_image_counts_and_the_explainer_in_the_brightness_sentence():
+    holes = table(values(0.35), nan={"Simple CNN seeds": 20})
+    assert ("180 of 200 images, those with at least one seed pair of non-constant maps in every comparison "
+            "(a pair with a constant map is left out of its image's mean))") in same_parts_answer(holes, "X")
+    half = table(values(0.4, wb=0.2), nan={"Simple CNN seeds": 100})  # half the images: enough to read the seeds
+    assert same_parts_answer(half, "X").startswith("X cannot answer: a model's own seeds agree no better than chance")
+    no = same_parts_answer(table(values(0.2, ba=0.2), noise=0.01), "Grad-CAM")
+    assert no.startswith("No, by Grad-CAM") and "So by Grad-CAM the two models agree with each other no more" in no

@@ -198,3 +198,134 @@ def test_answers_caveat_gives_the_excess_against_the_margin_and_flags_a_close_ca
     far = {("simple", "occlusion"): {**checks[("simple", "occlusion")], "excess": (0.3, 0.2, 0.4)}}
     assert "borderline" not in answers_caveat(far, models, maps) and "that map" in answers_caveat(far, models, maps)
     assert answers_caveat({("simple", "gradcam"): checks[("simple", "gradcam")]}, models, maps) == ""
+
+
+# --- mutation survivors (issue 25, part B): the exact sentences, unknown keys, the edges --------
+
+def test_randomisation_caveat_exact_sentence_names_unknown_keys_and_rejects_no_checks():
+    from fmnist_lib.paper.saliency_text import randomisation_caveat
+
+    checks = {("simple", "occlusion"): {"outcome": "fails"}, ("tiny", "mystery"): {"outcome": "undecided"}}
+    text = randomisation_caveat(checks, {"simple": "the Simple CNN"}, {"occlusion": "occlusion"})
+    assert text == ("In the randomisation check occlusion fails on the Simple CNN and mystery is undecided on "
+                    "tiny: a map that does not pass it stays close to the trained model's when the weights are "
+                    "random, so its agreement is weaker evidence of what the trained models learned.")
+    with pytest.raises(ValueError, match=r"^checks is empty\.$"):
+        randomisation_caveat({}, {}, {})
+
+
+def test_answers_caveat_names_unknown_keys_and_measures_the_nearest_end():
+    from fmnist_lib.paper.saliency_text import answers_caveat
+
+    # undecided: the CI's upper end (0.105) is 0.005 from the margin, its lower end (-0.05) 0.15
+    up = {("tiny", "mystery"): {"outcome": "undecided", "excess": (0.03, -0.05, 0.105), "margin": 0.1}}
+    assert answers_caveat(up, {}, {}) == (
+        "These answers stand beside the randomisation check: mystery is undecided in it on tiny (excess +0.03 "
+        "[-0.05, +0.105] against the 0.1 margin, borderline), so the agreement of that map is weaker evidence "
+        "of what the trained models learned.")
+    # the lower end near the margin (0.095), the upper far (0.3): borderline too
+    low = {("m", "e"): {"outcome": "undecided", "excess": (0.2, 0.095, 0.3), "margin": 0.1}}
+    assert "margin, borderline)" in answers_caveat(low, {}, {})
+    # neither end within 0.01 of the margin: not borderline
+    wide = {("m", "e"): {"outcome": "undecided", "excess": (0.1, -0.2, 0.4), "margin": 0.1}}
+    assert "borderline" not in answers_caveat(wide, {}, {})
+    # exactly ``close`` away is not "within" it (binary-exact values: 0.375 - 0.25 == 0.125)
+    edge = {("m", "e"): {"outcome": "fails", "excess": (0.5, 0.375, 0.625), "margin": 0.25}}
+    assert "borderline" not in answers_caveat(edge, {}, {}, close=0.125)
+    assert "borderline" in answers_caveat(edge, {}, {}, close=np.nextafter(0.125, 1))
+
+
+def test_occlusion_scope_takes_a_single_image():
+    assert occlusion_scope(1, 5) == ("it explains a stratified 1 of the 5 analysed test images; "
+                                     "Grad-CAM and HiResCAM explain all of them")
+    assert occlusion_scope(1, 1) == "it explains all 1 analysed test images, as Grad-CAM and HiResCAM do"
+    with pytest.raises(ValueError, match=r"^n_occ must be between 1 and n_images=5, got 0\.$"):
+        occlusion_scope(0, 5)
+
+
+def shares_table(maps: dict[str, tuple[float, float]], n=4, area=0.75, frame_area=0.125):
+    """A foreground_shares-shaped table whose every image has mass ``(silhouette, frame)`` per map,
+    on a silhouette of ``area`` and a frame of ``frame_area`` (binary-exact values: a constant
+    excess gives a CI of exactly that value)."""
+    return pd.concat([pd.DataFrame({"maps": k, "image": np.arange(n), "silhouette": s, "frame": f,
+                                    "silhouette_area": area, "frame_area": frame_area})
+                      for k, (s, f) in maps.items()], ignore_index=True)
+
+
+def test_foreground_sentence_groups_by_the_sign_of_the_excess_with_zero_in_neither():
+    shares = shares_table({"simple/gradcam": (1.0, 0.25), "lenet/gradcam": (0.75, 0.125),
+                           "simple/occlusion": (0.5, 0.0), "lenet/hirescam": (0.875, 0.25),
+                           "brightness": (0.75, 0.0)})
+    text = foreground_sentence(shares, {"simple": "Simple CNN", "gradcam": "Grad-CAM"})
+    assert text == ("The garment covers 75 % of an analysed image on average; the share of a map's mass on it "
+                    "is more for Simple CNN's Grad-CAM (100 %), lenet's hirescam (88 %); less for Simple CNN's "
+                    "occlusion (50 %); about as much for lenet's Grad-CAM (75 %), brightness (75 %). The 1-px "
+                    "frame covers 12.5 % of the image; a larger share of the mass than that lies on it for "
+                    "Simple CNN's Grad-CAM (25.0 %), lenet's hirescam (25.0 %).")
+    none = foreground_sentence(shares_table({"simple": (0.75, 0.125)}), {"simple": "Simple CNN"})
+    assert none == ("The garment covers 75 % of an analysed image on average; the share of a map's mass on it is "
+                    "about as much for Simple CNN (75 %). No map puts a larger share of its mass on the 1-px "
+                    "frame than the frame's share of the image.")
+    one = foreground_sentence(shares_table({"m/e": (0.5, 0.25)}))  # one map, on the frame
+    assert one.endswith("less for m's e (50 %). The 1-px frame covers 12.5 % of the image; a larger share of "
+                        "the mass than that lies on it for m's e (25.0 %).")
+
+
+def test_randomisation_verdict_exact_sentence_with_every_image_kept():
+    """Hand-made checks (the verdict only words them): every image kept, so no image count; the
+    first map carries the long wording, the others the short one; an interval end is shown on its
+    side of the margin and signed."""
+    def c(last, ref, excess, outcome, n=100):
+        return {"last": (last, 0.0, 0.0), "reference": (ref, 0.0, 0.0), "excess": excess, "n": n, "images": 100,
+                "steps": 2, "margin": 0.1, "outcome": outcome}
+
+    checks = {"Grad-CAM": c(0.25, 0.2, (0.05, 0.03, 0.07), "passes"),
+              "HiResCAM": c(0.38, 0.2, (0.18, 0.1004, 0.26), "fails"),
+              "occlusion": c(0.3, 0.2, (0.1, -0.02, 0.2), "undecided", n=99)}
+    assert randomisation_verdict(checks, "LeNet-5") == (
+        "On LeNet-5, with both layers random, Grad-CAM's maps correlate with the trained ones at 0.25 against "
+        "0.20 for two independently initialised networks' (excess +0.05 [+0.03, +0.07]), HiResCAM's at 0.38 "
+        "against 0.20 (+0.18 [+0.1004, +0.26]) and occlusion's at 0.30 against 0.20 (+0.10 [-0.02, +0.20]; "
+        "99 of 100 images, the others have a constant map): Grad-CAM passes; HiResCAM fails; occlusion is "
+        "undecided.")
+
+
+def clause_summary():
+    """A hand-made faithfulness summary (only the columns the clauses read): models and explainers
+    in an order that is not sorted, an unknown model and explainer, the baseline's own rows."""
+    spec = {("tiny", "hirescam"): ([True] * 3, [False] * 3),
+            ("simple", "zeta"): ([True] * 3, [True, True, False]),
+            ("simple", "occlusion"): ([True] * 3, [False, True, False]),
+            ("simple", "gradcam"): ([True, False, True], [False] * 3),
+            ("lenet", "gradcam"): ([False, True, True], [True, False, False]),
+            ("lenet", "brightness"): ([True] * 3, [False] * 3)}
+    return pd.DataFrame([{"model": m, "explainer": e, "test": t, "passes": p, "loses_to_baseline": lose}
+                         for (m, e), (ps, ls) in spec.items()
+                         for t, p, lose in zip(("deletion", "insertion", "road"), ps, ls)])
+
+
+def test_faithful_and_brightness_clauses_exact_in_the_summary_order_with_unknown_keys():
+    s, labels = clause_summary(), {"occlusion": "Occl."}
+    assert faithful_clause(s, labels) == (
+        "HiResCAM passes every perturbation test on tiny; zeta and Occl. pass every perturbation test on "
+        "Simple CNN; no map passes every perturbation test on LeNet-5")
+    assert brightness_clause(s, labels) == (
+        "The image's brightness, which knows nothing of the model: on tiny it beats no map; on Simple CNN it "
+        "beats zeta on 2 of 3 tests and Occl. on 1; on LeNet-5 it beats Grad-CAM on 1 of 3 tests.")
+    with pytest.raises(ValueError, match=r"^The summary has no comparison with the brightness baseline\.$"):
+        brightness_clause(s[s["explainer"] == "brightness"])
+
+
+def test_worse_than_random_names_the_tests_in_the_summary_order():
+    s = pd.DataFrame({"model": "simple", "explainer": "gradcam", "test": ["insertion", "deletion", "deletion"],
+                      "fill": ["mean", "black", "road"], "passes": False, "gap_high": -0.1})
+    assert faithfulness_verdict(s, "simple") == (
+        "On Simple CNN, Grad-CAM passes 0 of 3 tests; significantly worse than random: Grad-CAM in insertion "
+        "with mean fill, deletion with black fill and ROAD deletion.")
+
+
+def test_faithfulness_verdict_takes_the_labels_it_is_given():
+    s = pd.DataFrame({"model": "simple", "explainer": "gradcam", "test": "deletion", "fill": "black",
+                      "passes": [True], "gap_high": [0.2]})
+    assert faithfulness_verdict(s, "simple", {"gradcam": "GC", "simple": "the small net"}) == (
+        "On the small net, GC passes 1 of 1 tests; no map does significantly worse than random.")

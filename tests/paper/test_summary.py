@@ -3,6 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fmnist_lib.paper import summary
 from fmnist_lib.paper.summary import (abstract_result, conclusion_verdict, cost_clause, edge_count_clause, ensemble_clause, recipe_dependence,
                                 seed_overlap_sentence, tuning_summary)
 
@@ -134,3 +135,84 @@ def test_cost_clause_when_one_task_is_not_consistently_faster():
     assert "faster at both" not in text
     both = cost_clause(0.173, {"train": 1.77, "inference": 1.2}, {"train": (1.4, 2.1, 5), "inference": (1.1, 1.3, 5)})
     assert "faster at both" in both
+
+
+# --- mutation survivors (issue 25, part B): every branch's exact words and its edges -----------
+
+def test_difference_ci_in_points_with_signs():
+    assert summary.difference_ci({"diff": 0.0011, "ci90_low": -0.003, "ci90_high": 0.0053}) == (
+        "+0.11 pp (90 % CI [-0.30, +0.53])")
+    assert summary.difference_ci({"diff": -0.0429, "ci90_low": -0.0478, "ci90_high": -0.0376}) == (
+        "-4.29 pp (90 % CI [-4.78, -3.76])")
+
+
+@pytest.mark.parametrize("tuned_ci, default_ci, lead", [
+    ((0.004, 0.016), (0.001, 0.02), ", although B is detectably ahead in both"),
+    ((-0.016, -0.004), (-0.02, -0.001), ", although A is detectably ahead in both"),
+    ((0.004, 0.016), (-0.002, 0.02), ""),  # tuned ahead, default level
+    ((-0.016, -0.004), (0.001, 0.02), ""),  # each model ahead once
+    ((-0.002, 0.02), (-0.002, 0.02), ""),  # level both times
+    ((0.0, 0.02), (0.0, 0.02), ""),  # an interval ending at 0 does not exclude it
+    ((np.nextafter(0.0, 1), 0.02), (np.nextafter(0.0, 1), 0.02), ", although B is detectably ahead in both"),
+    ((-0.02, 0.0), (-0.02, 0.0), ""),
+    ((-0.02, np.nextafter(0.0, -1)), (-0.02, np.nextafter(0.0, -1)), ", although A is detectably ahead in both"),
+    ((-0.02, 0.5), (-0.02, 0.5), ""),  # wholly below 1 but not below 0
+])
+def test_conclusion_verdict_who_is_ahead_on_both_sides_of_zero(tuned_ci, default_ci, lead):
+    tuned = {**result("different"), "ci95_low": tuned_ci[0], "ci95_high": tuned_ci[1]}
+    default = {**result("different"), "ci95_low": default_ci[0], "ci95_high": default_ci[1]}
+    assert conclusion_verdict(tuned, default, "A", "B") == (
+        "Both verdicts are different: the two models differ by more than the ±1 pp margin" + lead)
+
+
+def test_edge_count_clause_counts_only_what_a_wider_grid_could_move():
+    # a zero on the lowest edge of an axis other than weight decay can still move (below 0 it cannot,
+    # but the rule exempts weight decay only); weight decay on its highest edge counts
+    grid = {"dropout": [0.0, 0.5], "optimizer__weight_decay": [0.0, 1e-4], "epochs": [10]}
+    text = edge_count_clause({"m": {"dropout": 0.0, "optimizer__weight_decay": 1e-4, "epochs": 10}}, grid)
+    assert text == ("2 of m's 2 searched values lie on an edge of the grid that a wider grid could move past, "
+                    "so better values may lie beyond it")
+    one = edge_count_clause({"m": {"dropout": 0.5, "optimizer__weight_decay": 0.0, "epochs": 10}}, grid)
+    assert one.startswith("1 of m's 2 searched values lies on an edge")
+    # two models with one edge value between them: "lie" (the count is per model)
+    two = edge_count_clause({"m": {"dropout": 0.5, "optimizer__weight_decay": 0.0, "epochs": 10},
+                             "n": {"dropout": 0.25, "optimizer__weight_decay": 0.0, "epochs": 10}},
+                            {**grid, "dropout": [0.0, 0.25, 0.5]}, {"n": "N"})
+    assert two.startswith("1 of m's 2 searched values and 0 of N's 2 searched values lie on an edge")
+
+
+def test_cost_clause_exact_sentences_and_the_edges_of_one():
+    fewer = "With 5.0 times fewer multiply-adds per image, the simple CNN"
+    assert cost_clause(0.2, {"train": 1.5, "inference": 1.2}) == (
+        f"{fewer} is faster at both, though not in proportion to the multiply-adds.")
+    assert cost_clause(0.2, {"train": 0.5, "inference": 0.8}) == (
+        "Multiply-adds do not predict these ratios: with 5.0 times fewer multiply-adds per image, the simple "
+        "CNN still trains and classifies more slowly. This benchmark measures the cost; it does not explain it "
+        "(no per-layer profile was taken).")
+    # a ratio of exactly 1 is not slower
+    assert cost_clause(0.2, {"train": 1.0, "inference": 1.0}).endswith("faster at both, though not in "
+                                                                    "proportion to the multiply-adds.")
+    # the same multiply-adds are not fewer
+    assert cost_clause(1.0, {"train": 2.0, "inference": 2.0}) == (
+        "The simple CNN does not need fewer multiply-adds per image.")
+    assert cost_clause(np.nextafter(1.0, 0), {"train": 2.0, "inference": 2.0}).startswith("With 1.0 times fewer")
+    both = {"train": (0.8, 1.3, 5), "inference": (0.9, 1.1, 5)}
+    assert cost_clause(0.2, {"train": 1.05, "inference": 0.95}, both) == (
+        f"{fewer} is not consistently faster when it trains and classifies: the per-repeat ratios lie on "
+        "both sides of 1 at the one batch size it was timed at.")
+    # repeats wholly below 1 are slower, not mixed, whatever their count; a spread that ends or starts at 1
+    # does not lie on both sides of it
+    low = {"train": (0.5, 0.9, 5), "inference": (1.0, 1.5, 5)}
+    text = cost_clause(0.2, {"train": 0.7, "inference": 1.2}, low)
+    assert text.startswith("Multiply-adds do not predict") and "still trains more slowly" in text
+    assert cost_clause(0.2, {"train": 1.2, "inference": 1.2}, {"train": (0.8, 1.0, 5), "inference": (1.0, 1.2, 5)}
+                       ).endswith("faster at both, though not in proportion to the multiply-adds.")
+
+
+@pytest.mark.parametrize("seeds, words", [(None, "test-image noise only"), (1, "test-image noise only"),
+                                          (2, "seeds and test images resampled")])
+def test_ensemble_clause_exact_sentence(seeds, words):
+    e = result("inconclusive", 0.0161, 0.0124, 0.0199) | ({} if seeds is None else {"seeds": seeds})
+    assert ensemble_clause(e, "Simple CNN", "LeNet-5") == (
+        "averaging each model's probabilities over its seeds, the LeNet-5 ensemble minus the Simple CNN ensemble "
+        f"is +1.61 pp (90 % CI [+1.24, +1.99], {words}), across the ±1 pp margin")
