@@ -156,7 +156,7 @@ def headline_answer(agreement: pd.DataFrame, cell: int | None = None,
                    + f"; n = {p['n']:,}" + (f" of {p['images']:,}" if p["n"] < p["images"] else ""))
             name = f"{name} ({pos})"
         words.setdefault(word, []).append(name)
-    said = [f"{w} by {' and by '.join(es)}" for w, es in words.items() if w != "cannot tell"]
+    said = [f"{'not' if w == 'no' else w} by {' and by '.join(es)}" for w, es in words.items() if w != "cannot tell"]
     if "cannot tell" in words:
         said.append(f"{' and '.join(words['cannot tell'])} cannot tell")
     return f"on the {28 // cell} × {28 // cell} grid, " + "; ".join(said)

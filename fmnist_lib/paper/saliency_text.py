@@ -200,8 +200,14 @@ def randomisation_caveat(checks: dict[tuple[str, str], dict], models: dict[str, 
     if not bad:
         return "Every map passes the randomisation check on both models."
     said = [f"{and_list(es)} {_OUTCOME[o][len(es) > 1]} on {models.get(m, m)}" for (o, m), es in bad.items()]
-    return (f"In the randomisation check {and_list(said)}: a map that does not pass it stays close to "
-            "the trained model's when the weights are random, so its agreement is weaker evidence of "
+    outcomes = {o for o, _ in bad}
+    why = {frozenset({"fails"}): "a map that fails it stays close to the trained model's when the weights are "
+                                 "random, so its agreement is",
+           frozenset({"undecided"}): "an undecided map may stay close to the trained model's when the weights "
+                                     "are random, so its agreement is",
+           frozenset({"fails", "undecided"}): "a map that fails it stays close to the trained model's when the "
+                                              "weights are random, and an undecided one may, so their agreement is"}
+    return (f"In the randomisation check {and_list(said)}: {why[frozenset(outcomes)]} weaker evidence of "
             "what the trained models learned.")
 
 

@@ -91,6 +91,9 @@ def test_headline_answer():
     assert text.count("; n = 200)") == 2  # every answered explainer states its images
     holes = table(values(0.35), nan={"Simple CNN seeds": 50}).assign(explainer="x", cell=2)
     assert headline_answer(holes, 2).endswith("; n = 150 of 200)")
+    chance = pd.concat([table(values(0.2)).assign(explainer="gradcam", cell=2), stored[stored["explainer"] == "hirescam"]])
+    text = headline_answer(chance, 2, labels={"hirescam": "HiResCAM", "gradcam": "Grad-CAM"})
+    assert text.startswith("on the 14 × 14 grid, not by Grad-CAM; partly by HiResCAM (0.")  # "no" reads "not by"
 
 
 def test_an_interval_across_a_threshold_says_which_words_it_admits():
@@ -242,17 +245,22 @@ def test_brightness_clause_from_hand_made_positions():
     assert _brightness_clause(two, "X") == (
         " On those images the image's brightness (no model) agrees with A's at 0.30 (less than the two models agree "
         "with each other, 0.25 of the way on the same scale) and with B's at 0.30 (less than the two models agree "
-        "with each other, 0.10 of the way on the same scale). A map that uses no model thus reaches up to 0.25 of "
-        "the way, against 0.50 for the two models' agreement with each other: much of that agreement beyond "
-        "chance is where the garment is bright.")
-    level_with = _brightness_clause({**two, "position": 0.25}, "X")  # brightness as far as the cross (inclusive)
-    assert level_with.endswith("against 0.25 for the two models' agreement with each other: brightness alone goes "
-                               "as far, so all of that agreement beyond chance may be where the garment is bright.")
-    assert "much of that" in _brightness_clause({**two, "position": np.nextafter(0.25, 1)}, "X")
+        "with each other, 0.10 of the way on the same scale). A map that uses no model thus reaches 0.25 for A's "
+        "maps and 0.10 for B's maps, against 0.50 for the two models' agreement with each other: some of that "
+        "agreement beyond chance may be where the garment is bright.")
+    # "all" only where brightness goes as far as the cross-model position for every model (inclusive)
+    both = {**two, "position": 0.25, "brightness": {k: {**v, "position": 0.25} for k, v in two["brightness"].items()}}
+    assert _brightness_clause(both, "X").endswith(
+        "against 0.25 for the two models' agreement with each other: brightness alone goes as far for every model, "
+        "so all of that agreement beyond chance may be where the garment is bright.")
+    assert "some of that" in _brightness_clause({**both, "position": np.nextafter(0.25, 1)}, "X")
+    one_far = _brightness_clause({**two, "position": 0.25}, "X")  # A's as far as the cross, B's not
+    assert "some of that agreement" in one_far and "all of that" not in one_far
     below_half = {**two, "position": np.nextafter(0.5, 1)}
-    assert "reaches up to" not in _brightness_clause(below_half, "X")
+    assert "no model thus reaches" not in _brightness_clause(below_half, "X")
+    assert "no model thus reaches" in _brightness_clause({**two, "position": 0.5}, "X")  # half: inclusive
     unplaced = _brightness_clause(two, "X", placed=False)
-    assert "of the way" not in unplaced and "reaches up to" not in unplaced
+    assert "of the way" not in unplaced and "no model thus reaches" not in unplaced
     no_cross = {"brightness": {"A vs brightness": {**level, "position": 0.4}}}  # placed, but no cross position
     assert _brightness_clause(no_cross, "X").endswith(
         "with each other, 0.40 of the way on the same scale). So by X the two models agree with each other no "

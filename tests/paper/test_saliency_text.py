@@ -208,8 +208,15 @@ def test_randomisation_caveat_exact_sentence_names_unknown_keys_and_rejects_no_c
     checks = {("simple", "occlusion"): {"outcome": "fails"}, ("tiny", "mystery"): {"outcome": "undecided"}}
     text = randomisation_caveat(checks, {"simple": "the Simple CNN"}, {"occlusion": "occlusion"})
     assert text == ("In the randomisation check occlusion fails on the Simple CNN and mystery is undecided on "
-                    "tiny: a map that does not pass it stays close to the trained model's when the weights are "
-                    "random, so its agreement is weaker evidence of what the trained models learned.")
+                    "tiny: a map that fails it stays close to the trained model's when the weights are random, and "
+                    "an undecided one may, so their agreement is weaker evidence of what the trained models learned.")
+    fails = randomisation_caveat({("simple", "occlusion"): {"outcome": "fails"}}, {}, {})
+    assert fails.endswith(": a map that fails it stays close to the trained model's when the weights are random, "
+                          "so its agreement is weaker evidence of what the trained models learned.")
+    undecided = randomisation_caveat({("lenet", "gradcam"): {"outcome": "undecided"}}, {}, {})
+    assert undecided == ("In the randomisation check gradcam is undecided on lenet: an undecided map may stay close "
+                         "to the trained model's when the weights are random, so its agreement is weaker evidence "
+                         "of what the trained models learned.")
     with pytest.raises(ValueError, match=r"^checks is empty\.$"):
         randomisation_caveat({}, {}, {})
 
