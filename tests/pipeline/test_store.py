@@ -681,3 +681,82 @@ def test_a_manifest_of_the_wrong_shape_is_damaged_with_its_reason(manifest, reas
     (folder / "manifest.json").unlink()
     with pytest.raises(store_mod.DamagedEntry, match=r"^no manifest.json: a partial entry$"):
         s.verify(folder)
+
+
+# --- mutation survivors of the store (issue 25) ---------------------------------------------
+
+
+@pytest.mark.parametrize("n, text", [(1e9, "1.0 GB"), (1.05e9, "1.1 GB"), (2.5e10, "25.0 GB"),
+                                     (999_999_999, "1000.0 MB"), (1.05e6, "1.1 MB"), (0, "0.0 MB")])
+def test_mb_says_gigabytes_from_one_billion_bytes(n, text):
+    assert store_mod._mb(n) == text
+
+
+def test_space_note_without_free_space_or_estimate(tmp_path, monkeypatch):
+    from collections import namedtuple
+
+    from fmnist_lib.config import STORE_SIZE_ESTIMATE_MB
+
+    def unknown(folder):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(store_mod.shutil, "disk_usage", unknown)
+    assert store_mod.space_note(tmp_path / "quick") == (
+        f"free space unknown; a quick run stores about {STORE_SIZE_ESTIMATE_MB['quick']} MB")
+    monkeypatch.setattr(store_mod.shutil, "disk_usage", lambda p: namedtuple("u", "total used free")(0, 0, 3e9))
+    assert store_mod.space_note(tmp_path / "other") == "3.0 GB free there"  # no profile: no estimate
+
+
+def test_results_root_from_the_project_or_fmnist_results(tmp_path, monkeypatch):
+    (tmp_path / "_quarto.yml").write_text("project: {}\n")
+    (tmp_path / "chapters").mkdir()
+    monkeypatch.chdir(tmp_path / "chapters")
+    monkeypatch.delenv("FMNIST_RESULTS", raising=False)
+    assert store_mod.results_root() == tmp_path.resolve() / "results"
+    monkeypatch.setenv("FMNIST_RESULTS", "")  # empty: as unset
+    assert store_mod.results_root() == tmp_path.resolve() / "results"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FMNIST_RESULTS", "~/r")
+    assert store_mod.results_root() == tmp_path / "home" / "r"
+    monkeypatch.setenv("FMNIST_RESULTS", "rel")
+    assert store_mod.results_root() == (tmp_path / "chapters").resolve() / "rel"
+
+
+def test_a_set_aside_entry_is_named_by_its_folder_time_and_process(tmp_path):
+    import os
+    import re
+    import time
+
+    s = ResultStore(tmp_path)
+    first = s.save("final", {"seed": 0}, items())
+    before = time.strftime("%Y%m%dT%H%M%S")
+    dest = s.set_aside(first, "test")
+    after = time.strftime("%Y%m%dT%H%M%S")
+    m = re.fullmatch(rf"{first.name}-(\d{{8}}T\d{{6}})-{os.getpid()}", dest.name)
+    assert m and before <= m.group(1) <= after and dest.parent == tmp_path / ".damaged"
+    assert dest.is_dir() and not first.exists()
+    second = s.save("final", {"seed": 1}, items())  # .damaged/ exists now: a second one joins it
+    assert s.set_aside(second, "test").parent == tmp_path / ".damaged"
+    assert len(list((tmp_path / ".damaged").iterdir())) == 2
+
+
+def test_get_or_compute_records_the_compute_time(tmp_path, monkeypatch):
+    import time
+    from types import SimpleNamespace
+
+    clock = iter([100.0, 102.5])
+    monkeypatch.setattr(store_mod, "time", SimpleNamespace(perf_counter=lambda: next(clock), strftime=time.strftime))
+    out = ResultStore(tmp_path).get_or_compute("x", {}, lambda: {"acc": 0.5})
+    assert out["_seconds"] == 2.5
+
+
+def test_an_entry_that_cannot_be_read_back_is_a_store_error(tmp_path, monkeypatch):
+    from fmnist_lib.errors import StoreError
+
+    s = ResultStore(tmp_path)
+    monkeypatch.setattr(s, "load", lambda name, spec: None)  # e.g. a disk that loses what it was given
+    with pytest.raises(StoreError) as err:
+        s.save_and_load("final", {"seed": 0}, {"acc": 0.5})
+    assert str(err.value) == (f"{s.path('final', {'seed': 0})}: was written but could not be read back intact. "
+                              "Check the disk (free space, errors) or set FMNIST_RESULTS to another folder.")
+    assert err.value.exit_code == 4
