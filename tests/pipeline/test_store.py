@@ -722,7 +722,7 @@ def test_results_root_from_the_project_or_fmnist_results(tmp_path, monkeypatch):
     assert store_mod.results_root() == (tmp_path / "chapters").resolve() / "rel"
 
 
-def test_a_set_aside_entry_is_named_by_its_folder_time_and_process(tmp_path):
+def test_a_set_aside_entry_is_named_by_its_folder_time_and_process(tmp_path, caplog):
     import os
     import re
     import time
@@ -730,8 +730,11 @@ def test_a_set_aside_entry_is_named_by_its_folder_time_and_process(tmp_path):
     s = ResultStore(tmp_path)
     first = s.save("final", {"seed": 0}, items())
     before = time.strftime("%Y%m%dT%H%M%S")
-    dest = s.set_aside(first, "test")
+    with caplog.at_level("WARNING", logger="fmnist_lib.pipeline.store"):
+        dest = s.set_aside(first, "a test")
     after = time.strftime("%Y%m%dT%H%M%S")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"result entry {first} is damaged (a test): moved to {dest}; it will be recomputed."]
     m = re.fullmatch(rf"{first.name}-(\d{{8}}T\d{{6}})-{os.getpid()}", dest.name)
     assert m and before <= m.group(1) <= after and dest.parent == tmp_path / ".damaged"
     assert dest.is_dir() and not first.exists()
