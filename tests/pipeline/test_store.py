@@ -448,7 +448,7 @@ REFUSED = {"pickled object in weights.pt": (_pickled_weights, "weights.pt is ref
                                                               "it holds objects other than tensors; nothing of it was loaded)"),
            "pickled object array in .npy": (_pickled_npy, "proba.npy is refused by its reader (ValueError"),
            ".npz content in .npy": (_npz_as_npy, "proba.npy is not one array (NpzFile)"),
-           "tensor list in weights.pt": (_tensor_list_as_weights, "weights.pt is not a state dict of tensors"),
+           "tensor list in weights.pt": (_tensor_list_as_weights, "weights.pt is not a state dict of tensors (list)"),
            "CSV that does not parse": (_csv_that_does_not_parse, "table.csv is refused by its reader (ParserError"),
            "empty CSV": (_empty_csv, "table.csv is refused by its reader (EmptyDataError"),
            "unknown file type": (_unknown_file_type, "names a file of unknown type or place: 'table.pkl'"),
