@@ -44,19 +44,13 @@ def mann_whitney(scores, positive, w):
     return np.einsum("...i,ij,...j->...", wp, win, wn) / (wp.sum(-1) * wn.sum(-1))
 
 
-def test_auc_intervals_equal_a_replay_of_the_documented_resampling():
-    """Per replicate: one image draw for every model, seed and class, one seed draw shared by
-    both models; intervals at 95 % and at Bonferroni's 1 - 0.05 / 10, the AUCs by definition."""
-    rng = np.random.default_rng(7)
-    n, S, B, chunk = 300, 2, 70, 25
-    y = np.r_[np.arange(10), rng.integers(0, 10, n - 10)]
-    pa = [np.round(probas(y, 1.5, rng), 2) for _ in range(S)]  # rounded: ties too
-    pb = [np.round(probas(y, 1.0, rng), 2) for _ in range(S)]
-    table = ab.auc_differences(y, pa, pb, {"a": "A", "b": "B"}, n_boot=B, seed=4, chunk=chunk)
-    replay = np.random.default_rng(4)
+def replay_auc_differences(y, pa, pb, n_boot, seed, chunk):
+    """(n_boot, 10) replicates of b - a by the documented resampling, in its draw order: per chunk,
+    the images of every replicate (bincounts of one (b, n) draw), then the seeds (one (b, S) draw)."""
+    replay, n, S = np.random.default_rng(seed), len(y), len(pa)
     diffs = []
-    for start in range(0, B, chunk):
-        b = min(chunk, B - start)
+    for start in range(0, n_boot, chunk):
+        b = min(chunk, n_boot - start)
         draws = replay.integers(0, n, size=(b, n))
         w = np.stack([np.bincount(d, minlength=n) for d in draws]).astype(float)
         pick = replay.integers(0, S, size=(b, S))
@@ -66,7 +60,19 @@ def test_auc_intervals_equal_a_replay_of_the_documented_resampling():
             auc_b = np.stack([mann_whitney(p[:, k], y == k, w) for p in pb], 1)
             per_class.append(np.take_along_axis(auc_b, pick, 1).mean(1) - np.take_along_axis(auc_a, pick, 1).mean(1))
         diffs.append(np.stack(per_class, 1))
-    diffs = np.concatenate(diffs)
+    return np.concatenate(diffs)
+
+
+def test_auc_intervals_equal_a_replay_of_the_documented_resampling():
+    """Per replicate: one image draw for every model, seed and class, one seed draw shared by
+    both models; intervals at 95 % and at Bonferroni's 1 - 0.05 / 10, the AUCs by definition."""
+    rng = np.random.default_rng(7)
+    n, S, B, chunk = 300, 2, 70, 25
+    y = np.r_[np.arange(10), rng.integers(0, 10, n - 10)]
+    pa = [np.round(probas(y, 1.5, rng), 2) for _ in range(S)]  # rounded: ties too
+    pb = [np.round(probas(y, 1.0, rng), 2) for _ in range(S)]
+    table = ab.auc_differences(y, pa, pb, {"a": "A", "b": "B"}, n_boot=B, seed=4, chunk=chunk)
+    diffs = replay_auc_differences(y, pa, pb, B, 4, chunk)
     got = table.set_index("class").loc[list(ab.CLASSES)]
     for col, q in (("low", 0.025), ("high", 0.975), ("low_bonf", 0.0025), ("high_bonf", 0.9975)):
         np.testing.assert_allclose(got[col], np.quantile(diffs, q, axis=0), atol=1e-9, err_msg=col)

@@ -448,7 +448,7 @@ REFUSED = {"pickled object in weights.pt": (_pickled_weights, "weights.pt is ref
                                                               "it holds objects other than tensors; nothing of it was loaded)"),
            "pickled object array in .npy": (_pickled_npy, "proba.npy is refused by its reader (ValueError"),
            ".npz content in .npy": (_npz_as_npy, "proba.npy is not one array (NpzFile)"),
-           "tensor list in weights.pt": (_tensor_list_as_weights, "weights.pt is not a state dict of tensors"),
+           "tensor list in weights.pt": (_tensor_list_as_weights, "weights.pt is not a state dict of tensors (list)"),
            "CSV that does not parse": (_csv_that_does_not_parse, "table.csv is refused by its reader (ParserError"),
            "empty CSV": (_empty_csv, "table.csv is refused by its reader (EmptyDataError"),
            "unknown file type": (_unknown_file_type, "names a file of unknown type or place: 'table.pkl'"),
@@ -681,3 +681,330 @@ def test_a_manifest_of_the_wrong_shape_is_damaged_with_its_reason(manifest, reas
     (folder / "manifest.json").unlink()
     with pytest.raises(store_mod.DamagedEntry, match=r"^no manifest.json: a partial entry$"):
         s.verify(folder)
+
+
+# --- mutation survivors of the store (issue 25) ---------------------------------------------
+
+
+@pytest.mark.parametrize("n, text", [(1e9, "1.0 GB"), (1.05e9, "1.1 GB"), (2.5e10, "25.0 GB"),
+                                     (999_999_999, "1000.0 MB"), (1.05e6, "1.1 MB"), (0, "0.0 MB")])
+def test_mb_says_gigabytes_from_one_billion_bytes(n, text):
+    assert store_mod._mb(n) == text
+
+
+def test_space_note_without_free_space_or_estimate(tmp_path, monkeypatch):
+    from collections import namedtuple
+
+    from fmnist_lib.config import STORE_SIZE_ESTIMATE_MB
+
+    def unknown(folder):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(store_mod.shutil, "disk_usage", unknown)
+    assert store_mod.space_note(tmp_path / "quick") == (
+        f"free space unknown; a quick run stores about {STORE_SIZE_ESTIMATE_MB['quick']} MB")
+    monkeypatch.setattr(store_mod.shutil, "disk_usage", lambda p: namedtuple("u", "total used free")(0, 0, 3e9))
+    assert store_mod.space_note(tmp_path / "other") == "3.0 GB free there"  # no profile: no estimate
+
+
+def test_results_root_from_the_project_or_fmnist_results(tmp_path, monkeypatch):
+    (tmp_path / "_quarto.yml").write_text("project: {}\n")
+    (tmp_path / "chapters").mkdir()
+    monkeypatch.chdir(tmp_path / "chapters")
+    monkeypatch.delenv("FMNIST_RESULTS", raising=False)
+    assert store_mod.results_root() == tmp_path.resolve() / "results"
+    monkeypatch.setenv("FMNIST_RESULTS", "")  # empty: as unset
+    assert store_mod.results_root() == tmp_path.resolve() / "results"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FMNIST_RESULTS", "~/r")
+    assert store_mod.results_root() == tmp_path / "home" / "r"
+    monkeypatch.setenv("FMNIST_RESULTS", "rel")
+    assert store_mod.results_root() == (tmp_path / "chapters").resolve() / "rel"
+
+
+def test_a_set_aside_entry_is_named_by_its_folder_time_and_process(tmp_path, caplog):
+    import os
+    import re
+    import time
+
+    s = ResultStore(tmp_path)
+    first = s.save("final", {"seed": 0}, items())
+    before = time.strftime("%Y%m%dT%H%M%S")
+    with caplog.at_level("WARNING", logger="fmnist_lib.pipeline.store"):
+        dest = s.set_aside(first, "a test")
+    after = time.strftime("%Y%m%dT%H%M%S")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"result entry {first} is damaged (a test): moved to {dest}; it will be recomputed."]
+    m = re.fullmatch(rf"{first.name}-(\d{{8}}T\d{{6}})-{os.getpid()}", dest.name)
+    assert m and before <= m.group(1) <= after and dest.parent == tmp_path / ".damaged"
+    assert dest.is_dir() and not first.exists()
+    second = s.save("final", {"seed": 1}, items())  # .damaged/ exists now: a second one joins it
+    assert s.set_aside(second, "test").parent == tmp_path / ".damaged"
+    assert len(list((tmp_path / ".damaged").iterdir())) == 2
+
+
+def test_get_or_compute_records_the_compute_time(tmp_path, monkeypatch):
+    import time
+    from types import SimpleNamespace
+
+    clock = iter([100.0, 102.5])
+    monkeypatch.setattr(store_mod, "time", SimpleNamespace(perf_counter=lambda: next(clock), strftime=time.strftime))
+    out = ResultStore(tmp_path).get_or_compute("x", {}, lambda: {"acc": 0.5})
+    assert out["_seconds"] == 2.5
+
+
+def test_an_entry_that_cannot_be_read_back_is_a_store_error(tmp_path, monkeypatch):
+    from fmnist_lib.errors import StoreError
+
+    s = ResultStore(tmp_path)
+    monkeypatch.setattr(s, "load", lambda name, spec: None)  # e.g. a disk that loses what it was given
+    with pytest.raises(StoreError) as err:
+        s.save_and_load("final", {"seed": 0}, {"acc": 0.5})
+    assert str(err.value) == (f"{s.path('final', {'seed': 0})}: was written but could not be read back intact. "
+                              "Check the disk (free space, errors) or set FMNIST_RESULTS to another folder.")
+    assert err.value.exit_code == 4
+
+
+def test_the_manifest_records_what_store_list_reads(tmp_path):
+    """Name, spec, format, library version, source hash and the time written; `store list` reads them."""
+    import re
+    import time
+
+    from fmnist_lib import __version__
+    from fmnist_lib.pipeline.store_admin import scan
+
+    s = ResultStore(tmp_path)
+    before = time.strftime("%Y-%m-%d %H:%M:%S")
+    folder = s.save("final", {"seed": 0}, {"acc": 0.5, "x": np.zeros(3)})
+    after = time.strftime("%Y-%m-%d %H:%M:%S")
+    m = json.loads((folder / "manifest.json").read_text())
+    assert set(m) == {"format", "name", "spec", "files", "json", "checksums", "version", "source", "written", "digest"}
+    assert (m["format"], m["name"], m["spec"], m["version"]) == (3, "final", {"seed": 0}, __version__)
+    assert m["source"] == store_mod.source_hash("final") and m["json"] == {"acc": 0.5} and m["files"] == {"x": "x.npy"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", m["written"]) and before <= m["written"] <= after
+    [entry] = scan(s)
+    assert (entry.status, entry.reason) == ("current", f"written {m['written']}")
+
+
+def test_key_is_16_hex_digits_and_takes_any_spec_value(tmp_path):
+    """Values JSON cannot hold (a path, a numpy number) are keyed and recorded by their text."""
+    import re
+    from pathlib import Path
+
+    s = ResultStore(tmp_path)
+    spec = {"data": Path("/data/fmnist"), "lr": np.float32(0.5)}
+    assert re.fullmatch(r"[0-9a-f]{16}", s.key("final", spec))
+    assert s.key("final", spec) == s.key("final", {"data": "/data/fmnist", "lr": "0.5"})
+    folder = s.save("final", spec, {"acc": 0.5})
+    assert json.loads((folder / "manifest.json").read_text())["spec"] == {"data": "/data/fmnist", "lr": "0.5"}
+    assert s.load("final", spec) == {"acc": 0.5}
+
+
+def test_a_temporary_folder_left_by_this_process_id_is_cleared_first(tmp_path):
+    import os
+
+    s = ResultStore(tmp_path)
+    final = s.path("final", {"seed": 0})
+    stale = tmp_path / f".{final.name}.tmp-{os.getpid()}"  # an earlier write by a process of this id died
+    stale.mkdir()
+    (stale / "old.npy").write_bytes(b"old")
+    s.save("final", {"seed": 0}, {"x": np.arange(3)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [final.name]
+    assert sorted(p.name for p in final.iterdir()) == ["manifest.json", "x.npy"]
+
+
+def test_a_write_in_progress_is_listed_as_in_progress(tmp_path, monkeypatch):
+    """The temporary folder's name (`.<entry>.tmp-<pid>`) is what `store list` and `prune` recognise."""
+    from fmnist_lib.pipeline import store_files
+    from fmnist_lib.pipeline.store_admin import scan
+
+    s = ResultStore(tmp_path)
+    seen = []
+    real_write = store_files.write_file
+
+    def spy(path, data):
+        seen.append([(e.folder.name, e.status) for e in scan(s)])
+        real_write(path, data)
+
+    monkeypatch.setattr(store_mod, "write_file", spy)
+    s.save("final", {"seed": 0}, {"x": np.arange(3)})
+    import os
+
+    assert seen[0] == [(f".{s.path('final', {'seed': 0}).name}.tmp-{os.getpid()}", "in progress")]
+
+
+def test_saving_an_intact_entry_again_keeps_it_and_leaves_no_temporary(tmp_path):
+    s = ResultStore(tmp_path)
+    folder = s.save("final", {"seed": 0}, {"x": np.arange(3)})
+    first = (folder / "manifest.json").read_bytes()
+    assert s.save("final", {"seed": 0}, {"x": np.arange(3)}) == folder
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]
+    assert (folder / "manifest.json").read_bytes() == first  # the entry in place is kept
+
+
+def test_a_rename_that_loses_the_race_keeps_the_other_copy(tmp_path, monkeypatch):
+    """Another process renames its copy into place between the check and our rename: ours goes;
+    any other rename error is a StoreError."""
+    import errno
+    import shutil
+
+    from fmnist_lib.errors import StoreError
+
+    s = ResultStore(tmp_path)
+    real_rename = store_mod.os.rename
+
+    def lose(src, dst):
+        shutil.copytree(src, dst)  # the other process's identical copy lands first
+        raise OSError(errno.ENOTEMPTY, "Directory not empty")
+
+    monkeypatch.setattr(store_mod.os, "rename", lose)
+    folder = s.save("final", {"seed": 0}, {"x": np.arange(3)})
+    monkeypatch.setattr(store_mod.os, "rename", real_rename)
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]
+    np.testing.assert_array_equal(s.load("final", {"seed": 0})["x"], np.arange(3))
+
+    def denied(src, dst):
+        raise OSError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(store_mod.os, "rename", denied)
+    with pytest.raises(StoreError, match=r"cannot write the result final-[0-9a-f]{16} \(Permission denied\)"):
+        s.save("final", {"seed": 1}, {"x": np.arange(3)})
+    monkeypatch.setattr(store_mod.os, "rename", real_rename)
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # no temporary left
+
+
+def test_an_interrupt_after_the_rename_stays_an_interrupt(tmp_path, monkeypatch):
+    """Ctrl-C while the rename is flushed: the entry is whole, the interrupt is not replaced by
+    an error about the temporary folder (already renamed)."""
+    def interrupted(folder):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store_mod, "fsync_dir", interrupted)
+    s = ResultStore(tmp_path)
+    with pytest.raises(KeyboardInterrupt) as err:
+        s.save("final", {"seed": 0}, {"x": np.arange(3)})
+    assert err.value.__context__ is None
+    monkeypatch.undo()
+    np.testing.assert_array_equal(s.load("final", {"seed": 0})["x"], np.arange(3))
+
+
+def test_a_file_in_the_way_is_named_with_the_cause_and_the_fix(tmp_path):
+    from fmnist_lib.errors import StoreError
+
+    (tmp_path / "file").write_text("x")
+    s = ResultStore(tmp_path / "file" / "quick")
+    with pytest.raises(StoreError) as err:
+        s.save("final", {"seed": 0}, {"acc": 0.5})
+    assert str(err.value) == (f"{tmp_path / 'file' / 'quick'}: cannot write the result "
+                              f"{s.path('final', {'seed': 0}).name} (Not a directory). {store_mod.WRITABLE_FIX}")
+
+
+def test_a_quota_exceeded_is_a_full_disk(tmp_path, monkeypatch):
+    import errno
+
+    from fmnist_lib.errors import StoreError
+    from fmnist_lib.pipeline import store_files
+
+    def quota(fd, data):
+        raise OSError(errno.EDQUOT, "Disk quota exceeded")
+
+    monkeypatch.setattr(store_files.os, "write", quota)
+    with pytest.raises(StoreError, match="no space left on device while writing the result final-"):
+        ResultStore(tmp_path / "quick").save("final", {"seed": 0}, {"x": np.arange(3)})
+
+
+def test_an_unreadable_entry_names_the_cause_and_the_fix(tmp_path, monkeypatch):
+    from fmnist_lib.errors import StoreError
+
+    s = ResultStore(tmp_path)
+    folder = s.save("final", {"seed": 0}, {"x": np.arange(3)})
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(store_mod, "file_digest", denied)
+    with pytest.raises(StoreError) as err:
+        s.load("final", {"seed": 0})
+    assert str(err.value) == (f"{folder}: cannot be read (Permission denied). "
+                              "Make it readable, or point FMNIST_RESULTS at another folder.")
+
+
+def test_verify_names_each_defect_of_the_manifest_exactly(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    s = ResultStore(tmp_path)
+    folder = s.save("final", {"seed": 0}, items())
+
+    good = (folder / "manifest.json").read_text()
+
+    def reason(edit=None, text=None):
+        if text is None:
+            m = json.loads(good)  # each defect alone, on the intact manifest
+            edit(m)
+            text = json.dumps(m)
+        (folder / "manifest.json").write_text(text)
+        with pytest.raises(store_mod.DamagedEntry) as err:
+            s.verify(folder)
+        return str(err.value)
+
+    assert reason(lambda m: m.pop("format")) == "manifest format 1, this library reads 3 (written by an older library)"
+    assert reason(lambda m: m.pop("digest")) == "manifest.json is incomplete"
+    assert reason(lambda m: m["json"].update(acc=0.1)) == (
+        "manifest.json does not match its SHA-256 (its JSON items or file list changed)")
+    for record in ({"size": 10}, {"sha256": "0" * 64}, {"size": "10", "sha256": "0" * 64}):
+        def edit(m, record=record):
+            m["checksums"]["table.csv"] = record
+            m.pop("digest")
+            m["digest"] = store_mod.manifest_digest(m)
+        assert reason(edit) == "manifest.json has no size and SHA-256 for table.csv"
+    long = SimpleNamespace(loads=lambda raw: (_ for _ in ()).throw(ValueError("x" * 300)))
+    monkeypatch.setattr(store_mod, "json", long)
+    assert reason(text=good) == f"manifest.json is not valid JSON ({'x' * 120})"
+
+
+def test_manifest_digest_is_sha256_of_canonical_json():
+    import hashlib
+
+    body = {"b": [1, 2.5], "a": 1, "c": "é"}
+    canonical = b'{"a":1,"b":[1,2.5],"c":"\\u00e9"}'  # sorted keys, no spaces, ASCII only
+    assert store_mod.manifest_digest(body) == hashlib.sha256(canonical).hexdigest()
+
+
+def test_an_empty_dict_is_a_json_item_and_an_object_array_is_refused(tmp_path):
+    s = ResultStore(tmp_path)
+    folder = s.save("x", {}, {"empty": {}, "weights": {"w": torch.ones(2)}})
+    m = json.loads((folder / "manifest.json").read_text())
+    assert m["json"] == {"empty": {}} and m["files"] == {"weights": "weights.pt"}
+    with pytest.raises(ValueError, match="allow_pickle=False"):
+        s.save("y", {}, {"objects": np.array([{"a": 1}], dtype=object)})
+    assert not s.path("y", {}).exists()
+
+
+def test_files_are_written_with_mode_644(tmp_path):
+    import os
+    import stat
+
+    umask = os.umask(0)
+    os.umask(umask)
+    folder = ResultStore(tmp_path).save("x", {}, {"a": np.zeros(2)})
+    for name in ("a.npy", "manifest.json"):
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o644 & ~umask
+
+
+def test_a_refusal_message_is_its_first_line_without_colour_codes_cut_at_200(tmp_path, monkeypatch):
+    import pandas as pd
+
+    s = ResultStore(tmp_path)
+    folder = s.save("x", {}, {"t": pd.DataFrame({"a": [1]})})
+
+    def refuse(message):
+        def read_csv(*args, **kwargs):
+            raise ValueError(message)
+        monkeypatch.setattr(pd, "read_csv", read_csv)
+        with pytest.raises(store_mod.DamagedEntry) as err:
+            store_mod.read_file(folder / "t.csv")
+        return str(err.value)
+
+    assert refuse("  \x1b[31m" + "x" * 250 + "\x1b[0m\nsecond line") == f"t.csv is refused by its reader (ValueError: {'x' * 200})"
+    assert refuse("\x1b[1;31mbad\x1b[0m row") == "t.csv is refused by its reader (ValueError: bad row)"
+    assert refuse("") == "t.csv is refused by its reader (ValueError: )"

@@ -160,13 +160,28 @@ def test_cascading_layers_names_a_model_without_layers():
 
 # --- the reference and the rule -------------------------------------------------------------
 
+def two_reset_networks_by_hand(model, x, t, seeds, method=None):
+    """Per image, scipy's rank correlation of pytorch-grad-cam's maps of two copies of ``model``
+    with every layer reset, one at each of ``seeds``."""
+    import copy
+
+    from pytorch_grad_cam import GradCAM
+    from test_gradcam import reference_maps
+
+    maps = []
+    for s in seeds:
+        fresh = copy.deepcopy(model)
+        modules = dict(fresh.named_modules())
+        torch.manual_seed(s)
+        for name in cascading_layers(model):
+            modules[name].reset_parameters()
+        maps.append(reference_maps(fresh, x, t, method=method or GradCAM))
+    return [stats.spearmanr(maps[0][i].ravel(), maps[1][i].ravel()).statistic for i in range(len(x))]
+
+
 def test_independent_randomisation_equals_two_networks_reset_by_hand():
     """Two copies with every layer reset (seeds seed + 1 and seed + 2), maps by pytorch-grad-cam,
     correlations by scipy; the trained weights play no part and the model is untouched."""
-    import copy
-
-    from test_gradcam import reference_maps
-
     torch.manual_seed(0)
     model = SimpleCNN().eval()  # its layer has the image's grid: pytorch-grad-cam's maps are ours
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -175,15 +190,7 @@ def test_independent_randomisation_equals_two_networks_reset_by_hand():
     ref = independent_randomisation(model, x, t, seed=4)
     assert torch.equal(torch.random.get_rng_state(), state)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-    maps = []
-    for s in (5, 6):
-        fresh = copy.deepcopy(model)
-        modules = dict(fresh.named_modules())
-        torch.manual_seed(s)
-        for name in cascading_layers(model):
-            modules[name].reset_parameters()
-        maps.append(reference_maps(fresh, x, t))
-    by_hand = [stats.spearmanr(maps[0][i].ravel(), maps[1][i].ravel()).statistic for i in range(6)]
+    by_hand = two_reset_networks_by_hand(model, x, t, (5, 6))
     assert list(ref.columns) == ["image", "spearman"] and list(ref["image"]) == list(range(6))
     np.testing.assert_allclose(ref["spearman"], by_hand, atol=1e-4)  # float32 maps: near-ties may swap
     torch.manual_seed(1)
@@ -253,3 +260,75 @@ def test_randomisation_checks_pair_each_cascade_with_its_own_reference():
     assert checks[("simple", "gradcam")]["outcome"] == "fails"
     assert checks[("lenet", "gradcam")]["outcome"] == "passes"
     assert checks[("lenet", "gradcam")]["reference"][0] == pytest.approx(ref_b.mean())
+
+
+# --- mutation survivors of the reference and the rule (issue 25) ----------------------------
+
+def test_randomisation_summary_orders_the_steps_whatever_the_rows_order():
+    df = pd.DataFrame({"step": [2, 2, 2, 1, 1, 1], "layer": ["conv"] * 3 + ["fc"] * 3,
+                       "image": [0, 1, 2] * 2, "spearman": [0.1, 0.2, 0.6, 0.5, 0.7, 0.9]})
+    s = randomisation_summary(df)
+    assert list(s["step"]) == [1, 2] and list(s["layer"]) == ["fc", "conv"]
+    assert list(s["spearman"]) == pytest.approx([0.7, 0.3])
+
+
+def test_randomisation_outcome_of_an_interval_of_zero_width():
+    assert randomisation_outcome(0.2, 0.2) == "fails" and randomisation_outcome(0.0, 0.0) == "passes"
+    assert randomisation_outcome(MARGIN, MARGIN) == "undecided"
+
+
+def test_randomisation_check_pairs_a_shuffled_reference_by_image_and_reads_its_margin():
+    """The reference's rows in another order are paired by image, not by position; the CI of the
+    excess straddling the margin is undecided, and a margin given is the one the rule reads."""
+    rng = np.random.default_rng(4)
+    n = 12
+    ref = rng.normal(0.2, 0.05, n)
+    last = ref + MARGIN + rng.normal(0, 0.05, n)  # the excess's CI straddles 0.1
+    ref[5] = np.nan
+    order = rng.permutation(n)
+    reference = pd.DataFrame({"image": order, "spearman": ref[order]})
+    c = randomisation_check(steps(last, np.full(n, 0.8), n), reference)
+    keep = np.delete(np.arange(n), 5)
+    d = last[keep] - ref[keep]
+    ci = stats.ttest_1samp(d, 0).confidence_interval(0.95)
+    assert c["excess"] == pytest.approx((d.mean(), ci.low, ci.high)) and ci.low < MARGIN < ci.high
+    assert c["reference"][0] == pytest.approx(ref[keep].mean()) and c["n"] == n - 1
+    assert c["outcome"] == "undecided"
+    wide = randomisation_check(steps(last, np.full(n, 0.8), n), reference, margin=ci.high + 0.01)
+    assert wide["outcome"] == "passes" and wide["margin"] == ci.high + 0.01
+    assert randomisation_check(steps(last, np.full(n, 0.8), n), reference, margin=ci.low - 0.01)["outcome"] == "fails"
+
+
+def test_randomisation_check_errors_say_what_is_wrong_and_the_fix():
+    last = np.linspace(0, 0.5, 30)
+    with pytest.raises(ValueError, match=r"^cascade and reference must both have rows \(one model and "
+                                         r"explainer each\)\.$"):
+        randomisation_check(steps(last, last, 30).iloc[:0], pd.DataFrame({"image": range(30), "spearman": last}))
+    with pytest.raises(ValueError, match=r"^cascade and reference must both have rows"):
+        randomisation_check(steps(last, last, 30), pd.DataFrame({"image": [], "spearman": []}))
+    with pytest.raises(ValueError, match=r"^The cascade has images \[0, 1, 2, 3, 4\]\.\.\., the reference "
+                                         r"\[1, 2, 3, 4, 5\]\.\.\.: compute both on the same images\.$"):
+        randomisation_check(steps(last, last, 30), pd.DataFrame({"image": range(1, 31), "spearman": last}))
+
+
+def test_randomisation_checks_pass_their_margin_on():
+    from fmnist_lib.saliency.sanity import randomisation_checks
+
+    rng = np.random.default_rng(8)
+    ref = rng.normal(0.1, 0.02, 20)
+    cascade = steps(ref + 0.3 + rng.normal(0, 0.01, 20), np.full(20, 0.9), 20).assign(model="simple", explainer="gradcam")
+    reference = pd.DataFrame({"image": range(20), "spearman": ref, "model": "simple", "explainer": "gradcam"})
+    assert randomisation_checks(cascade, reference)[("simple", "gradcam")]["outcome"] == "fails"
+    loose = randomisation_checks(cascade, reference, margin=0.5)[("simple", "gradcam")]
+    assert loose["outcome"] == "passes" and loose["margin"] == 0.5
+
+
+def test_independent_randomisation_of_hirescam_with_the_default_seed():
+    """The method reaches both networks' maps and the default seed is 0 (networks 1 and 2)."""
+    from pytorch_grad_cam import HiResCAM
+
+    torch.manual_seed(2)
+    model = SimpleCNN().eval()
+    x, t = torch.randn(4, 1, 28, 28), np.array([2, 7, 1, 8])
+    ref = independent_randomisation(model, x, t, method="hirescam")
+    np.testing.assert_allclose(ref["spearman"], two_reset_networks_by_hand(model, x, t, (1, 2), HiResCAM), atol=1e-4)
