@@ -254,6 +254,7 @@ def test_agreement_table_equals_scipy_per_comparison_in_their_order():
     assert list(t.columns) == [(m, s) for m in ("spearman", "top5") for s in ("mean", "low", "high", "n", "excluded")]
     keep = [0, 3, 4, 5]  # z is undefined on image 2, a on images 1 and 2: every row drops all three
     assert list(defined_images(df, "spearman")) == keep and list(defined_images(df, "top5")) == list(range(6))
+    assert list(defined_images(df)) == keep  # Spearman's by default
     for comp, part in (("z", rho[:6]), ("a", rho[6:])):
         v = part[keep]
         ci = stats.ttest_1samp(v, 0).confidence_interval(0.95)
@@ -264,6 +265,11 @@ def test_agreement_table_equals_scipy_per_comparison_in_their_order():
         assert (row[("top5", "n")], row[("top5", "excluded")]) == (6, 0)
     with pytest.raises(ValueError, match=r"^No metric 'top9'"):
         defined_images(df, "top9")
+    # the two key columns are columns of the table but not metrics; the error lists the metrics
+    for bad in ("top9", "comparison", "image"):
+        with pytest.raises(ValueError) as err:
+            defined_images(df, bad)
+        assert str(err.value) == f"No metric '{bad}'; the table has ['spearman', 'top5']."
 
 
 def test_positive_cells_table_at_exactly_k_cells_and_on_a_coarser_grid():
