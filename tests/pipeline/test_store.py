@@ -1,4 +1,5 @@
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -200,13 +201,17 @@ def test_entry_without_checksums_is_not_read(tmp_path):
     assert s.load("final", {"seed": 0}) is None
 
 
-def test_save_over_a_damaged_entry_replaces_it(tmp_path):
+def test_save_over_a_damaged_entry_replaces_it(tmp_path, caplog):
     s = ResultStore(tmp_path)
     folder = s.save("final", {"seed": 0}, items())
     _damage_truncate(folder)
-    s.save("final", {"seed": 0}, items())  # e.g. a concurrent run that did not read it
+    with caplog.at_level(logging.WARNING, logger="fmnist_lib.store"):
+        s.save("final", {"seed": 0}, items())  # e.g. a concurrent run that did not read it
     assert s.load("final", {"seed": 0})["proba"].shape == (4, 10)
     assert len(list((tmp_path / ".damaged").iterdir())) == 1
+    # the warning gives the verification's reason (the truncated file), not a placeholder
+    said = [r.getMessage() for r in caplog.records if "is damaged" in r.getMessage()]
+    assert len(said) == 1 and "proba.npy" in said[0].split("is damaged (", 1)[1] and "(None)" not in said[0]
 
 
 def _compute_in_child(root, queue):
