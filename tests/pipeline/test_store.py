@@ -98,6 +98,11 @@ def test_manifest_is_readable_json_and_weights_load_weights_only(tmp_path, monke
     folder = s.save("final", {"seed": 0}, items())
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["spec"] == {"seed": 0} and manifest["files"]["weights"] == "weights.pt"
+    # the code that computed it: the entry's own source hash (a declared stage's, not the ad-hoc one)
+    from fmnist_lib.pipeline.registry import entry_source
+    grid = json.loads((s.save("grid", {"lr": 1}, {"acc": 0.5}) / "manifest.json").read_text())
+    assert grid["source"] == entry_source("grid") != entry_source("an ad-hoc entry")
+    assert manifest["source"] == entry_source("final")
     seen = {}
     real_load = torch.load
 
