@@ -1018,3 +1018,12 @@ def test_a_refusal_message_is_its_first_line_without_colour_codes_cut_at_200(tmp
     assert refuse("  \x1b[31m" + "x" * 250 + "\x1b[0m\nsecond line") == f"t.csv is refused by its reader (ValueError: {'x' * 200})"
     assert refuse("\x1b[1;31mbad\x1b[0m row") == "t.csv is refused by its reader (ValueError: bad row)"
     assert refuse("") == "t.csv is refused by its reader (ValueError: )"
+
+
+def test_an_entrys_folder_is_its_name_and_the_key_of_that_name(tmp_path):
+    from fmnist_lib.pipeline.registry import entry_source
+
+    s, spec = ResultStore(tmp_path), {"lr": 1}
+    assert store_mod.source_hash("grid") == entry_source("grid") != entry_source("an ad-hoc entry")
+    assert s.path("grid", spec).name == f"grid-{s.key('grid', spec)}"
+    assert s.key("grid", spec) != s.key("run", spec)  # the name is part of the key, not only the prefix
