@@ -110,19 +110,17 @@ def verdicts_sentence(table: pd.DataFrame, margin: float, repeats: Mapping[str, 
         raise ValueError("verdicts_sentence needs at least one estimate.")
     head = table.iloc[0]
     repeats = dict(repeats or {})
-    counted_rows = table.iloc[1:]
-    rest = counted_rows[~counted_rows["estimate"].isin(list(repeats))]
+    rest = table.iloc[1:]
+    rest = rest[~rest["estimate"].isin(list(repeats))]
     agree = rest[rest["verdict"] == head["verdict"]]
     differ = rest[rest["verdict"] != head["verdict"]]
     text = (f"The headline estimate ({_inline(head['estimate'])}) is {head['verdict']} at the ±{100 * margin:g} pp "
             f"margin (90 % CI [{_pp(head['ci90_low'])}, {_pp(head['ci90_high'])}] pp){_meaning(head)}")
     if rest.empty and not repeats:
         return text + "."
-    if rest.empty:
-        pass
-    elif differ.empty:
+    if differ.empty and not rest.empty:
         text += "; the other estimate agrees" if len(rest) == 1 else f"; all {len(rest)} other estimates agree"
-    else:
+    elif not differ.empty:
         text += f"; {len(agree)} of the other {len(rest)} estimates agree"
         text += "; " + "; ".join(f"{_inline(r['estimate'])} is {r['verdict']} ([{_pp(r['ci90_low'])}, "
                                   f"{_pp(r['ci90_high'])}] pp){_meaning(r)}" for _, r in differ.iterrows())
@@ -455,12 +453,11 @@ def verdict_text(profile=None) -> str:
 
     st = _stages()
     table = st.verdicts(profile)
-    runner = [t.iloc[1] for t in st.selection(profile).values() if len(t) > 1]
-    is_default = [float(r["lr"]) == DEFAULTS["lr"] and int(r["batch_size"]) == DEFAULTS["batch_size"]
-                  and float(r["weight_decay"]) == DEFAULTS["optimizer__weight_decay"] for r in runner]
+    runner = [t["params"].iloc[1] for t in st.selection(profile).values() if len(t) > 1]
     labels = [e for e in table["estimate"] if e.startswith("runner-up")]
     repeats = ({labels[0]: "every model's runner-up is its defaults, so this row repeats the defaults' "
-                           "estimate on the seeds they share"} if labels and runner and all(is_default) else {})
+                           "estimate on the seeds they share"}  # the params its runs train with, as fidelity()
+               if labels and runner and all(c == DEFAULTS for c in runner) else {})
     return verdicts_sentence(table, EQUIVALENCE_MARGIN, repeats)
 
 

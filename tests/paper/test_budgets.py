@@ -218,8 +218,9 @@ class FakeStages:
         return {"simple": [{"history": pd.DataFrame({"val_acc": [0.8, v]})} for v in self.val_accs]}
 
     def selection(self, profile=None):
-        return {"simple": pd.DataFrame({"lr": [0.003, self.runner_up_lr], "batch_size": 64,
-                                        "weight_decay": 0.0, "val_acc": [0.9087, 0.9034]})}
+        params = [{"lr": lr, "batch_size": 64, "optimizer__weight_decay": 0.0} for lr in (0.003, self.runner_up_lr)]
+        return {"simple": pd.DataFrame({"lr": [0.003, self.runner_up_lr], "batch_size": 64, "weight_decay": 0.0,
+                                        "val_acc": [0.9087, 0.9034], "params": params})}
 
     def verdicts(self, profile=None):
         return estimates([("tuned, 10 epochs (5 seeds)", 0.008, 0.004, 0.012, "inconclusive"),
